@@ -1,0 +1,453 @@
+"""Data: load (hub id, parquet/csv/jsonl folder, aclImdb tree), check, split, tokenize once, cache.
+
+The search sees only train (minus a seeded, stratified validation split) and validation; the
+test split is loaded for the final stage alone. Tokenized splits are cached on disk under a key
+built from the data's content fingerprint, the tokenizer and ``max_length``, so every trial and
+every later run reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.errors import DataError, OfflineError
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+    from transformers import PreTrainedTokenizerBase
+
+    from hpo.config import DataSection
+
+logger = logging.getLogger(__name__)
+
+#: Label ids are fixed: 0 = negative, 1 = positive (IMDb's and SST-2's convention).
+LABEL_NAMES = ("neg", "pos")
+_STRING_LABELS = {"neg": 0, "negative": 0, "0": 0, "pos": 1, "positive": 1, "1": 1}
+_FILE_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+#: Bump when the tokenized layout changes, so old cache entries are not reused.
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the raw data is, and a fingerprint of its content that is cheap to compute."""
+
+    kind: str  # "files", "aclimdb" or "hub"
+    location: str
+    files: dict[str, list[Path]]
+    fingerprint: str
+
+
+# --------------------------------------------------------------------------------------------
+# Locating and fingerprinting the raw data
+# --------------------------------------------------------------------------------------------
+
+
+def locate(cfg: DataSection) -> Source:
+    """Find the data named by the config, without reading it all."""
+    if cfg.path is None:
+        assert cfg.dataset is not None  # checked at config load
+        return Source("hub", cfg.dataset, {}, fingerprint="")
+    root = Path(cfg.path).expanduser()
+    if not root.exists():
+        raise DataError(
+            f"data.path: {cfg.path} does not exist. Point it at a folder with train/test "
+            "parquet, csv or jsonl files, or at an aclImdb/ tree "
+            "(e.g. --set data.path=../shared/data/imdb)."
+        )
+    if not root.is_dir():
+        raise DataError(
+            f"data.path: {cfg.path} is a file; give the folder that holds train.* and test.* files."
+        )
+    for candidate in (root, root / "aclImdb"):
+        if (candidate / "train" / "pos").is_dir() and (candidate / "train" / "neg").is_dir():
+            return _aclimdb_source(candidate)
+    files = {split: _split_files(root, split) for split in ("train", "test")}
+    if not files["train"]:
+        raise DataError(
+            f"data.path: no training data in {cfg.path}: expected train.parquet, train.csv, "
+            "train.jsonl (or train-*.parquet shards), or an aclImdb/train/{pos,neg} tree."
+        )
+    formats = {_FILE_FORMATS[p.suffix] for paths in files.values() for p in paths}
+    if len(formats) > 1:
+        raise DataError(
+            f"data.path: {cfg.path} mixes file formats ({', '.join(sorted(formats))});"
+            " keep one format per folder."
+        )
+    digest = hashlib.sha256()
+    for split, paths in files.items():
+        for path in paths:
+            digest.update(f"{split}:{path.name}:".encode())
+            digest.update(_file_digest(path))
+    return Source("files", str(root), files, fingerprint=digest.hexdigest()[:16])
+
+
+def _split_files(root: Path, split: str) -> list[Path]:
+    found: list[Path] = []
+    for suffix in _FILE_FORMATS:
+        found += sorted(root.glob(f"{split}{suffix}")) + sorted(root.glob(f"{split}-*{suffix}"))
+    return found
+
+
+def _file_digest(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def _aclimdb_source(root: Path) -> Source:
+    files: dict[str, list[Path]] = {}
+    digest = hashlib.sha256()
+    for split in ("train", "test"):
+        paths = []
+        for label in LABEL_NAMES:
+            folder = root / split / label
+            if folder.is_dir():
+                paths += sorted(folder.glob("*.txt"), key=_review_id)
+        files[split] = paths
+        # Names and sizes are enough to notice an edited tree, and cost a stat, not a read.
+        for path in paths:
+            digest.update(f"{split}/{path.parent.name}/{path.name}:{path.stat().st_size}".encode())
+    return Source("aclimdb", str(root), files, fingerprint=digest.hexdigest()[:16])
+
+
+def _review_id(path: Path) -> tuple[int, str]:
+    head = path.stem.split("_", 1)[0]
+    return (int(head), path.name) if head.isdigit() else (1 << 62, path.name)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and checking
+# --------------------------------------------------------------------------------------------
+
+
+def load_raw(cfg: DataSection, source: Source | None = None) -> tuple[DatasetDict, str]:
+    """Load train (and test, when present) as a ``DatasetDict`` with columns text/label.
+
+    Returns the dataset and the content fingerprint. Labels are mapped to 0 = neg, 1 = pos.
+    """
+    from datasets import Dataset, DatasetDict
+
+    source = source or locate(cfg)
+    if source.kind == "hub":
+        raw, fingerprint = _load_hub(cfg)
+    elif source.kind == "aclimdb":
+        raw = DatasetDict(
+            {
+                split: Dataset.from_dict(
+                    {
+                        "text": [p.read_text(encoding="utf-8") for p in paths],
+                        "label": [LABEL_NAMES.index(p.parent.name) for p in paths],
+                    }
+                )
+                for split, paths in source.files.items()
+                if paths
+            }
+        )
+        fingerprint = source.fingerprint
+    else:
+        raw = _load_files(source)
+        fingerprint = source.fingerprint
+    where = {"hub": f"data.dataset {cfg.dataset!r}"}.get(source.kind, f"data.path {cfg.path}")
+    checked = DatasetDict(
+        {
+            split: normalize(
+                ds,
+                text_column=cfg.text_column,
+                label_column=cfg.label_column,
+                where=f"{where} ({split} split)",
+            )
+            for split, ds in raw.items()
+            if split in ("train", "test")
+        }
+    )
+    if "train" not in checked:
+        raise DataError(f"{where}: no 'train' split found.")
+    return checked, fingerprint
+
+
+def _load_files(source: Source) -> DatasetDict:
+    from datasets import load_dataset
+
+    files = {split: [str(p) for p in paths] for split, paths in source.files.items() if paths}
+    fmt = _FILE_FORMATS[Path(files["train"][0]).suffix]
+    try:
+        return load_dataset(fmt, data_files=files)
+    except Exception as exc:  # pyarrow/pandas/json parsers raise many types; all mean "bad file".
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"data.path {source.location}: cannot read {fmt} files: {first}") from None
+
+
+def _load_hub(cfg: DataSection) -> tuple[DatasetDict, str]:
+    from datasets import load_dataset
+
+    try:
+        raw = load_dataset(cfg.dataset)
+    except Exception as exc:  # offline, missing repo, auth: all end in "use a local copy".
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OfflineError(
+            f"data.dataset: cannot load {cfg.dataset!r} from the Hugging Face Hub "
+            f"({reason[:200]}). "
+            "Without network, point at a local copy: --set data.path=PATH (a folder of "
+            "train/test parquet, csv or jsonl, or an aclImdb tree), and export HF_HUB_OFFLINE=1."
+        ) from None
+    fingerprint = hashlib.sha256(
+        "|".join(f"{k}:{v._fingerprint}" for k, v in sorted(raw.items())).encode()
+    ).hexdigest()[:16]
+    return raw, fingerprint
+
+
+def normalize(ds: Dataset, *, text_column: str, label_column: str, where: str) -> Dataset:
+    """Check one split and bring it to columns ``text`` (str) and ``label`` (ClassLabel neg/pos)."""
+    from datasets import ClassLabel, Features, Value
+
+    for key, column in (("text_column", text_column), ("label_column", label_column)):
+        if column not in ds.column_names:
+            raise DataError(
+                f"{where}: no column {column!r} (columns: "
+                f"{', '.join(ds.column_names)}). Set data.{key}."
+            )
+    ds = ds.select_columns([text_column, label_column])
+    if text_column != "text":
+        ds = ds.rename_column(text_column, "text")
+    if label_column != "label":
+        ds = ds.rename_column(label_column, "label")
+    if len(ds) == 0:
+        raise DataError(f"{where}: the split is empty.")
+
+    texts = ds["text"]
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise DataError(
+            f"{where}: {len(bad)} empty or missing texts (first at row {bad[0]}). "
+            "Remove those rows."
+        )
+
+    feature = ds.features["label"]
+    if isinstance(feature, ClassLabel):
+        names = [n.lower() for n in feature.names]
+        mapping = {i: _STRING_LABELS.get(n) for i, n in enumerate(names)}
+        if len(names) != 2 or None in mapping.values() or len(set(mapping.values())) != 2:
+            raise DataError(f"{where}: labels must be binary neg/pos, got classes {feature.names}.")
+        values = ds.unique("label")
+    else:
+        values = ds.unique("label")
+        mapping = {}
+        for value in values:
+            key = str(value).strip().lower() if not isinstance(value, bool) else str(int(value))
+            if isinstance(value, float) and value in (0.0, 1.0):
+                key = str(int(value))
+            if key not in _STRING_LABELS:
+                raise DataError(
+                    f"{where}: labels must be binary (0/1, neg/pos, negative/positive), but "
+                    f"found {value!r} among {sorted(map(str, values))[:6]}. Drop or map the "
+                    "other labels (e.g. -1 marks IMDb's unlabeled reviews)."
+                )
+            mapping[value] = _STRING_LABELS[key]
+    if (
+        all(k == v for k, v in mapping.items())
+        and isinstance(feature, (ClassLabel, Value))
+        and getattr(feature, "dtype", "int64").startswith("int")
+    ):
+        ds = ds.cast(Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))}))
+    else:
+        ds = ds.map(
+            lambda b: {"label": [mapping[v] for v in b["label"]]},
+            batched=True,
+            features=Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))}),
+        )
+    return ds
+
+
+# --------------------------------------------------------------------------------------------
+# Splitting
+# --------------------------------------------------------------------------------------------
+
+
+def split_train(train: Dataset, cfg: DataSection) -> tuple[Dataset, Dataset]:
+    """Carve the seeded, stratified validation split, then apply the subset caps (stratified)."""
+    counts = _class_counts(train)
+    if min(counts) < 2:
+        raise DataError(
+            f"data: the training split needs at least 2 examples of each class to "
+            f"stratify, got neg={counts[0]}, pos={counts[1]}."
+        )
+    parts = train.train_test_split(
+        test_size=cfg.validation_fraction, seed=cfg.split_seed, stratify_by_column="label"
+    )
+    search_train, validation = parts["train"], parts["test"]
+    search_train = _cap(search_train, cfg.max_train_samples, cfg.split_seed)
+    validation = _cap(validation, cfg.max_eval_samples, cfg.split_seed)
+    return search_train, validation
+
+
+def _cap(ds: Dataset, cap: int | None, seed: int) -> Dataset:
+    if cap is None or cap >= len(ds):
+        return ds
+    return ds.train_test_split(train_size=cap, seed=seed, stratify_by_column="label")["train"]
+
+
+def _class_counts(ds: Dataset) -> tuple[int, int]:
+    labels = ds["label"]
+    ones = int(sum(labels))
+    return len(labels) - ones, ones
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizing, with an on-disk cache
+# --------------------------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """``$HPO_CACHE_DIR``, else ``$XDG_CACHE_HOME/hpo``, else ``~/.cache/hpo``."""
+    if os.environ.get("HPO_CACHE_DIR"):
+        return Path(os.environ["HPO_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hpo"
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A content hash of the tokenizer (vocab, normalizer, special tokens), not of its name."""
+    digest = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        state = json.loads(backend.to_str())
+        # Truncation/padding are per-call state that a tokenizer call leaves behind, not identity.
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        digest.update(json.dumps(state, sort_keys=True).encode())
+    else:  # slow tokenizer: the vocab decides the ids
+        digest.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    digest.update(f"{tokenizer.truncation_side}|{tokenizer.model_max_length}".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Tokenized splits plus what identifies them."""
+
+    splits: dict[str, Dataset]
+    data_fingerprint: str
+    cache_key: str
+    cache_hit: bool
+
+
+def prepare(
+    cfg: DataSection,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    stage: str = "search",
+    cache_dir: str | Path | None = None,
+) -> Prepared:
+    """Tokenized splits for a stage, from the cache when possible.
+
+    ``stage="search"``: ``train`` (capped) and ``validation``. ``stage="final"``: ``train`` (the
+    whole training split: train plus validation) and ``test``.
+    """
+    from datasets import DatasetDict, load_from_disk
+
+    if stage not in ("search", "final"):
+        raise ValueError(f"stage must be 'search' or 'final', got {stage!r}")
+    source = locate(cfg)
+    raw = None
+    data_fp = source.fingerprint
+    if source.kind == "hub":  # the hub's fingerprint needs the (locally cached) dataset
+        raw, data_fp = load_raw(cfg, source)
+    key_fields = {
+        "v": _CACHE_VERSION,
+        "stage": stage,
+        "data": data_fp,
+        "text": cfg.text_column,
+        "label": cfg.label_column,
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "max_length": cfg.max_length,
+    }
+    if stage == "search":
+        key_fields |= {
+            "val": cfg.validation_fraction,
+            "seed": cfg.split_seed,
+            "max_train": cfg.max_train_samples,
+            "max_eval": cfg.max_eval_samples,
+        }
+    key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:20]
+    root = (
+        Path(cache_dir)
+        if cache_dir
+        else (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir())
+    )
+    entry = root / "tokenized" / key
+    if (entry / "dataset_dict.json").exists():
+        logger.info("Tokenized %s splits found in cache %s", stage, entry)
+        loaded = load_from_disk(str(entry))
+        return Prepared(dict(loaded), data_fp, key, cache_hit=True)
+
+    if raw is None:
+        raw, data_fp = load_raw(cfg, source)
+    if stage == "search":
+        train, validation = split_train(raw["train"], cfg)
+        splits = {"train": train, "validation": validation}
+    else:
+        if "test" not in raw:
+            raise DataError(
+                f"data: no test split in {source.location}; the final stage needs "
+                "test.parquet/csv/jsonl (or aclImdb/test)."
+            )
+        splits = {"train": raw["train"], "test": raw["test"]}
+    logger.info(
+        "Tokenizing %s (max_length=%d) ...",
+        ", ".join(f"{k}={len(v)}" for k, v in splits.items()),
+        cfg.max_length,
+    )
+    tokenized = DatasetDict({k: tokenize(v, tokenizer, cfg.max_length) for k, v in splits.items()})
+    _save_atomically(tokenized, entry)
+    logger.info("Cached tokenized splits in %s", entry)
+    return Prepared(dict(load_from_disk(str(entry))), data_fp, key, cache_hit=False)
+
+
+def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
+    """Truncate to ``max_length`` without padding; keep a ``length`` column for length grouping."""
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return enc
+
+    return ds.map(
+        encode,
+        batched=True,
+        batch_size=1000,
+        remove_columns=["text"],
+        desc="Tokenizing",
+        load_from_cache_file=False,
+    )
+
+
+def _save_atomically(ds: DatasetDict, entry: Path) -> None:
+    # Two processes (workers, or a crash halfway) must never see a half-written cache entry.
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        ds.save_to_disk(str(tmp))
+        try:
+            tmp.rename(entry)
+        except OSError:  # another process won the race; its copy is identical
+            if not (entry / "dataset_dict.json").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def real_tokens(ds: Dataset) -> int:
+    """Sum of unpadded token counts of a tokenized split."""
+    return int(sum(ds["length"]))

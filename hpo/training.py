@@ -1,0 +1,286 @@
+"""The only place ``TrainingArguments`` and ``Trainer`` are built.
+
+Search trials and the final retrain share :func:`build_trainer`, so a best trial is replayed with
+the same construction it was scored with.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from transformers import (
+    DataCollatorWithPadding,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
+
+from hpo.errors import ConfigError
+from hpo.metrics import compute_metrics, compute_objective
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from hpo.config import HpoConfig
+
+logger = logging.getLogger(__name__)
+
+
+def _placeholder(config: HpoConfig, key: str) -> Any:
+    """A value of the right type for a searched key before the trial sets it.
+
+    Trainer casts each trial value to ``type(current value)``; ``warmup_steps`` defaults to the
+    int 0, so a float ratio of 0.06 would silently become 0 without a float placeholder.
+    """
+    spec = config.search_space[key]
+    if key in config.reference:
+        value = config.reference[key]
+    elif spec.type == "categorical":
+        value = spec.choices[0] if spec.choices else None
+    else:
+        value = spec.low
+    if spec.type == "float":
+        return float(value)
+    if spec.type == "int":
+        return int(value)
+    return value
+
+
+def training_arguments(
+    config: HpoConfig,
+    *,
+    output_dir: str | Path,
+    params: Mapping[str, Any] | None = None,
+    quiet: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+) -> TrainingArguments:
+    """TrainingArguments for a trial (``params`` None: placeholders) or a replay of ``params``.
+
+    Evaluation is driven by :class:`GridEvaluationCallback` and trials write no checkpoints: the
+    trial's value is its best evaluation, which is what ``load_best_model_at_end`` would keep.
+    """
+    kwargs: dict[str, Any] = {"report_to": "none"}
+    kwargs |= dict(config.training)
+    for key in config.search_space:
+        kwargs[key] = params[key] if params is not None else _placeholder(config, key)
+    kwargs |= {
+        "output_dir": str(output_dir),
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "load_best_model_at_end": False,
+        "disable_tqdm": quiet or kwargs.get("disable_tqdm", False),
+    }
+    if quiet:
+        kwargs["log_level"] = "error"
+    if "dataloader_pin_memory" not in kwargs and not torch.cuda.is_available():
+        kwargs["dataloader_pin_memory"] = False  # pinning needs an accelerator; it only warns
+    kwargs |= dict(overrides or {})
+    try:
+        return TrainingArguments(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{config.source}: training: {str(exc).splitlines()[0]}") from None
+
+
+def check_training_arguments(config: HpoConfig) -> None:
+    """Run ``TrainingArguments``' own checks on the fixed settings, at config load."""
+    training_arguments(config, output_dir=config.output_dir / "trials", quiet=True)
+
+
+class GridEvaluationCallback(TrainerCallback):
+    """Evaluate ``evals_per_epoch`` times per epoch, at the same fractions of an epoch in every
+    trial whatever its batch size, so intermediate values line up for the pruner."""
+
+    def __init__(self, evals_per_epoch: int) -> None:
+        self.evals_per_epoch = evals_per_epoch
+        self._last_point = 0
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._last_point = 0
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        point = grid_point(state.epoch or 0.0, self.evals_per_epoch)
+        if point > self._last_point:
+            self._last_point = point
+            control.should_evaluate = True
+
+
+def grid_point(epoch: float, evals_per_epoch: int) -> int:
+    """Index of the last evaluation point reached at ``epoch`` (1e-6 absorbs float error)."""
+    return math.floor(epoch * evals_per_epoch + 1e-6)
+
+
+class HpoTrainer(Trainer):
+    """Trainer that reports to Optuna on an axis that means the same in every trial.
+
+    Trainer reports intermediate values against ``global_step``, which counts different amounts
+    of data when trials differ in batch size. Here the step is *training samples seen* at the
+    evaluation point (``point / evals_per_epoch * n_train``), so a median pruner compares like
+    with like. The trial's objective is its best evaluation (the model it would keep), not its
+    last one (transformers#25247). Per-trial figures go to the trial's user attrs.
+    """
+
+    def __init__(self, *args: Any, evals_per_epoch: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.evals_per_epoch = evals_per_epoch
+        self.add_callback(GridEvaluationCallback(evals_per_epoch))
+        self._reset_trial_state()
+
+    def _reset_trial_state(self) -> None:
+        self.eval_history: list[dict[str, float]] = []
+        self.best_objective: float | None = None
+        self.tokens_processed = 0
+        self.tokens_real = 0
+        self.time_in_train_loop = 0.0
+        self.time_in_eval = 0.0
+
+    # -- counting -----------------------------------------------------------------------------
+
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+    ) -> torch.Tensor:
+        ids = inputs.get("input_ids")
+        if ids is not None:
+            self.tokens_processed += ids.numel()
+            mask = inputs.get("attention_mask")
+            self.tokens_real += int(mask.sum()) if mask is not None else ids.numel()
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
+        start = time.perf_counter()
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.time_in_eval += time.perf_counter() - start
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def samples_seen(self) -> int:
+        """Training samples seen at the current evaluation point (the pruning axis)."""
+        point = grid_point(self.state.epoch or 0.0, self.evals_per_epoch)
+        n_train = len(self.train_dataset) if self.train_dataset is not None else 0
+        return round(point * n_train / self.evals_per_epoch)
+
+    def _report_to_hp_search(self, trial: Any, step: int, metrics: dict[str, float]) -> None:
+        value = compute_objective(metrics)
+        record = {
+            "epoch": round(self.state.epoch or 0.0, 4),
+            "samples_seen": self.samples_seen(),
+            "accuracy": value,
+            "loss": float(metrics.get("eval_loss", float("nan"))),
+        }
+        self.eval_history.append(record)
+        self.best_objective = (
+            value if self.best_objective is None else max(self.best_objective, value)
+        )
+        # What hyperparameter_search returns as the trial's value: the best evaluation so far.
+        self.objective = self.best_objective
+        if self.hp_search_backend is None or trial is None or not hasattr(trial, "report"):
+            return
+        import optuna
+
+        if not hasattr(trial, "study"):  # FixedTrial: a replay, nothing to report to
+            return
+        trial.set_user_attr("evals", self.eval_history)
+        trial.report(value, record["samples_seen"])
+        if trial.should_prune():
+            logger.info(
+                "Trial %d pruned at %d samples seen (accuracy %.4f below the pruner's threshold)",
+                trial.number,
+                record["samples_seen"],
+                value,
+            )
+            trial.set_user_attr("pruned_at_samples", record["samples_seen"])
+            self.callback_handler.on_train_end(self.args, self.state, self.control)
+            raise optuna.TrialPruned(
+                f"accuracy {value:.4f} at {record['samples_seen']} samples seen"
+            )
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        """Train, then record runtime, throughput and token counts on the Optuna trial."""
+        trial = kwargs.get("trial")
+        self._reset_trial_state()
+        start = time.perf_counter()
+        output = None
+        try:
+            output = super().train(*args, **kwargs)
+            return output
+        finally:
+            runtime = time.perf_counter() - start
+            if trial is not None and hasattr(trial, "set_user_attr"):
+                self._record(trial, runtime, output)
+
+    def _record(self, trial: Any, runtime: float, output: Any) -> None:
+        import psutil
+
+        metrics = output.metrics if output is not None else {}
+        samples = (
+            self.state.global_step
+            * self.args.train_batch_size
+            * self.args.gradient_accumulation_steps
+        )
+        attrs = {
+            "evals": self.eval_history,
+            "train_runtime": round(metrics.get("train_runtime", runtime), 3),
+            "train_samples_per_second": round(
+                metrics.get("train_samples_per_second", samples / runtime if runtime else 0.0), 3
+            ),
+            "tokens_processed": self.tokens_processed,
+            "tokens_real": self.tokens_real,
+            "padding_efficiency": round(self.tokens_real / self.tokens_processed, 4)
+            if self.tokens_processed
+            else None,
+            "eval_seconds": round(self.time_in_eval, 3),
+            "wall_seconds": round(runtime, 3),
+            "peak_rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+        }
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+
+def build_trainer(
+    config: HpoConfig,
+    *,
+    train_dataset: Dataset,
+    eval_dataset: Dataset | None,
+    tokenizer: PreTrainedTokenizerBase,
+    model_init: Callable[..., PreTrainedModel],
+    output_dir: str | Path,
+    params: Mapping[str, Any] | None = None,
+    quiet: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+) -> HpoTrainer:
+    """The Trainer used by every search trial and by the final retrain."""
+    args = training_arguments(
+        config, output_dir=output_dir, params=params, quiet=quiet, overrides=overrides
+    )
+    if eval_dataset is not None and "length" in eval_dataset.column_names:
+        # Batches of similar length pad less; the order does not change accuracy.
+        eval_dataset = eval_dataset.sort("length")
+    trainer = HpoTrainer(
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        model_init=model_init,
+        compute_metrics=compute_metrics,
+        evals_per_epoch=config.study.evals_per_epoch,
+    )
+    if quiet:
+        # Trainer prints every log dict when its progress bar is off; quiet means quiet.
+        trainer.remove_callback(PrinterCallback)
+    return trainer

@@ -1,0 +1,106 @@
+"""Offline fixtures: tiny random BERT/DistilBERT models, synthetic reviews, configs in tmp_path."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# No test may reach the network, and none may write outside its tmp dirs.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from hpo._tiny import build_model, synthetic_reviews, write_jsonl  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Folders holding a tiny random BERT and a tiny random DistilBERT, with a tokenizer."""
+    root = tmp_path_factory.mktemp("models")
+    return {arch: build_model(root / arch, arch) for arch in ("bert", "distilbert")}
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with train.jsonl (600 reviews) and test.jsonl (200), balanced."""
+    root = tmp_path_factory.mktemp("data")
+    write_jsonl(synthetic_reviews(600, seed=11), root / "train.jsonl")
+    write_jsonl(synthetic_reviews(200, seed=12), root / "test.jsonl")
+    return root
+
+
+def base_config(model: Path, data: Path, tmp: Path) -> dict[str, Any]:
+    """A small valid study config as plain data, with everything under ``tmp``."""
+    return {
+        "study": {
+            "name": "t",
+            "storage": f"sqlite:///{tmp / 'storage' / 't.db'}",
+            "n_trials": 2,
+            "sampler": {"type": "TPESampler", "seed": 0},
+            "pruner": {"type": "none"},
+            "evals_per_epoch": 2,
+            "enqueue_reference": False,
+        },
+        "model": {"name": str(model)},
+        "data": {
+            "path": str(data),
+            "validation_fraction": 0.2,
+            "max_length": 48,
+            "cache_dir": str(tmp / "cache"),
+        },
+        "search_space": {
+            "learning_rate": {"type": "float", "low": 1e-3, "high": 5e-3, "log": True},
+            "per_device_train_batch_size": {"type": "categorical", "choices": [16, 32]},
+            "num_train_epochs": {"type": "int", "low": 1, "high": 2},
+        },
+        "training": {
+            "output_dir": str(tmp / "runs"),
+            "per_device_eval_batch_size": 64,
+            "logging_steps": 50,
+            "seed": 0,
+        },
+    }
+
+
+@pytest.fixture
+def make_config(
+    tiny_models: dict[str, Path], tiny_data: Path, tmp_path: Path
+) -> Callable[..., Path]:
+    """Write a config YAML into tmp_path; ``update`` is deep-merged into the base config."""
+
+    def make(update: dict[str, Any] | None = None, *, arch: str = "bert",
+             name: str = "study.yaml") -> Path:
+        cfg = base_config(tiny_models[arch], tiny_data, tmp_path)
+        _merge(cfg, update or {})
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+        return path
+
+    return make
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        elif value is _DELETE:
+            base.pop(key, None)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+_DELETE = object()
+
+
+@pytest.fixture
+def delete() -> object:
+    """Marker for ``make_config``: remove this key from the base config."""
+    return _DELETE

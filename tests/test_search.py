@@ -1,0 +1,101 @@
+"""Real searches on tiny random models, stored in SQLite under tmp_path, then resumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hpo.config import load_config
+from hpo.errors import StorageError
+from hpo.search import run_search
+from hpo.storage import finished_trials
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert"])
+def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
+    path = make_config(arch=arch)
+    config = load_config(path)
+    study = run_search(config, quiet=True)
+    assert finished_trials(study) == 2
+
+    # Resume: the same study grows to the new total; the old trials are untouched.
+    before = {t.number: (t.params, t.value) for t in study.trials}
+    config = load_config(path, n_trials=3)
+    study = run_search(config, quiet=True)
+    stored = optuna.load_study(study_name="t", storage=config.storage_url)
+    assert len(stored.trials) == 3
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in stored.trials)
+    for t in stored.trials[:2]:
+        assert (t.params, t.value) == before[t.number]
+    assert stored.trials[2].params != stored.trials[0].params, "the resumed sampler moves on"
+
+    # Running again with the total reached does nothing.
+    assert len(run_search(config, quiet=True).trials) == 3
+
+    for t in stored.trials:
+        evals = t.user_attrs["evals"]
+        # Two evaluations per epoch, on a samples-seen axis that does not depend on batch size.
+        n_train = 480
+        epochs = t.params["num_train_epochs"]
+        assert [e["samples_seen"] for e in evals] == [n_train * (i + 1) // 2
+                                                      for i in range(2 * epochs)]
+        assert sorted(t.intermediate_values) == [e["samples_seen"] for e in evals]
+        # The trial's value is its best evaluation (the model it would keep), not its last.
+        assert t.value == max(e["accuracy"] for e in evals)
+        assert t.user_attrs["train_runtime"] > 0
+        assert t.user_attrs["train_samples_per_second"] > 0
+        assert 0 < t.user_attrs["tokens_real"] <= t.user_attrs["tokens_processed"]
+        assert t.params["per_device_train_batch_size"] in (16, 32)
+
+    # Trials write no checkpoints.
+    assert not list((tmp_path / "runs").rglob("checkpoint-*"))
+    assert stored.user_attrs["config"]["study"]["name"] == "t"
+    assert len(stored.user_attrs["data_fingerprint"]) == 16
+
+
+def test_tiny_model_learns(make_config) -> None:
+    """The synthetic task is learnable, so the accuracies the search reports mean something."""
+    path = make_config({"study": {"n_trials": 1},
+                        "search_space": {"num_train_epochs": {"low": 3, "high": 4}}})
+    study = run_search(load_config(path), quiet=True)
+    assert study.best_value > 0.8
+
+
+def test_reference_setup_is_trial_zero(make_config) -> None:
+    path = make_config({
+        "study": {"n_trials": 1, "enqueue_reference": True},
+        "search_space": {"learning_rate": {"low": 1e-5, "high": 1e-3},
+                         "num_train_epochs": {"low": 1, "high": 3}},
+    })
+    study = run_search(load_config(path), quiet=True)
+    assert study.trials[0].params == {"learning_rate": 2e-5, "per_device_train_batch_size": 16,
+                                      "num_train_epochs": 3}
+    assert study.trials[0].user_attrs["reference"] is True
+
+
+def test_pruner_prunes_on_samples_axis(make_config) -> None:
+    path = make_config({
+        "study": {"n_trials": 4, "pruner": {"type": "ThresholdPruner", "lower": 0.99}},
+    })
+    study = run_search(load_config(path), quiet=True)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) == 4
+    for t in study.trials:
+        # Pruned at the first evaluation: half an epoch of 480 samples.
+        assert list(t.intermediate_values) == [240]
+        assert t.user_attrs["pruned_at_samples"] == 240
+
+
+def test_changed_search_space_is_refused(make_config) -> None:
+    path = make_config({"study": {"n_trials": 1}})
+    run_search(load_config(path), quiet=True)
+    changed = load_config(path, ["search_space.learning_rate.high=0.01"])
+    with pytest.raises(StorageError, match="different search space"):
+        run_search(changed, quiet=True)
+    # The stored study is untouched.
+    study = optuna.load_study(study_name="t", storage=changed.storage_url)
+    assert len(study.trials) == 1
