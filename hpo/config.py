@@ -111,6 +111,13 @@ class StudySection:
     evals_per_epoch: int = 1
     #: Enqueue the reference setup (lr 2e-5, batch 16, 3 epochs, wd 0.01, warmup 100) first.
     enqueue_reference: bool = True
+    #: Seconds between a running trial's heartbeats in storage.
+    heartbeat_interval: int = 10
+    #: A RUNNING trial whose last heartbeat is older than this (a killed worker) is marked
+    #: FAILED and retried with the same params (Optuna's RetryFailedTrialCallback).
+    grace_period: int = 30
+    #: How many times such a trial is retried.
+    max_retry: int = 3
 
 
 @dataclass(frozen=True)
@@ -401,6 +408,14 @@ def _check_study(study: StudySection, source: str) -> None:
         raise ConfigError(
             f"{source}: study.evals_per_epoch must be >= 1, got {study.evals_per_epoch}."
         )
+    if study.heartbeat_interval < 1 or study.grace_period <= study.heartbeat_interval:
+        raise ConfigError(
+            f"{source}: study.grace_period must be greater than study.heartbeat_interval >= 1, "
+            f"got heartbeat_interval={study.heartbeat_interval}, "
+            f"grace_period={study.grace_period}."
+        )
+    if study.max_retry < 0:
+        raise ConfigError(f"{source}: study.max_retry must be >= 0, got {study.max_retry}.")
     from hpo.storage import build_pruner, build_sampler
 
     build_sampler(study.sampler, source=source)

@@ -191,8 +191,11 @@ def _load_files(source: Source) -> DatasetDict:
 def _load_hub(cfg: DataSection) -> tuple[DatasetDict, str]:
     from datasets import load_dataset
 
+    from hpo.hub import datasets_offline, local_only
+
     try:
-        raw = load_dataset(cfg.dataset)
+        with datasets_offline(local_only()):
+            raw = load_dataset(cfg.dataset)
     except Exception as exc:  # offline, missing repo, auth: all end in "use a local copy".
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise OfflineError(
@@ -254,17 +257,16 @@ def normalize(ds: Dataset, *, text_column: str, label_column: str, where: str) -
                     "other labels (e.g. -1 marks IMDb's unlabeled reviews)."
                 )
             mapping[value] = _STRING_LABELS[key]
+    features = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
     if (
         all(k == v for k, v in mapping.items())
         and isinstance(feature, (ClassLabel, Value))
         and getattr(feature, "dtype", "int64").startswith("int")
     ):
-        ds = ds.cast(Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))}))
+        ds = ds.cast(features)
     else:
         ds = ds.map(
-            lambda b: {"label": [mapping[v] for v in b["label"]]},
-            batched=True,
-            features=Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))}),
+            lambda b: {"label": [mapping[v] for v in b["label"]]}, batched=True, features=features
         )
     return ds
 

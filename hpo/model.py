@@ -60,6 +60,13 @@ def resolve(name: str) -> str:
     return name
 
 
+def _local_only(target: str) -> bool:
+    """Folders never need the Hub; hub ids use only the local cache when it is unreachable."""
+    from hpo.hub import local_only
+
+    return Path(target).exists() or local_only()
+
+
 def _offline_error(what: str, name: str, exc: Exception) -> OfflineError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return OfflineError(
@@ -77,7 +84,10 @@ def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
     target = resolve(cfg.name)
     try:
         return AutoTokenizer.from_pretrained(
-            target, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+            target,
+            revision=cfg.revision,
+            trust_remote_code=cfg.trust_remote_code,
+            local_files_only=_local_only(target),
         )
     except OSError as exc:
         if Path(target).exists():
@@ -98,6 +108,7 @@ def load_model(cfg: ModelSection) -> PreTrainedModel:
             target,
             revision=cfg.revision,
             trust_remote_code=cfg.trust_remote_code,
+            local_files_only=_local_only(target),
             num_labels=len(LABEL_NAMES),
             id2label=dict(enumerate(LABEL_NAMES)),
             label2id={name: i for i, name in enumerate(LABEL_NAMES)},

@@ -1,32 +1,43 @@
-"""Run the search: ``Trainer.hyperparameter_search(backend="optuna")`` over a stored study."""
+"""Run the search: ``Trainer.hyperparameter_search(backend="optuna")`` over a stored study.
+
+One process or many (``--workers``, or ``hpo worker`` on other machines) run the same loop
+against the same storage: it ends when the study holds exactly ``study.n_trials`` COMPLETE +
+PRUNED trials. FAILED trials (a killed worker, out of memory) do not count and are replaced.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.trial import TrialState
 
 from hpo.data import prepare
 from hpo.errors import HpoError
 from hpo.metrics import compute_objective
 from hpo.model import load_tokenizer, make_model_init
 from hpo.space import make_hp_space, reference_params
-from hpo.storage import build_pruner, build_sampler, finished_trials, make_storage, open_study
-from hpo.training import build_trainer
+from hpo.storage import build_pruner, build_sampler, fail_stale_trials, make_storage, open_study
+from hpo.training import SurplusTrialError, build_trainer
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
 
 logger = logging.getLogger(__name__)
 
-#: Errors a trial may hit that should fail that trial only, not the whole search.
+#: Errors that fail one trial only: the search goes on. A surplus trial (one worker too many
+#: started at the end) is failed before it trains.
 try:
     import torch
 
-    TRIAL_ERRORS: tuple[type[BaseException], ...] = (torch.OutOfMemoryError,)
+    TRIAL_ERRORS: tuple[type[BaseException], ...] = (torch.OutOfMemoryError, SurplusTrialError)
 except AttributeError:  # torch < 2.5
-    TRIAL_ERRORS = ()
+    TRIAL_ERRORS = (SurplusTrialError,)
+
+#: Consecutive trials that may fail with nothing finishing before the search gives up.
+MAX_CONSECUTIVE_FAILURES = 3
 
 
 def seeded_sampler(config: HpoConfig, n_existing: int) -> optuna.samplers.BaseSampler:
@@ -41,29 +52,45 @@ def seeded_sampler(config: HpoConfig, n_existing: int) -> optuna.samplers.BaseSa
     return build_sampler(spec, source=config.source)
 
 
-def run_search(config: HpoConfig, *, quiet: bool = False) -> optuna.Study:
+def count_states(study: optuna.Study) -> dict[TrialState, int]:
+    """Number of trials in each state, read fresh from storage."""
+    counts = dict.fromkeys(TrialState, 0)
+    for trial in study.get_trials(deepcopy=False):
+        counts[trial.state] += 1
+    return counts
+
+
+def finished(counts: dict[TrialState, int]) -> int:
+    """Trials that count toward ``n_trials``."""
+    return counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
+
+
+def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -> optuna.Study:
     """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
 
     A new study gets the reference setup enqueued as its first trial. Re-running resumes the
-    same study. Trials that fail (e.g. out of memory) are recorded as FAILED, do not count, and
-    are replaced; if a whole round produces nothing but failures the search stops with an error.
+    same study; trials left RUNNING by a dead process are failed once their heartbeat is older
+    than ``study.grace_period`` and rerun with the same params. When the remaining trials are
+    all running elsewhere, this process waits for them rather than start a surplus one.
     """
-    storage = make_storage(config.storage_url)
+    storage = make_storage(config.storage_url, study=config.study)
     study = open_study(config, storage=storage)
     target = config.study.n_trials
-    done = finished_trials(study)
-    if done >= target:
+    fail_stale_trials(study)
+    counts = count_states(study)
+    if finished(counts) >= target:
         logger.info(
             "Study %r already has %d/%d finished trials; nothing to do.",
             config.study.name,
-            done,
+            finished(counts),
             target,
         )
         return study
     if config.study.enqueue_reference and not study.trials:
         params = reference_params(config.search_space, config.reference)
         if params:
-            study.enqueue_trial(params, user_attrs={"reference": True})
+            # skip_if_exists: two workers starting on an empty study enqueue it once.
+            study.enqueue_trial(params, user_attrs={"reference": True}, skip_if_exists=True)
             logger.info("Enqueued the reference setup as trial 0: %s", params)
 
     tokenizer = load_tokenizer(config.model)
@@ -77,7 +104,6 @@ def run_search(config: HpoConfig, *, quiet: bool = False) -> optuna.Study:
         prepared.data_fingerprint,
         "hit" if prepared.cache_hit else "miss",
     )
-
     trainer = build_trainer(
         config,
         train_dataset=train,
@@ -86,60 +112,72 @@ def run_search(config: HpoConfig, *, quiet: bool = False) -> optuna.Study:
         model_init=make_model_init(config.model),
         output_dir=config.output_dir / "trials",
         quiet=quiet,
+        max_trials=target,
     )
     hp_space = make_hp_space(config.search_space)
-    while (remaining := target - done) > 0:
+    failures = 0
+    waiting_logged = False
+    while True:
+        fail_stale_trials(study)
+        counts = count_states(study)
+        done, running = finished(counts), counts[TrialState.RUNNING]
+        if done >= target:
+            break
+        if done + running >= target:
+            # The rest are running in other workers (or in a dead one, until its grace
+            # period ends and the trial is failed and requeued): wait, don't overshoot.
+            if not waiting_logged:
+                logger.info("Waiting for %d running trial(s) to finish.", running)
+                waiting_logged = True
+            time.sleep(poll_s)
+            continue
+        waiting_logged = False
         logger.info(
-            "Study %r: %d/%d trials finished; running %d more.",
+            "Study %r: %d/%d trials finished, %d running; starting one.",
             config.study.name,
             done,
             target,
-            remaining,
+            running,
         )
-        try:
-            _hyperparameter_search(trainer, config, storage, hp_space, remaining, study)
-        except ValueError:
-            # Trainer reads study.best_trial after optimizing; if every trial so far was
-            # pruned there is none, which is a valid state for the study, not an error.
-            if _has_complete(study):
-                raise
-        now = finished_trials(study)
-        if now == done:
+        _run_one_trial(trainer, config, storage, hp_space, len(study.trials), study)
+        failures = failures + 1 if finished(count_states(study)) == done else 0
+        if failures >= MAX_CONSECUTIVE_FAILURES:
             raise HpoError(
-                f"study {config.study.name!r}: every trial of the last round failed; see the "
-                f"log above. Fix the cause and run `hpo search {config.source}` again to resume."
+                f"study {config.study.name!r}: {failures} trials in a row failed; see the log "
+                f"above. Fix the cause and run `hpo search {config.source}` again to resume."
             )
-        done = now
     return study
 
 
-def _has_complete(study: optuna.Study) -> bool:
-    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-
-
-def _hyperparameter_search(
+def _run_one_trial(
     trainer: Any,
     config: HpoConfig,
     storage: optuna.storages.BaseStorage,
     hp_space: Any,
-    n_trials: int,
+    n_existing: int,
     study: optuna.Study,
 ) -> None:
-    trainer.hyperparameter_search(
-        hp_space=hp_space,
-        compute_objective=compute_objective,
-        n_trials=n_trials,
-        direction=config.study.direction,
-        backend="optuna",
-        hp_name=_trial_name,
-        # Passed through to optuna.create_study / study.optimize:
-        study_name=config.study.name,
-        storage=storage,
-        load_if_exists=True,
-        sampler=seeded_sampler(config, len(study.trials)),
-        pruner=build_pruner(config.study.pruner),
-        catch=TRIAL_ERRORS,
-    )
+    try:
+        trainer.hyperparameter_search(
+            hp_space=hp_space,
+            compute_objective=compute_objective,
+            n_trials=1,
+            direction=config.study.direction,
+            backend="optuna",
+            hp_name=_trial_name,
+            # Passed through to optuna.create_study / study.optimize:
+            study_name=config.study.name,
+            storage=storage,
+            load_if_exists=True,
+            sampler=seeded_sampler(config, n_existing),
+            pruner=build_pruner(config.study.pruner),
+            catch=TRIAL_ERRORS,
+        )
+    except ValueError:
+        # Trainer reads study.best_trial after optimizing; while every trial so far was
+        # pruned or failed there is none, which is a valid state for the study.
+        if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            raise
 
 
 def _trial_name(trial: Any) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ import optuna
 from hpo.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
-    from hpo.config import HpoConfig
+    from hpo.config import HpoConfig, StudySection
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,14 @@ def _build_from(module: Any, spec: Mapping[str, Any], *, where: str, source: str
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """Open the Optuna storage at ``url``, creating the SQLite folder if needed."""
+def make_storage(url: str, *, study: StudySection | None = None) -> optuna.storages.RDBStorage:
+    """Open the Optuna storage at ``url``, creating the SQLite folder if needed.
+
+    With ``study`` (a search or a worker), running trials send heartbeats, and a trial whose
+    worker died (no heartbeat for ``grace_period`` s) is failed and retried with its params.
+    SQLite is switched to WAL so a dashboard can read while trials write, and several worker
+    processes can write in turn; each waits up to 60 s for the lock instead of failing.
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -96,8 +103,21 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
             )
         # A dashboard reading while the search writes must wait, not fail, on the file lock.
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
+        _enable_wal(db)
+    heartbeat: dict[str, Any] = {}
+    if study is not None:
+        heartbeat = {
+            "heartbeat_interval": study.heartbeat_interval,
+            "grace_period": study.grace_period,
+            "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(
+                max_retry=study.max_retry
+            ),
+        }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        with warnings.catch_warnings():
+            # Heartbeats are marked experimental since Optuna 2.9; they are what we rely on.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     except (ImportError, ModuleNotFoundError) as exc:
         raise StorageError(
             f"study.storage: the driver for {parsed.drivername!r} is not "
@@ -106,6 +126,20 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open".
         raise StorageError(
             f"study.storage: cannot open {url!r}: {str(exc).splitlines()[0]}"
+        ) from None
+
+
+def _enable_wal(db: str) -> None:
+    # WAL is a property of the database file: set once, every later connection uses it.
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db, timeout=SQLITE_TIMEOUT_S) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(
+            f"study.storage: {db} is not a usable SQLite database ({exc}). Point "
+            "--storage at another file; this one was left as it is."
         ) from None
 
 
@@ -121,35 +155,28 @@ def open_study(
 
     The resolved config is stored as study user attrs so the dashboard and exports show it.
     """
-    storage = storage or make_storage(config.storage_url)
+    storage = storage or make_storage(config.storage_url, study=config.study)
     name = config.study.name
-    existing = {
-        s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
-    }
-    if name in existing:
-        study = optuna.load_study(
-            study_name=name,
-            storage=storage,
-            sampler=build_sampler(config.study.sampler),
-            pruner=build_pruner(config.study.pruner),
-        )
-        stored = study.user_attrs.get("search_space")
-        if stored is not None and stored != space_signature(config):
-            raise StorageError(
-                f"study.name: study {name!r} in {config.storage_url} was created with a "
-                f"different search space ({stored}). Use a new --study-name, or restore the "
-                "original search_space."
-            )
-        return study
+    # load_if_exists: workers starting together must all end up in the one study.
     study = optuna.create_study(
         study_name=name,
         storage=storage,
         direction=config.study.direction,
         sampler=build_sampler(config.study.sampler),
         pruner=build_pruner(config.study.pruner),
+        load_if_exists=True,
     )
-    study.set_user_attr("search_space", space_signature(config))
-    study.set_user_attr("config", config.to_dict())
+    signature = space_signature(config)
+    stored = study.user_attrs.get("search_space")
+    if stored is None:
+        study.set_user_attr("search_space", signature)
+        study.set_user_attr("config", config.to_dict())
+    elif stored != signature:
+        raise StorageError(
+            f"study.name: study {name!r} in {config.storage_url} was created with a "
+            f"different search space ({stored}). Use a new --study-name, or restore the "
+            "original search_space."
+        )
     return study
 
 
@@ -165,7 +192,8 @@ def load_existing_study(config: HpoConfig) -> optuna.Study:
         ) from None
 
 
-def finished_trials(study: optuna.Study) -> int:
-    """Trials that count toward ``n_trials``: COMPLETE and PRUNED (FAILED ones are retried)."""
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return len(study.get_trials(deepcopy=False, states=states))
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail (and requeue, via the storage's callback) trials whose worker stopped heartbeating."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)

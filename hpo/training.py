@@ -123,6 +123,30 @@ def grid_point(epoch: float, evals_per_epoch: int) -> int:
     return math.floor(epoch * evals_per_epoch + 1e-6)
 
 
+class SurplusTrialError(RuntimeError):
+    """A trial started after the study already had ``n_trials`` trials finished or running.
+
+    Workers check the count before they start a trial, but two may pass that check at once;
+    the later trial (by number) is failed before it trains, so the total stays exact.
+    """
+
+
+def check_not_surplus(trial: Any, max_trials: int) -> None:
+    """Raise :class:`SurplusTrialError` if trials numbered before ``trial`` fill the study."""
+    from optuna.trial import TrialState
+
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    before = [
+        t for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number
+    ]
+    if len(before) >= max_trials:
+        trial.set_user_attr("surplus", True)
+        raise SurplusTrialError(
+            f"trial {trial.number} is surplus: {len(before)} earlier trials already finished or "
+            f"running for n_trials={max_trials}; it was not trained"
+        )
+
+
 class HpoTrainer(Trainer):
     """Trainer that reports to Optuna on an axis that means the same in every trial.
 
@@ -133,9 +157,12 @@ class HpoTrainer(Trainer):
     last one (transformers#25247). Per-trial figures go to the trial's user attrs.
     """
 
-    def __init__(self, *args: Any, evals_per_epoch: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, evals_per_epoch: int = 1, max_trials: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.evals_per_epoch = evals_per_epoch
+        self.max_trials = max_trials
         self.add_callback(GridEvaluationCallback(evals_per_epoch))
         self._reset_trial_state()
 
@@ -212,6 +239,8 @@ class HpoTrainer(Trainer):
     def train(self, *args: Any, **kwargs: Any) -> Any:
         """Train, then record runtime, throughput and token counts on the Optuna trial."""
         trial = kwargs.get("trial")
+        if self.max_trials is not None and hasattr(trial, "study"):
+            check_not_surplus(trial, self.max_trials)
         self._reset_trial_state()
         start = time.perf_counter()
         output = None
@@ -262,6 +291,7 @@ def build_trainer(
     params: Mapping[str, Any] | None = None,
     quiet: bool = False,
     overrides: Mapping[str, Any] | None = None,
+    max_trials: int | None = None,
 ) -> HpoTrainer:
     """The Trainer used by every search trial and by the final retrain."""
     args = training_arguments(
@@ -279,6 +309,7 @@ def build_trainer(
         model_init=model_init,
         compute_metrics=compute_metrics,
         evals_per_epoch=config.study.evals_per_epoch,
+        max_trials=max_trials,
     )
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.

@@ -9,8 +9,7 @@ import pytest
 
 from hpo.config import load_config
 from hpo.errors import StorageError
-from hpo.search import run_search
-from hpo.storage import finished_trials
+from hpo.search import count_states, finished, run_search
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +19,7 @@ def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
     path = make_config(arch=arch)
     config = load_config(path)
     study = run_search(config, quiet=True)
-    assert finished_trials(study) == 2
+    assert finished(count_states(study)) == 2
 
     # Resume: the same study grows to the new total; the old trials are untouched.
     before = {t.number: (t.params, t.value) for t in study.trials}
