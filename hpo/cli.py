@@ -35,6 +35,14 @@ def _add_config_args(parser: argparse.ArgumentParser, *, study_overrides: bool =
         parser.add_argument("--storage", help="override study.storage (an Optuna storage URL)")
 
 
+def _add_search_args(parser: argparse.ArgumentParser) -> None:
+    _add_config_args(parser)
+    parser.add_argument(
+        "--n-trials", type=int, help="override study.n_trials (total for the study)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all subcommands."""
     parser = argparse.ArgumentParser(
@@ -51,9 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run trials until the study has study.n_trials finished "
         "trials. Running it again resumes the same study.",
     )
-    _add_config_args(p)
-    p.add_argument("--n-trials", type=int, help="override study.n_trials (total for the study)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    _add_search_args(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine, all on the one study (one GPU each if there "
+        "are GPUs, else an even share of the CPU threads)",
+    )
+
+    p = sub.add_parser(
+        "worker",
+        help="join a study as one more worker (any machine, shared storage)",
+        description="Run trials of the study in the given storage until it has study.n_trials "
+        "finished trials, alongside any other workers. For many machines, use a PostgreSQL "
+        "storage: hpo worker CONFIG --storage postgresql://user:pass@host/db",
+    )
+    _add_search_args(p)
 
     p = sub.add_parser(
         "trials",
@@ -87,7 +109,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     config = _load(args)
     if not args.quiet:
         print(config.to_yaml(), file=sys.stderr)
-    study = run_search(config, quiet=args.quiet)
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise HpoError(f"--workers must be >= 1, got {workers}.")
+    if workers > 1:
+        study = _search_with_workers(args, config, workers)
+    else:
+        study = run_search(config, quiet=args.quiet)
     where = f"study {config.study.name!r} in {config.storage_url}"
     try:
         best = study.best_trial
@@ -96,6 +124,28 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     print(f"{where}: best trial {best.number} accuracy={best.value:.4f} params={best.params}")
     return 0
+
+
+def _search_with_workers(args: argparse.Namespace, config: Any, workers: int) -> Any:
+    from hpo.search import load_search_data, open_and_seed
+    from hpo.workers import run_workers
+
+    # Create the study, enqueue the reference and fill the tokenization cache once, here,
+    # so the workers start on a ready study instead of racing to build it.
+    _, prepared = load_search_data(config)
+    _, study = open_and_seed(config)
+    study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
+    argv = ["worker", args.config, *(f"--set={o}" for o in args.overrides)]
+    argv += ["--study-name", config.study.name, "--storage", config.storage_url]
+    argv += ["--n-trials", str(config.study.n_trials)]
+    argv += ["--quiet"] if args.quiet else []
+    code = run_workers(argv, workers)
+    if code != 0:
+        raise HpoError(
+            f"a worker exited with code {code}; see its output above. Completed trials are "
+            f"kept: run the same command again to resume."
+        )
+    return study
 
 
 def cmd_trials(args: argparse.Namespace) -> int:
@@ -114,7 +164,12 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "trials": cmd_trials, "show-config": cmd_show_config}
+COMMANDS = {
+    "search": cmd_search,
+    "worker": cmd_search,
+    "trials": cmd_trials,
+    "show-config": cmd_show_config,
+}
 
 
 def _setup_logging(quiet: bool) -> None:

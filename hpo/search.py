@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from hpo.data import prepare
+from hpo.data import Prepared, prepare
 from hpo.errors import HpoError
 from hpo.metrics import compute_objective
 from hpo.model import load_tokenizer, make_model_init
@@ -65,6 +65,38 @@ def finished(counts: dict[TrialState, int]) -> int:
     return counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
 
 
+def open_and_seed(config: HpoConfig) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
+    """Open (or create) the study, fail stale trials, and enqueue the reference on a new one."""
+    storage = make_storage(config.storage_url, study=config.study)
+    study = open_study(config, storage=storage)
+    fail_stale_trials(study)
+    if config.study.enqueue_reference and not study.trials:
+        params = reference_params(config.search_space, config.reference)
+        if params:
+            # skip_if_exists: two workers starting on an empty study enqueue it once.
+            study.enqueue_trial(params, user_attrs={"reference": True}, skip_if_exists=True)
+            logger.info("Enqueued the reference setup as trial 0: %s", params)
+    return storage, study
+
+
+def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
+    """The tokenizer and the tokenized train/validation splits (from the cache when possible).
+
+    Called before the study is opened, so bad data or a bad model never leaves a new, empty
+    study behind in storage.
+    """
+    tokenizer = load_tokenizer(config.model)
+    prepared = prepare(config.data, tokenizer, stage="search")
+    logger.info(
+        "Search data: %d train / %d validation reviews (fingerprint %s, cache %s)",
+        len(prepared.splits["train"]),
+        len(prepared.splits["validation"]),
+        prepared.data_fingerprint,
+        "hit" if prepared.cache_hit else "miss",
+    )
+    return tokenizer, prepared
+
+
 def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -> optuna.Study:
     """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
 
@@ -73,37 +105,11 @@ def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -
     than ``study.grace_period`` and rerun with the same params. When the remaining trials are
     all running elsewhere, this process waits for them rather than start a surplus one.
     """
-    storage = make_storage(config.storage_url, study=config.study)
-    study = open_study(config, storage=storage)
-    target = config.study.n_trials
-    fail_stale_trials(study)
-    counts = count_states(study)
-    if finished(counts) >= target:
-        logger.info(
-            "Study %r already has %d/%d finished trials; nothing to do.",
-            config.study.name,
-            finished(counts),
-            target,
-        )
-        return study
-    if config.study.enqueue_reference and not study.trials:
-        params = reference_params(config.search_space, config.reference)
-        if params:
-            # skip_if_exists: two workers starting on an empty study enqueue it once.
-            study.enqueue_trial(params, user_attrs={"reference": True}, skip_if_exists=True)
-            logger.info("Enqueued the reference setup as trial 0: %s", params)
-
-    tokenizer = load_tokenizer(config.model)
-    prepared = prepare(config.data, tokenizer, stage="search")
+    tokenizer, prepared = load_search_data(config)
+    storage, study = open_and_seed(config)
     study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
+    target = config.study.n_trials
     train, validation = prepared.splits["train"], prepared.splits["validation"]
-    logger.info(
-        "Search data: %d train / %d validation reviews (fingerprint %s, cache %s)",
-        len(train),
-        len(validation),
-        prepared.data_fingerprint,
-        "hit" if prepared.cache_hit else "miss",
-    )
     trainer = build_trainer(
         config,
         train_dataset=train,

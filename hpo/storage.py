@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Requeues a trial failed for a stale heartbeat (renamed in Optuna 4.9; the old name warns).
+_RETRY_CALLBACK = getattr(
+    optuna.storages, "RetryHeartbeatStaleTrialCallback", optuna.storages.RetryFailedTrialCallback
+)
+
 #: Seconds a SQLite connection waits for a lock before "database is locked" (dashboard + search).
 SQLITE_TIMEOUT_S = 60
 
@@ -109,14 +114,13 @@ def make_storage(url: str, *, study: StudySection | None = None) -> optuna.stora
         heartbeat = {
             "heartbeat_interval": study.heartbeat_interval,
             "grace_period": study.grace_period,
-            "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(
-                max_retry=study.max_retry
-            ),
         }
     try:
         with warnings.catch_warnings():
             # Heartbeats are marked experimental since Optuna 2.9; they are what we rely on.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if study is not None:
+                heartbeat["failed_trial_callback"] = _RETRY_CALLBACK(max_retry=study.max_retry)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     except (ImportError, ModuleNotFoundError) as exc:
         raise StorageError(
