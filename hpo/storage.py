@@ -7,9 +7,11 @@ it was made with the same search space; anything else would mix incomparable tri
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +29,13 @@ logger = logging.getLogger(__name__)
 #: Requeues a trial failed for a stale heartbeat (renamed in Optuna 4.9; the old name warns).
 _RETRY_CALLBACK = getattr(
     optuna.storages, "RetryHeartbeatStaleTrialCallback", optuna.storages.RetryFailedTrialCallback
+)
+
+_RETRY_ARG = (
+    "heartbeat_stale_trial_callback"
+    if "heartbeat_stale_trial_callback"
+    in inspect.signature(optuna.storages.RDBStorage.__init__).parameters
+    else "failed_trial_callback"
 )
 
 #: Seconds a SQLite connection waits for a lock before "database is locked" (dashboard + search).
@@ -120,17 +129,34 @@ def make_storage(url: str, *, study: StudySection | None = None) -> optuna.stora
             # Heartbeats are marked experimental since Optuna 2.9; they are what we rely on.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if study is not None:
-                heartbeat["failed_trial_callback"] = _RETRY_CALLBACK(max_retry=study.max_retry)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+                heartbeat[_RETRY_ARG] = _RETRY_CALLBACK(max_retry=study.max_retry)
+            return _create_rdb_storage(url, engine_kwargs, heartbeat)
     except (ImportError, ModuleNotFoundError) as exc:
         raise StorageError(
             f"study.storage: the driver for {parsed.drivername!r} is not "
-            f"installed ({exc}). Install it, e.g. pip install psycopg2-binary."
+            f"installed ({exc}). Install it, e.g. pip install -e '.[postgres]'."
         ) from None
     except Exception as exc:  # SQLAlchemy raises many kinds; all mean "cannot open".
         raise StorageError(
             f"study.storage: cannot open {url!r}: {str(exc).splitlines()[0]}"
         ) from None
+
+
+def _create_rdb_storage(
+    url: str, engine_kwargs: dict[str, Any], extra: dict[str, Any]
+) -> optuna.storages.RDBStorage:
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    # Workers started together on an empty PostgreSQL database all create Optuna's tables at
+    # once; the losers get a duplicate-key error. The tables exist by then: try again.
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
+        except (IntegrityError, ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _enable_wal(db: str) -> None:
