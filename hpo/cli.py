@@ -78,6 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_args(p)
 
     p = sub.add_parser(
+        "dashboard",
+        help="browse the study in optuna-dashboard",
+        description="Start optuna-dashboard on the study's storage and artifact store. It can "
+        "run while a search writes to the same storage.",
+    )
+    _add_config_args(p)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default loopback only; 0.0.0.0 exposes it)",
+    )
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
+    p = sub.add_parser(
         "trials",
         help="table of a study's trials",
         description="Number, state, accuracy, params and duration of each trial.",
@@ -148,6 +162,24 @@ def _search_with_workers(args: argparse.Namespace, config: Any, workers: int) ->
     return study
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """``hpo dashboard``: attach what the final stage produced, then serve the dashboard."""
+    from hpo.dashboard import attach_artifacts, final_stage_files, serve, update_study_note
+    from hpo.storage import load_existing_study
+
+    config = _load(args)
+    study = load_existing_study(config)
+    update_study_note(study, config)
+    attach_artifacts(study, config, final_stage_files(config))
+    print(
+        f"optuna-dashboard for study {config.study.name!r} ({config.storage_url}): "
+        f"http://{args.host}:{args.port}/dashboard  (Ctrl-C to stop)",
+        flush=True,
+    )
+    serve(config, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_trials(args: argparse.Namespace) -> int:
     """``hpo trials``: print the study's trials as a table."""
     from hpo.report import trials_table
@@ -168,6 +200,7 @@ COMMANDS = {
     "search": cmd_search,
     "worker": cmd_search,
     "trials": cmd_trials,
+    "dashboard": cmd_dashboard,
     "show-config": cmd_show_config,
 }
 

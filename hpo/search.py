@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from hpo.dashboard import update_study_note
 from hpo.data import Prepared, prepare
 from hpo.errors import HpoError
 from hpo.metrics import compute_objective
@@ -120,39 +121,80 @@ def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -
         quiet=quiet,
         max_trials=target,
     )
-    hp_space = make_hp_space(config.search_space)
+    hp_space = _logged(make_hp_space(config.search_space))
     failures = 0
     waiting_logged = False
-    while True:
-        fail_stale_trials(study)
-        counts = count_states(study)
-        done, running = finished(counts), counts[TrialState.RUNNING]
-        if done >= target:
-            break
-        if done + running >= target:
-            # The rest are running in other workers (or in a dead one, until its grace
-            # period ends and the trial is failed and requeued): wait, don't overshoot.
-            if not waiting_logged:
-                logger.info("Waiting for %d running trial(s) to finish.", running)
-                waiting_logged = True
-            time.sleep(poll_s)
-            continue
-        waiting_logged = False
-        logger.info(
-            "Study %r: %d/%d trials finished, %d running; starting one.",
-            config.study.name,
-            done,
-            target,
-            running,
-        )
-        _run_one_trial(trainer, config, storage, hp_space, len(study.trials), study)
-        failures = failures + 1 if finished(count_states(study)) == done else 0
-        if failures >= MAX_CONSECUTIVE_FAILURES:
-            raise HpoError(
-                f"study {config.study.name!r}: {failures} trials in a row failed; see the log "
-                f"above. Fix the cause and run `hpo search {config.source}` again to resume."
+    progress = _TrialProgress(target, enabled=not quiet)
+    try:
+        while True:
+            fail_stale_trials(study)
+            counts = count_states(study)
+            done, running = finished(counts), counts[TrialState.RUNNING]
+            progress.update(done, study)
+            if done >= target:
+                break
+            if done + running >= target:
+                # The rest are running in other workers (or in a dead one, until its grace
+                # period ends and the trial is failed and requeued): wait, don't overshoot.
+                if not waiting_logged:
+                    logger.info("Waiting for %d running trial(s) to finish.", running)
+                    waiting_logged = True
+                time.sleep(poll_s)
+                continue
+            waiting_logged = False
+            logger.info(
+                "Study %r: %d/%d trials finished, %d running; starting one.",
+                config.study.name,
+                done,
+                target,
+                running,
             )
+            _run_one_trial(trainer, config, storage, hp_space, len(study.trials), study)
+            update_study_note(study, config)
+            failures = failures + 1 if finished(count_states(study)) == done else 0
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                raise HpoError(
+                    f"study {config.study.name!r}: {failures} trials in a row failed; see the "
+                    f"log above. Fix the cause and run `hpo search {config.source}` again to "
+                    "resume."
+                )
+    finally:
+        progress.close()
+    update_study_note(study, config)
     return study
+
+
+def _logged(hp_space: Any) -> Any:
+    """``hp_space`` that logs which trial starts and with what params."""
+
+    def logged(trial: Any) -> dict[str, Any]:
+        params = hp_space(trial)
+        if hasattr(trial, "study"):
+            logger.info("Trial %d started: %s", trial.number, params)
+        return params
+
+    return logged
+
+
+class _TrialProgress:
+    """A progress bar over the study's trials, with the best value so far."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total, desc="trials", unit="trial", disable=not enabled, position=0, leave=True
+        )
+
+    def update(self, done: int, study: optuna.Study) -> None:
+        self.bar.n = min(done, self.bar.total)
+        best = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+        if best:
+            self.bar.set_postfix(best=f"{max(best):.4f}", refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _run_one_trial(

@@ -173,6 +173,15 @@ def _enable_wal(db: str) -> None:
         ) from None
 
 
+CONFIG_ATTR_PREFIX = "config."
+
+
+def stored_config(study: optuna.Study) -> dict[str, Any]:
+    """The resolved config a study was created with, reassembled from its user attrs."""
+    prefix = CONFIG_ATTR_PREFIX
+    return {k[len(prefix) :]: v for k, v in study.user_attrs.items() if k.startswith(prefix)}
+
+
 def space_signature(config: HpoConfig) -> str:
     """A stable JSON text of the search space, stored with the study to detect a changed one."""
     return json.dumps(config.to_dict()["search_space"], sort_keys=True)
@@ -183,7 +192,8 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or resume it if it exists with the same search space.
 
-    The resolved config is stored as study user attrs so the dashboard and exports show it.
+    The resolved config is stored as study user attrs (``config.<section>``) so the dashboard
+    and exports show it.
     """
     storage = storage or make_storage(config.storage_url, study=config.study)
     name = config.study.name
@@ -200,13 +210,16 @@ def open_study(
     stored = study.user_attrs.get("search_space")
     if stored is None:
         study.set_user_attr("search_space", signature)
-        study.set_user_attr("config", config.to_dict())
     elif stored != signature:
         raise StorageError(
             f"study.name: study {name!r} in {config.storage_url} was created with a "
             f"different search space ({stored}). Use a new --study-name, or restore the "
             "original search_space."
         )
+    # The config of the latest run (n_trials may have grown), one attr per section:
+    # optuna-dashboard cuts attr values at 1,024 characters.
+    for section, value in config.to_dict().items():
+        study.set_user_attr(f"{CONFIG_ATTR_PREFIX}{section}", value)
     return study
 
 

@@ -76,8 +76,9 @@ def make_config(
 ) -> Callable[..., Path]:
     """Write a config YAML into tmp_path; ``update`` is deep-merged into the base config."""
 
-    def make(update: dict[str, Any] | None = None, *, arch: str = "bert",
-             name: str = "study.yaml") -> Path:
+    def make(
+        update: dict[str, Any] | None = None, *, arch: str = "bert", name: str = "study.yaml"
+    ) -> Path:
         cfg = base_config(tiny_models[arch], tiny_data, tmp_path)
         _merge(cfg, update or {})
         path = tmp_path / name

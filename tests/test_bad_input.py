@@ -32,38 +32,90 @@ def _cases(tmp: Path) -> list[tuple[str, dict[str, Any] | str, list[str], str]]:
         ("malformed YAML", "study: {name: [x\n", [], "malformed YAML at line"),
         ("unknown key", {"study": {"n_trail": 3}}, [], "study.n_trail: unknown key"),
         ("wrong type", {"study": {"n_trials": "3x"}}, [], "study.n_trials: expected int"),
-        ("low > high", {"search_space": {"learning_rate": {"low": 1e-2, "high": 1e-4}}}, [],
-         "search_space.learning_rate: low must be < high"),
-        ("log with low <= 0", {"search_space": {"learning_rate": {"low": 0.0}}}, [],
-         "search_space.learning_rate: log scale needs low > 0"),
-        ("empty choices", {"search_space": {"per_device_train_batch_size": {"choices": []}}}, [],
-         "choices: must be a non-empty list"),
-        ("missing data path", {"data": {"path": str(tmp / "nope")}}, [],
-         "data.path: " + str(tmp / "nope") + " does not exist"),
-        ("no text column",
-         {"data": {"path": _write_jsonl(tmp / "d1", [{"body": "x", "label": 1}] * 4)}}, [],
-         "no column 'text'"),
-        ("no label column",
-         {"data": {"path": _write_jsonl(tmp / "d2", [{"text": "x", "y": 1}] * 4)}}, [],
-         "no column 'label'"),
-        ("labels not binary",
-         {"data": {"path": _write_jsonl(tmp / "d3", [*good_rows, {"text": "x", "label": 3}])}},
-         [], "labels must be binary"),
-        ("empty texts",
-         {"data": {"path": _write_jsonl(tmp / "d4", [*good_rows, {"text": "", "label": 1}])}},
-         [], "1 empty or missing texts"),
-        ("unreachable hub dataset", {"data": {"path": None, "dataset": "imdb"}}, [],
-         "HF_HUB_OFFLINE"),
-        ("unreachable hub model", {"model": {"name": "distilbert-base-uncased"}}, [],
-         "without network, set model.name to a local folder".capitalize()),
-        ("malformed storage URL", {}, ["--storage", "sqlite//no-scheme.db"],
-         "malformed storage URL"),
-        ("unwritable storage dir", {}, ["--storage", f"sqlite:///{a_file}/sub/x.db"],
-         "cannot create folder"),
-        ("different search space", {"study": {"name": "t"}},
-         ["--set", "search_space.learning_rate.high=9e-3"], "different search space"),
-        ("model path not a model", {"model": {"name": str(not_a_model)}}, [],
-         "is not a model folder (no config.json)"),
+        (
+            "low > high",
+            {"search_space": {"learning_rate": {"low": 1e-2, "high": 1e-4}}},
+            [],
+            "search_space.learning_rate: low must be < high",
+        ),
+        (
+            "log with low <= 0",
+            {"search_space": {"learning_rate": {"low": 0.0}}},
+            [],
+            "search_space.learning_rate: log scale needs low > 0",
+        ),
+        (
+            "empty choices",
+            {"search_space": {"per_device_train_batch_size": {"choices": []}}},
+            [],
+            "choices: must be a non-empty list",
+        ),
+        (
+            "missing data path",
+            {"data": {"path": str(tmp / "nope")}},
+            [],
+            "data.path: " + str(tmp / "nope") + " does not exist",
+        ),
+        (
+            "no text column",
+            {"data": {"path": _write_jsonl(tmp / "d1", [{"body": "x", "label": 1}] * 4)}},
+            [],
+            "no column 'text'",
+        ),
+        (
+            "no label column",
+            {"data": {"path": _write_jsonl(tmp / "d2", [{"text": "x", "y": 1}] * 4)}},
+            [],
+            "no column 'label'",
+        ),
+        (
+            "labels not binary",
+            {"data": {"path": _write_jsonl(tmp / "d3", [*good_rows, {"text": "x", "label": 3}])}},
+            [],
+            "labels must be binary",
+        ),
+        (
+            "empty texts",
+            {"data": {"path": _write_jsonl(tmp / "d4", [*good_rows, {"text": "", "label": 1}])}},
+            [],
+            "1 empty or missing texts",
+        ),
+        (
+            "unreachable hub dataset",
+            {"data": {"path": None, "dataset": "imdb"}},
+            [],
+            "HF_HUB_OFFLINE",
+        ),
+        (
+            "unreachable hub model",
+            {"model": {"name": "distilbert-base-uncased"}},
+            [],
+            "without network, set model.name to a local folder".capitalize(),
+        ),
+        (
+            "malformed storage URL",
+            {},
+            ["--storage", "sqlite//no-scheme.db"],
+            "malformed storage URL",
+        ),
+        (
+            "unwritable storage dir",
+            {},
+            ["--storage", f"sqlite:///{a_file}/sub/x.db"],
+            "cannot create folder",
+        ),
+        (
+            "different search space",
+            {"study": {"name": "t"}},
+            ["--set", "search_space.learning_rate.high=9e-3"],
+            "different search space",
+        ),
+        (
+            "model path not a model",
+            {"model": {"name": str(not_a_model)}},
+            [],
+            "is not a model folder (no config.json)",
+        ),
     ]
 
 
@@ -86,8 +138,10 @@ def test_bad_inputs(make_config, tmp_path: Path, capsys: pytest.CaptureFixture[s
             path = tmp_path / "raw.yaml"
             path.write_text(update)
         else:
-            update = {"study": {"name": "fresh", **update.get("study", {})},
-                      **{k: v for k, v in update.items() if k != "study"}}
+            update = {
+                "study": {"name": "fresh", **update.get("study", {})},
+                **{k: v for k, v in update.items() if k != "study"},
+            }
             path = make_config(update, name=f"{label.replace(' ', '_')}.yaml")
         capsys.readouterr()
         code = main(["search", str(path), "--quiet", *extra])

@@ -20,52 +20,90 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("direction", {"study": {"direction": "minimize"}}, "must be 'maximize'"),
     ("bad study name", {"study": {"name": "a b/c"}}, "study.name"),
     ("unknown sampler", {"study": {"sampler": {"type": "Nope"}}}, "study.sampler.type: 'Nope'"),
-    ("sampler arg", {"study": {"sampler": {"type": "TPESampler", "sed": 1}}},
-     "study.sampler.sed: unknown argument of TPESampler"),
-    ("pruner arg", {"study": {"pruner": {"type": "MedianPruner", "n_startup_trials": -1}}},
-     "study.pruner"),
-    ("low > high", {"search_space": {"learning_rate": {"type": "float", "low": 1e-3,
-                                                       "high": 1e-5}}},
-     "search_space.learning_rate: low must be < high, but got low=0.001, high=1e-05. Swap them"),
-    ("empty range", {"search_space": {"num_train_epochs": {"type": "int", "low": 2, "high": 2}}},
-     "search_space.num_train_epochs: low must be < high"),
-    ("log with low <= 0", {"search_space": {"weight_decay": {"type": "float", "low": 0.0,
-                                                             "high": 0.1, "log": True}}},
-     "search_space.weight_decay: log scale needs low > 0"),
-    ("empty choices", {"search_space": {"per_device_train_batch_size": {
-        "type": "categorical", "choices": []}}},
-     "search_space.per_device_train_batch_size.choices: must be a non-empty list"),
-    ("unknown param type", {"search_space": {"learning_rate": {"type": "uniform", "low": 0.1,
-                                                               "high": 0.2}}},
-     "search_space.learning_rate.type: must be one of float, int, categorical"),
-    ("int with fraction", {"search_space": {"num_train_epochs": {"type": "int", "low": 1,
-                                                                 "high": 2.5}}},
-     "search_space.num_train_epochs.high: must be a whole number"),
-    ("missing low", {"search_space": {"weight_decay": {"type": "float", "high": 0.1}}},
-     "search_space.weight_decay.low: required"),
-    ("not a TrainingArguments field", {"search_space": {"learning_rat": {
-        "type": "float", "low": 0.1, "high": 0.2}}},
-     "search_space.learning_rat: 'learning_rat' is not a TrainingArguments field"),
-    ("training unknown", {"training": {"per_device_batch": 8}},
-     "training.per_device_batch: not a TrainingArguments field"),
-    ("training owned by hpo", {"training": {"save_strategy": "epoch"}},
-     "training.save_strategy: set by hpo itself"),
-    ("training and search", {"training": {"learning_rate": 1e-4}},
-     "training.learning_rate: also in search_space"),
-    ("TrainingArguments check", {"training": {"lr_scheduler_type": "zigzag"}},
-     "training:"),
-    ("validation fraction", {"data": {"validation_fraction": 1.5}},
-     "data.validation_fraction must be between 0 and 1"),
+    (
+        "sampler arg",
+        {"study": {"sampler": {"type": "TPESampler", "sed": 1}}},
+        "study.sampler.sed: unknown argument of TPESampler",
+    ),
+    (
+        "pruner arg",
+        {"study": {"pruner": {"type": "MedianPruner", "n_startup_trials": -1}}},
+        "study.pruner",
+    ),
+    (
+        "low > high",
+        {"search_space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-5}}},
+        "search_space.learning_rate: low must be < high, but got low=0.001, high=1e-05. Swap them",
+    ),
+    (
+        "empty range",
+        {"search_space": {"num_train_epochs": {"type": "int", "low": 2, "high": 2}}},
+        "search_space.num_train_epochs: low must be < high",
+    ),
+    (
+        "log with low <= 0",
+        {"search_space": {"weight_decay": {"type": "float", "low": 0.0, "high": 0.1, "log": True}}},
+        "search_space.weight_decay: log scale needs low > 0",
+    ),
+    (
+        "empty choices",
+        {"search_space": {"per_device_train_batch_size": {"type": "categorical", "choices": []}}},
+        "search_space.per_device_train_batch_size.choices: must be a non-empty list",
+    ),
+    (
+        "unknown param type",
+        {"search_space": {"learning_rate": {"type": "uniform", "low": 0.1, "high": 0.2}}},
+        "search_space.learning_rate.type: must be one of float, int, categorical",
+    ),
+    (
+        "int with fraction",
+        {"search_space": {"num_train_epochs": {"type": "int", "low": 1, "high": 2.5}}},
+        "search_space.num_train_epochs.high: must be a whole number",
+    ),
+    (
+        "missing low",
+        {"search_space": {"weight_decay": {"type": "float", "high": 0.1}}},
+        "search_space.weight_decay.low: required",
+    ),
+    (
+        "not a TrainingArguments field",
+        {"search_space": {"learning_rat": {"type": "float", "low": 0.1, "high": 0.2}}},
+        "search_space.learning_rat: 'learning_rat' is not a TrainingArguments field",
+    ),
+    (
+        "training unknown",
+        {"training": {"per_device_batch": 8}},
+        "training.per_device_batch: not a TrainingArguments field",
+    ),
+    (
+        "training owned by hpo",
+        {"training": {"save_strategy": "epoch"}},
+        "training.save_strategy: set by hpo itself",
+    ),
+    (
+        "training and search",
+        {"training": {"learning_rate": 1e-4}},
+        "training.learning_rate: also in search_space",
+    ),
+    ("TrainingArguments check", {"training": {"lr_scheduler_type": "zigzag"}}, "training:"),
+    (
+        "validation fraction",
+        {"data": {"validation_fraction": 1.5}},
+        "data.validation_fraction must be between 0 and 1",
+    ),
     ("data section type", {"data": ["x"]}, "data must be a mapping, got list"),
-    ("reference outside space", {"study": {"enqueue_reference": True}},
-     "reference.learning_rate: the reference value 2e-05 is outside the search space"),
+    (
+        "reference outside space",
+        {"study": {"enqueue_reference": True}},
+        "reference.learning_rate: the reference value 2e-05 is outside the search space",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "update", "expected"), BAD_CASES,
-                         ids=[c[0] for c in BAD_CASES])
-def test_bad_config_is_rejected_at_load(make_config, label: str, update: dict[str, Any],
-                                        expected: str) -> None:
+@pytest.mark.parametrize(("label", "update", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
+def test_bad_config_is_rejected_at_load(
+    make_config, label: str, update: dict[str, Any], expected: str
+) -> None:
     path = make_config(update)
     with pytest.raises(ConfigError) as info:
         load_config(path)
@@ -97,7 +135,11 @@ def test_missing_file() -> None:
 def test_exponent_floats_are_floats() -> None:
     # PyYAML's YAML 1.1 resolver would give the string "1e-5".
     assert parse_yaml("a: 1e-5\nb: 2E+3\nc: 1.5\nd: '1e-5'", source="x") == {
-        "a": 1e-5, "b": 2000.0, "c": 1.5, "d": "1e-5"}
+        "a": 1e-5,
+        "b": 2000.0,
+        "c": 1.5,
+        "d": "1e-5",
+    }
 
 
 def test_valid_config_resolves_defaults(make_config) -> None:
@@ -117,8 +159,12 @@ def test_default_storage_is_sqlite_under_storage(make_config, delete) -> None:
 def test_dotted_overrides_and_shortcuts(make_config) -> None:
     config = load_config(
         make_config(),
-        ["data.path=/somewhere/else", "study.n_trials=7",
-         "search_space.learning_rate.high=1e-2", "training.logging_steps=3"],
+        [
+            "data.path=/somewhere/else",
+            "study.n_trials=7",
+            "search_space.learning_rate.high=1e-2",
+            "training.logging_steps=3",
+        ],
         study_name="other",
     )
     assert config.data.path == "/somewhere/else"
@@ -128,12 +174,15 @@ def test_dotted_overrides_and_shortcuts(make_config) -> None:
     assert config.study.name == "other"
 
 
-@pytest.mark.parametrize(("override", "expected"), [
-    ("study.n_trials", "expected KEY=VALUE"),
-    ("study.name.x=1", "'study.name' is a str, not a mapping"),
-    ("study.n_trials=three", "study.n_trials: expected int"),
-    ("model.nme=x", "model.nme: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("study.n_trials", "expected KEY=VALUE"),
+        ("study.name.x=1", "'study.name' is a str, not a mapping"),
+        ("study.n_trials=three", "study.n_trials: expected int"),
+        ("model.nme=x", "model.nme: unknown key"),
+    ],
+)
 def test_bad_overrides(make_config, override: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
         load_config(make_config(), [override])

@@ -46,8 +46,10 @@ def test_caps_are_stratified_subsets(tiny_data: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_string_labels_are_mapped(tmp_path: Path, fmt: str) -> None:
-    rows = [{"review": r["text"], "sentiment": ["neg", "pos"][r["label"]]}
-            for r in synthetic_reviews(40, seed=0)]
+    rows = [
+        {"review": r["text"], "sentiment": ["neg", "pos"][r["label"]]}
+        for r in synthetic_reviews(40, seed=0)
+    ]
     frame = pd.DataFrame(rows)
     if fmt == "parquet":
         frame.to_parquet(tmp_path / "train.parquet")
@@ -76,17 +78,24 @@ def test_aclimdb_tree(tmp_path: Path) -> None:
     assert raw["train"]["text"][3] == "great film 0"
 
 
-@pytest.mark.parametrize(("rows", "kwargs", "expected"), [
-    ([{"text": "good", "label": 1}, {"text": "  ", "label": 0}], {}, "1 empty or missing texts"),
-    ([{"body": "good", "label": 1}], {}, "no column 'text'"),
-    ([{"text": "good", "y": 1}], {}, "no column 'label'"),
-    ([{"text": "good", "label": 1}, {"text": "meh", "label": 2}], {},
-     "labels must be binary"),
-    ([{"text": "good", "label": -1}], {}, "-1 marks IMDb's unlabeled reviews"),
-    ([{"text": "good", "label": "great"}], {}, "labels must be binary"),
-])
-def test_bad_data_is_rejected(tmp_path: Path, rows: list[dict], kwargs: dict,
-                              expected: str) -> None:
+@pytest.mark.parametrize(
+    ("rows", "kwargs", "expected"),
+    [
+        (
+            [{"text": "good", "label": 1}, {"text": "  ", "label": 0}],
+            {},
+            "1 empty or missing texts",
+        ),
+        ([{"body": "good", "label": 1}], {}, "no column 'text'"),
+        ([{"text": "good", "y": 1}], {}, "no column 'label'"),
+        ([{"text": "good", "label": 1}, {"text": "meh", "label": 2}], {}, "labels must be binary"),
+        ([{"text": "good", "label": -1}], {}, "-1 marks IMDb's unlabeled reviews"),
+        ([{"text": "good", "label": "great"}], {}, "labels must be binary"),
+    ],
+)
+def test_bad_data_is_rejected(
+    tmp_path: Path, rows: list[dict], kwargs: dict, expected: str
+) -> None:
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(DataError, match=expected):
         load_raw(_cfg(tmp_path, **kwargs))
@@ -99,8 +108,9 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
         load_raw(_cfg(tmp_path))
 
 
-def test_tokenization_is_cached_across_runs(tiny_models: dict[str, Path], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tokenization_is_cached_across_runs(
+    tiny_models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "data"
     write_jsonl(synthetic_reviews(120, seed=5), data / "train.jsonl")
     cfg = _cfg(data, max_length=16, cache_dir=str(tmp_path / "cache"))

@@ -10,6 +10,7 @@ import pytest
 from hpo.config import load_config
 from hpo.errors import StorageError
 from hpo.search import count_states, finished, run_search
+from hpo.storage import stored_config
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +41,9 @@ def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
         # Two evaluations per epoch, on a samples-seen axis that does not depend on batch size.
         n_train = 480
         epochs = t.params["num_train_epochs"]
-        assert [e["samples_seen"] for e in evals] == [n_train * (i + 1) // 2
-                                                      for i in range(2 * epochs)]
+        assert [e["samples_seen"] for e in evals] == [
+            n_train * (i + 1) // 2 for i in range(2 * epochs)
+        ]
         assert sorted(t.intermediate_values) == [e["samples_seen"] for e in evals]
         # The trial's value is its best evaluation (the model it would keep), not its last.
         assert t.value == max(e["accuracy"] for e in evals)
@@ -52,34 +54,44 @@ def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
 
     # Trials write no checkpoints.
     assert not list((tmp_path / "runs").rglob("checkpoint-*"))
-    assert stored.user_attrs["config"]["study"]["name"] == "t"
+    assert stored_config(stored) == config.to_dict()
     assert len(stored.user_attrs["data_fingerprint"]) == 16
 
 
 def test_tiny_model_learns(make_config) -> None:
     """The synthetic task is learnable, so the accuracies the search reports mean something."""
-    path = make_config({"study": {"n_trials": 1},
-                        "search_space": {"num_train_epochs": {"low": 3, "high": 4}}})
+    path = make_config(
+        {"study": {"n_trials": 1}, "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
+    )
     study = run_search(load_config(path), quiet=True)
     assert study.best_value > 0.8
 
 
 def test_reference_setup_is_trial_zero(make_config) -> None:
-    path = make_config({
-        "study": {"n_trials": 1, "enqueue_reference": True},
-        "search_space": {"learning_rate": {"low": 1e-5, "high": 1e-3},
-                         "num_train_epochs": {"low": 1, "high": 3}},
-    })
+    path = make_config(
+        {
+            "study": {"n_trials": 1, "enqueue_reference": True},
+            "search_space": {
+                "learning_rate": {"low": 1e-5, "high": 1e-3},
+                "num_train_epochs": {"low": 1, "high": 3},
+            },
+        }
+    )
     study = run_search(load_config(path), quiet=True)
-    assert study.trials[0].params == {"learning_rate": 2e-5, "per_device_train_batch_size": 16,
-                                      "num_train_epochs": 3}
+    assert study.trials[0].params == {
+        "learning_rate": 2e-5,
+        "per_device_train_batch_size": 16,
+        "num_train_epochs": 3,
+    }
     assert study.trials[0].user_attrs["reference"] is True
 
 
 def test_pruner_prunes_on_samples_axis(make_config) -> None:
-    path = make_config({
-        "study": {"n_trials": 4, "pruner": {"type": "ThresholdPruner", "lower": 0.99}},
-    })
+    path = make_config(
+        {
+            "study": {"n_trials": 4, "pruner": {"type": "ThresholdPruner", "lower": 0.99}},
+        }
+    )
     study = run_search(load_config(path), quiet=True)
     states = [t.state for t in study.trials]
     assert states.count(optuna.trial.TrialState.PRUNED) == 4
