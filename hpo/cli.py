@@ -78,6 +78,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_args(p)
 
     p = sub.add_parser(
+        "export",
+        help="write the best trial's params (with provenance) as YAML",
+        description="Write study.best_trial.params with provenance (study, trial, validation "
+        "accuracy, model, data fingerprint, split seed, training settings, versions, "
+        "hardware, date) to a YAML file that `hpo retrain --params` takes back.",
+    )
+    _add_config_args(p)
+    p.add_argument("-o", "--output", help="file to write (default runs/<study>/best_params.yaml)")
+
+    p = sub.add_parser(
+        "retrain",
+        help="train the best params on the whole training split and test once",
+        description="Train with the best trial's params (from the study, or --params FILE) on "
+        "train + validation, stop at the epoch where the best trial peaked, and score the test "
+        "split once. Writes runs/<study>/final/{model,metrics.json}.",
+    )
+    _add_config_args(p)
+    p.add_argument("--params", help="params YAML written by `hpo export` (default: the study)")
+    p.add_argument("--seeds", type=int, default=1, help="train K times; report mean ± std")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="train the reference setup instead, for the same epoch budget "
+        "(writes runs/<study>/reference/)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+
+    p = sub.add_parser(
+        "run",
+        help="search -> export -> retrain -> baselines -> report, each stage resumable",
+        description="The whole job. A finished stage is not done again; the command ends by "
+        "printing where the report is.",
+    )
+    _add_search_args(p)
+    p.add_argument("--seeds", type=int, default=1, help="final retrain seeds (mean ± std)")
+    p.add_argument(
+        "--with-reference",
+        action="store_true",
+        help="also retrain the reference setup for the same epoch budget",
+    )
+
+    p = sub.add_parser(
+        "report",
+        help="rebuild runs/<study>/report.md and its plots",
+        description="Rebuild the report from the study and the final-stage results that exist.",
+    )
+    _add_config_args(p)
+
+    p = sub.add_parser(
+        "predict",
+        help="label new reviews with a final model (one JSON line each)",
+        description="Print {label, probability, text} as one JSON line per review, truncated "
+        "the way the model was trained.",
+    )
+    p.add_argument(
+        "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
+    )
+    p.add_argument("texts", nargs="*", help="reviews to label")
+    p.add_argument("--file", help="read reviews from FILE, one per line ('-' for stdin)")
+    p.add_argument("--batch-size", type=int, default=32)
+
+    p = sub.add_parser(
         "dashboard",
         help="browse the study in optuna-dashboard",
         description="Start optuna-dashboard on the study's storage and artifact store. It can "
@@ -162,6 +224,83 @@ def _search_with_workers(args: argparse.Namespace, config: Any, workers: int) ->
     return study
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """``hpo export``: best params with provenance, as YAML."""
+    from hpo.export import export_best
+    from hpo.pipeline import params_path
+    from hpo.storage import load_existing_study
+
+    config = _load(args)
+    out = args.output or params_path(config)
+    doc = export_best(load_existing_study(config), config, out)
+    prov = doc["provenance"]
+    print(
+        f"trial {prov['trial_number']} (validation accuracy {prov['validation_accuracy']:.4f}, "
+        f"peak at epoch {prov['peak_epoch']}) -> {out}"
+    )
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """``hpo retrain``: the final stage for the best (or given, or reference) params."""
+    from hpo.pipeline import final_dir
+    from hpo.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
+
+    config = _load(args)
+    if args.seeds < 1:
+        raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
+    plan = plan_from_file(config, args.params) if args.params else plan_from_study(config)
+    out = final_dir(config)
+    if args.reference:
+        plan, out = plan_reference(config, plan.stop_epoch), config.output_dir / "reference"
+    metrics = train_and_test(config, plan, out, seeds=args.seeds, quiet=args.quiet)
+    spread = (
+        f" (mean {metrics['test_accuracy_mean']:.4f} ± {metrics['test_accuracy_std']:.4f} "
+        f"over {args.seeds} seeds)"
+        if args.seeds > 1
+        else ""
+    )
+    print(
+        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n']} reviews{spread}; "
+        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}; model in {out / 'model'}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``hpo run``: every stage; prints the report's path."""
+    from hpo.pipeline import run_all
+
+    config = _load(args)
+    if args.seeds < 1:
+        raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
+    report = run_all(config, quiet=args.quiet, seeds=args.seeds, with_reference=args.with_reference)
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``hpo report``: rebuild the report from what exists."""
+    from hpo.pipeline import make_report
+
+    print(f"report: {make_report(_load(args))}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``hpo predict``: one JSON line per review."""
+    import json
+
+    from hpo.predict import predict, read_lines
+
+    texts = list(args.texts)
+    if args.file:
+        texts += read_lines(args.file)
+    for row in predict(args.model_dir, texts, batch_size=args.batch_size):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """``hpo dashboard``: attach what the final stage produced, then serve the dashboard."""
     from hpo.dashboard import attach_artifacts, final_stage_files, serve, update_study_note
@@ -201,6 +340,11 @@ COMMANDS = {
     "worker": cmd_search,
     "trials": cmd_trials,
     "dashboard": cmd_dashboard,
+    "export": cmd_export,
+    "retrain": cmd_retrain,
+    "run": cmd_run,
+    "report": cmd_report,
+    "predict": cmd_predict,
     "show-config": cmd_show_config,
 }
 

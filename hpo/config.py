@@ -152,6 +152,9 @@ class DataSection:
     max_eval_samples: int | None = None
     #: Truncation length in tokens; batches are padded dynamically, never to this length.
     max_length: int = 512
+    #: Drop training reviews whose text also appears in the test split (123 in IMDb), so the
+    #: test figure is leak-free. Needs the test split to be present.
+    drop_test_overlap: bool = False
     #: Tokenized-dataset cache. Default: ``$XDG_CACHE_HOME/hpo`` (``~/.cache/hpo``).
     cache_dir: str | None = None
 

@@ -92,12 +92,12 @@ def study_note(study: optuna.Study, config: HpoConfig) -> str:
 
 def update_study_note(study: optuna.Study, config: HpoConfig) -> None:
     """Write :func:`study_note` as the study's note and name the objective in the dashboard."""
-    from optuna_dashboard import save_note, set_objective_names
+    from optuna_dashboard import save_note
 
     with warnings.catch_warnings():
-        # Study.set_metric_names, which this wraps, is marked experimental since Optuna 3.2.
+        # Marked experimental since Optuna 3.2; the dashboard reads these names.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        set_objective_names(study, ["validation accuracy"])
+        study.set_metric_names(["validation accuracy"])
     save_note(study, study_note(study, config))
 
 

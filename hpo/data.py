@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 #: Label ids are fixed: 0 = negative, 1 = positive (IMDb's and SST-2's convention).
 LABEL_NAMES = ("neg", "pos")
-_STRING_LABELS = {"neg": 0, "negative": 0, "0": 0, "pos": 1, "positive": 1, "1": 1}
+LABEL_ALIASES = {"neg": 0, "negative": 0, "0": 0, "pos": 1, "positive": 1, "1": 1}
 _FILE_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 #: Bump when the tokenized layout changes, so old cache entries are not reused.
 _CACHE_VERSION = 1
@@ -173,7 +173,32 @@ def load_raw(cfg: DataSection, source: Source | None = None) -> tuple[DatasetDic
     )
     if "train" not in checked:
         raise DataError(f"{where}: no 'train' split found.")
+    if cfg.drop_test_overlap:
+        if "test" not in checked:
+            raise DataError(f"data.drop_test_overlap: {where} has no test split to compare with.")
+        overlap = set(train_test_overlap(checked["train"], checked["test"]))
+        before = len(checked["train"])
+        checked["train"] = checked["train"].filter(
+            lambda b: [t not in overlap for t in b["text"]], batched=True
+        )
+        logger.info(
+            "Dropped %d training reviews that also appear in test (%d distinct texts).",
+            before - len(checked["train"]),
+            len(overlap),
+        )
     return checked, fingerprint
+
+
+def train_test_overlap(train: Dataset, test: Dataset) -> list[str]:
+    """Distinct texts present in both splits, in train order (a leak if left in train)."""
+    test_texts = set(test["text"])
+    seen: set[str] = set()
+    out = []
+    for text in train["text"]:
+        if text in test_texts and text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
 
 
 def _load_files(source: Source) -> DatasetDict:
@@ -239,7 +264,7 @@ def normalize(ds: Dataset, *, text_column: str, label_column: str, where: str) -
     feature = ds.features["label"]
     if isinstance(feature, ClassLabel):
         names = [n.lower() for n in feature.names]
-        mapping = {i: _STRING_LABELS.get(n) for i, n in enumerate(names)}
+        mapping = {i: LABEL_ALIASES.get(n) for i, n in enumerate(names)}
         if len(names) != 2 or None in mapping.values() or len(set(mapping.values())) != 2:
             raise DataError(f"{where}: labels must be binary neg/pos, got classes {feature.names}.")
         values = ds.unique("label")
@@ -250,13 +275,13 @@ def normalize(ds: Dataset, *, text_column: str, label_column: str, where: str) -
             key = str(value).strip().lower() if not isinstance(value, bool) else str(int(value))
             if isinstance(value, float) and value in (0.0, 1.0):
                 key = str(int(value))
-            if key not in _STRING_LABELS:
+            if key not in LABEL_ALIASES:
                 raise DataError(
                     f"{where}: labels must be binary (0/1, neg/pos, negative/positive), but "
                     f"found {value!r} among {sorted(map(str, values))[:6]}. Drop or map the "
                     "other labels (e.g. -1 marks IMDb's unlabeled reviews)."
                 )
-            mapping[value] = _STRING_LABELS[key]
+            mapping[value] = LABEL_ALIASES[key]
     features = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
     if (
         all(k == v for k, v in mapping.items())
@@ -373,6 +398,7 @@ def prepare(
         "label": cfg.label_column,
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "max_length": cfg.max_length,
+        "drop_test_overlap": cfg.drop_test_overlap,
     }
     if stage == "search":
         key_fields |= {

@@ -99,8 +99,13 @@ def to_distribution(
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
-def check_contains(spec: ParamSpec, value: Any, *, where: str, source: str) -> None:
-    """Check that an enqueued value (the reference setup) lies inside its distribution."""
+_REFERENCE_HINT = "Widen the range, change 'reference', or set study.enqueue_reference: false."
+
+
+def check_contains(
+    spec: ParamSpec, value: Any, *, where: str, source: str, hint: str = _REFERENCE_HINT
+) -> None:
+    """Check that a given value (the reference setup, exported params) lies in its space."""
     dist = to_distribution(spec, where=where, source=source)
     try:
         inside = dist._contains(dist.to_internal_repr(value))  # Optuna's own membership test
@@ -108,9 +113,7 @@ def check_contains(spec: ParamSpec, value: Any, *, where: str, source: str) -> N
         inside = False
     if not inside:
         raise ConfigError(
-            f"{source}: {where}: the reference value {value!r} is outside the search space "
-            f"({dist}). Widen the range, change 'reference', or set "
-            "study.enqueue_reference: false."
+            f"{source}: {where}: the value {value!r} is outside the search space ({dist}). " + hint
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,20 @@ class GridEvaluationCallback(TrainerCallback):
             control.should_evaluate = True
 
 
+class StopAtEpochCallback(TrainerCallback):
+    """Stop training once ``epoch`` is reached, keeping the learning-rate schedule of the full
+    ``num_train_epochs`` run (``max_steps`` would squeeze the schedule instead)."""
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if (state.epoch or 0.0) >= self.epoch - 1e-6:
+            control.should_training_stop = True
+
+
 def grid_point(epoch: float, evals_per_epoch: int) -> int:
     """Index of the last evaluation point reached at ``epoch`` (1e-6 absorbs float error)."""
     return math.floor(epoch * evals_per_epoch + 1e-6)
@@ -158,12 +173,17 @@ class HpoTrainer(Trainer):
     """
 
     def __init__(
-        self, *args: Any, evals_per_epoch: int = 1, max_trials: int | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        evals_per_epoch: int | None = 1,
+        max_trials: int | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.evals_per_epoch = evals_per_epoch
+        self.evals_per_epoch = evals_per_epoch or 1
         self.max_trials = max_trials
-        self.add_callback(GridEvaluationCallback(evals_per_epoch))
+        if evals_per_epoch:  # None: no evaluation while training (the final retrain)
+            self.add_callback(GridEvaluationCallback(evals_per_epoch))
         self._reset_trial_state()
 
     def _reset_trial_state(self) -> None:
@@ -299,7 +319,10 @@ def build_trainer(
     )
     if eval_dataset is not None and "length" in eval_dataset.column_names:
         # Batches of similar length pad less; the order does not change accuracy.
-        eval_dataset = eval_dataset.sort("length")
+        with warnings.catch_warnings():
+            # datasets passes pyarrow a sort option that pyarrow 25 deprecates; not ours to fix.
+            warnings.simplefilter("ignore", FutureWarning)
+            eval_dataset = eval_dataset.sort("length")
     trainer = HpoTrainer(
         args=args,
         train_dataset=train_dataset,
@@ -308,7 +331,7 @@ def build_trainer(
         data_collator=DataCollatorWithPadding(tokenizer),
         model_init=model_init,
         compute_metrics=compute_metrics,
-        evals_per_epoch=config.study.evals_per_epoch,
+        evals_per_epoch=config.study.evals_per_epoch if eval_dataset is not None else None,
         max_trials=max_trials,
     )
     if quiet:

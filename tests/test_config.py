@@ -95,7 +95,7 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "reference outside space",
         {"study": {"enqueue_reference": True}},
-        "reference.learning_rate: the reference value 2e-05 is outside the search space",
+        "reference.learning_rate: the value 2e-05 is outside the search space",
     ),
 ]
 

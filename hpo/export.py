@@ -1,0 +1,147 @@
+"""Best trial -> YAML that ``hpo retrain`` takes back, with provenance.
+
+The file has two parts: ``params`` (exactly ``study.best_trial.params``) and ``provenance``
+(where the params came from and what they were scored with). Only ``params`` and the peak epoch
+are read back; the rest is for people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+import yaml
+
+from hpo.errors import ConfigError, StorageError
+
+if TYPE_CHECKING:
+    from hpo.config import HpoConfig
+
+PACKAGES = ("hpo-tune", "torch", "transformers", "datasets", "evaluate", "optuna", "accelerate")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that decide a result."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def hardware() -> dict[str, Any]:
+    """The machine: CPU, core count, and GPU when there is one."""
+    import os
+
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_count"] = torch.cuda.device_count()
+    return info
+
+
+def peak_epoch(trial: optuna.trial.FrozenTrial) -> float:
+    """The epoch (fraction allowed) of the trial's best evaluation: the model it keeps."""
+    evals = trial.user_attrs.get("evals") or []
+    if not evals:
+        return float(trial.params.get("num_train_epochs", 1))
+    best = max(evals, key=lambda e: (e["accuracy"], -e["epoch"]))  # earliest of equal bests
+    return float(best["epoch"])
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """``study.best_trial``, as a clear error when no trial has completed."""
+    try:
+        return study.best_trial
+    except ValueError:
+        raise StorageError(
+            f"study {study.study_name!r} has no completed trial to export; run "
+            "`hpo search` until one completes."
+        ) from None
+
+
+def export_document(study: optuna.Study, config: HpoConfig) -> dict[str, Any]:
+    """The YAML document for the best trial (params + provenance)."""
+    trial = best_trial(study)
+    return {
+        "params": dict(trial.params),
+        "provenance": {
+            "study_name": study.study_name,
+            "storage": config.storage_url,
+            "trial_number": trial.number,
+            "validation_accuracy": trial.value,
+            "peak_epoch": peak_epoch(trial),
+            "evals": trial.user_attrs.get("evals", []),
+            "model": config.model.name,
+            "dataset": config.data.path or config.data.dataset,
+            "data_fingerprint": study.user_attrs.get("data_fingerprint"),
+            "split_seed": config.data.split_seed,
+            "validation_fraction": config.data.validation_fraction,
+            "max_train_samples": config.data.max_train_samples,
+            "max_eval_samples": config.data.max_eval_samples,
+            "max_length": config.data.max_length,
+            "training": dict(config.training),
+            "packages": package_versions(),
+            "hardware": hardware(),
+            "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dict[str, Any]:
+    """Write the best trial's params with provenance to ``path``; returns the document."""
+    doc = export_document(study, config)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)  # never a half-written params file
+    return doc
+
+
+def load_params(path: str | Path, config: HpoConfig) -> tuple[dict[str, Any], float | None]:
+    """Read an exported file back: (params, peak epoch or None), checked against the space."""
+    from hpo.config import parse_yaml
+    from hpo.space import check_contains
+
+    source = str(path)
+    try:
+        doc = parse_yaml(Path(path).read_text(encoding="utf-8"), source=source)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{source}: params file not found. Write one with `hpo export`."
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("params"), dict):
+        raise ConfigError(
+            f"{source}: expected a mapping with a 'params' mapping, as written by `hpo export`."
+        )
+    params = doc["params"]
+    missing = sorted(set(config.search_space) - set(params))
+    extra = sorted(set(params) - set(config.search_space))
+    if missing or extra:
+        raise ConfigError(
+            f"{source}: params do not match the config's search_space (missing: "
+            f"{', '.join(missing) or '-'}; unknown: {', '.join(extra) or '-'})."
+        )
+    for key, value in params.items():
+        check_contains(
+            config.search_space[key],
+            value,
+            where=f"params.{key}",
+            source=source,
+            hint="Export the params again from this study, or widen search_space.",
+        )
+    peak = (doc.get("provenance") or {}).get("peak_epoch")
+    return params, float(peak) if peak is not None else None

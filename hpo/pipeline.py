@@ -1,0 +1,113 @@
+"""``hpo run``: search -> export -> retrain -> baselines -> report, each stage resumable.
+
+A finished stage is not done again: the search resumes (or has nothing left to do), the retrain
+and the baselines reuse their results files when their inputs are unchanged, and the report is
+rebuilt from those files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hpo.config import HpoConfig
+
+logger = logging.getLogger(__name__)
+
+
+def final_dir(config: HpoConfig) -> Path:
+    """Where the tuned model and its metrics go: ``runs/<study>/final``."""
+    return config.output_dir / "final"
+
+
+def params_path(config: HpoConfig) -> Path:
+    """Where ``hpo run`` exports the best params: ``runs/<study>/best_params.yaml``."""
+    return config.output_dir / "best_params.yaml"
+
+
+def _cached_json(
+    path: Path, key: dict[str, Any], make: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    if path.exists():
+        done = json.loads(path.read_text())
+        if done.get("_key") == key:
+            logger.info("Reusing %s", path)
+            return done
+    result = {**make(), "_key": key}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
+    return result
+
+
+def run_baselines(config: HpoConfig) -> dict[str, Any]:
+    """Classical and zero-shot baselines on the test split, cached in ``baselines.json``."""
+    from hpo.baselines import classical, zero_shot
+    from hpo.data import locate
+
+    key = {
+        "data": locate(config.data).fingerprint or config.data.dataset,
+        "model": config.model.name,
+        "max_length": config.data.max_length,
+        "drop_test_overlap": config.data.drop_test_overlap,
+    }
+    return _cached_json(
+        config.output_dir / "baselines.json",
+        key,
+        lambda: {"classical": classical(config), "zero_shot": zero_shot(config)},
+    )
+
+
+def make_report(config: HpoConfig) -> Path:
+    """Rebuild ``report.md`` and its plots from the results files that exist."""
+    from hpo.dashboard import attach_artifacts, final_stage_files
+    from hpo.data import load_raw, train_test_overlap
+    from hpo.report import write_report
+    from hpo.storage import load_existing_study
+
+    study = load_existing_study(config)
+    results: dict[str, Any] = {}
+    for name, path in (
+        ("tuned", final_dir(config) / "metrics.json"),
+        ("reference", config.output_dir / "reference" / "metrics.json"),
+    ):
+        if path.exists():
+            results[name] = json.loads(path.read_text())
+    baselines = config.output_dir / "baselines.json"
+    if baselines.exists():
+        results |= json.loads(baselines.read_text())
+    # The overlap is measured on the data as published, before any dropping.
+    raw, _ = load_raw(dataclasses.replace(config.data, drop_test_overlap=False))
+    overlap = train_test_overlap(raw["train"], raw["test"]) if "test" in raw else []
+    report = write_report(study, config, results, overlap, config.output_dir)
+    attach_artifacts(study, config, final_stage_files(config))
+    return report
+
+
+def run_all(
+    config: HpoConfig, *, quiet: bool = False, seeds: int = 1, with_reference: bool = False
+) -> Path:
+    """Every stage in order; returns the report's path."""
+    from hpo.export import export_best
+    from hpo.retrain import plan_from_study, plan_reference, train_and_test
+    from hpo.search import run_search
+
+    study = run_search(config, quiet=quiet)
+    export_best(study, config, params_path(config))
+    plan = plan_from_study(config)
+    train_and_test(config, plan, final_dir(config), seeds=seeds, quiet=quiet)
+    run_baselines(config)
+    if with_reference:
+        train_and_test(
+            config,
+            plan_reference(config, plan.stop_epoch),
+            config.output_dir / "reference",
+            quiet=quiet,
+        )
+    return make_report(config)

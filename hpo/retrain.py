@@ -1,0 +1,234 @@
+"""Final stage: best trial -> train on the whole training split -> test accuracy, once.
+
+How "best model at end" works without a validation split: the search already chose it. A
+trial's value is its best evaluation, reached at some epoch (``peak_epoch``, on the grid of
+``study.evals_per_epoch``). The retrain uses the trial's params and learning-rate schedule
+(its ``num_train_epochs``) and stops at that epoch. Nothing is evaluated while it trains, so the
+test split never picks an epoch or a checkpoint; it is scored exactly once, at the end.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo.data import LABEL_NAMES, prepare
+from hpo.export import best_trial, load_params, peak_epoch
+from hpo.metrics import accuracy
+from hpo.model import load_tokenizer, make_model_init
+from hpo.space import reference_params
+from hpo.storage import load_existing_study
+from hpo.training import StopAtEpochCallback, build_trainer, grid_point
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from hpo.config import HpoConfig
+
+logger = logging.getLogger(__name__)
+
+#: Written next to the saved model so `hpo predict` truncates the way training did.
+FINAL_INFO = "hpo_final.json"
+BOOTSTRAP_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to train: params, where to stop, and where it came from."""
+
+    params: dict[str, Any]
+    stop_epoch: float
+    source: str
+
+
+def plan_from_study(config: HpoConfig) -> Plan:
+    """The best trial of the stored study, stopped where it peaked."""
+    study = load_existing_study(config)
+    trial = best_trial(study)
+    return Plan(
+        dict(trial.params),
+        _on_grid(config, peak_epoch(trial)),
+        f"study {study.study_name!r} trial {trial.number}",
+    )
+
+
+def plan_from_file(config: HpoConfig, path: str | Path) -> Plan:
+    """Params exported by ``hpo export`` (the peak epoch comes with them)."""
+    params, peak = load_params(path, config)
+    epochs = float(params.get("num_train_epochs", config.training.get("num_train_epochs", 3)))
+    return Plan(params, _on_grid(config, peak if peak is not None else epochs), str(path))
+
+
+def plan_reference(config: HpoConfig, epochs: float) -> Plan:
+    """The reference setup, trained for ``epochs`` (the tuned run's epoch budget).
+
+    Its searched keys come from ``reference``; the reference values of keys that are not
+    searched are used too, since they define the reference.
+    """
+    params = dict(config.reference)
+    params["num_train_epochs"] = max(1, int(np.ceil(epochs)))
+    known = reference_params(config.search_space, params)
+    extra = {k: v for k, v in params.items() if k not in known}
+    return Plan({**known, **extra}, epochs, "reference setup")
+
+
+def _on_grid(config: HpoConfig, epoch: float) -> float:
+    k = config.study.evals_per_epoch
+    return max(1, grid_point(epoch, k)) / k
+
+
+def bootstrap_ci(
+    correct: np.ndarray, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of a 0/1 vector."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(correct), size=(samples, len(correct)))
+    means = correct[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def score(predictions: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Test accuracy (through ``evaluate``), n, 95% bootstrap CI and confusion matrix."""
+    correct = (predictions == labels).astype(np.float64)
+    low, high = bootstrap_ci(correct)
+    matrix = [
+        [int(((labels == t) & (predictions == p)).sum()) for p in range(len(LABEL_NAMES))]
+        for t in range(len(LABEL_NAMES))
+    ]
+    return {
+        "accuracy": accuracy(predictions.tolist(), labels.tolist()),
+        "n": len(labels),
+        "ci95": [low, high],
+        "confusion_matrix": {"labels": list(LABEL_NAMES), "rows_true_cols_pred": matrix},
+    }
+
+
+def predict_logits(trainer: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logits and labels of ``dataset`` in its original order, and the seconds it took.
+
+    Batches are built in length order (less padding); the order does not change a prediction.
+    """
+    order = np.argsort(np.asarray(dataset["length"]), kind="stable")
+    start = time.perf_counter()
+    output = trainer.predict(dataset.select(order))
+    seconds = time.perf_counter() - start
+    logits = np.empty_like(output.predictions)
+    logits[order] = output.predictions
+    labels = np.empty_like(output.label_ids)
+    labels[order] = output.label_ids
+    return logits, labels, seconds
+
+
+def train_and_test(
+    config: HpoConfig, plan: Plan, out_dir: Path, *, seeds: int = 1, quiet: bool = False
+) -> dict[str, Any]:
+    """Train ``seeds`` times on the whole training split, test each once; save the first model.
+
+    Writes ``out_dir/model`` (model + tokenizer, loadable by ``from_pretrained``) and
+    ``out_dir/metrics.json``; returns the metrics. A finished run with the same plan is reused.
+    """
+    metrics_path = out_dir / "metrics.json"
+    if metrics_path.exists():
+        done = json.loads(metrics_path.read_text())
+        if (
+            done.get("params") == plan.params
+            and done.get("seeds") == seeds
+            and done.get("stop_epoch") == plan.stop_epoch
+        ):
+            logger.info("Final stage already done: %s", metrics_path)
+            return done
+    tokenizer = load_tokenizer(config.model)
+    prepared = prepare(config.data, tokenizer, stage="final")
+    train, test = prepared.splits["train"], prepared.splits["test"]
+    base_seed = int(config.training.get("seed", 42))
+    runs = []
+    for i in range(seeds):
+        seed = base_seed + i
+        logger.info(
+            "Final training %d/%d (seed %d): %s, stopping at epoch %.2f, on %d reviews",
+            i + 1,
+            seeds,
+            seed,
+            plan.params,
+            plan.stop_epoch,
+            len(train),
+        )
+        trainer = build_trainer(
+            config,
+            train_dataset=train,
+            eval_dataset=None,
+            tokenizer=tokenizer,
+            model_init=make_model_init(config.model),
+            output_dir=out_dir / "checkpoints",
+            params=plan.params,
+            quiet=quiet,
+            overrides={
+                "seed": seed,
+                **{k: v for k, v in plan.params.items() if k not in config.search_space},
+            },
+        )
+        trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
+        start = time.perf_counter()
+        output = trainer.train()
+        train_seconds = time.perf_counter() - start
+        logits, labels, test_seconds = predict_logits(trainer, test)
+        run = {
+            "seed": seed,
+            **score(logits.argmax(-1), labels),
+            "epochs_trained": round(trainer.state.epoch or 0.0, 4),
+            "train_seconds": round(train_seconds, 1),
+            "train_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
+            "test_seconds": round(test_seconds, 1),
+            "test_samples_per_second": round(len(test) / test_seconds, 2),
+        }
+        logger.info(
+            "Seed %d: test accuracy %.4f (95%% CI %.4f-%.4f)", seed, run["accuracy"], *run["ci95"]
+        )
+        if i == 0:
+            _save_model(trainer, tokenizer, out_dir / "model", config, plan)
+        runs.append(run)
+        del trainer
+        gc.collect()
+    accs = [r["accuracy"] for r in runs]
+    metrics = {
+        **{k: v for k, v in runs[0].items() if k != "seed"},
+        "test_accuracy_mean": statistics.fmean(accs),
+        "test_accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "seeds": seeds,
+        "runs": runs,
+        "params": plan.params,
+        "stop_epoch": plan.stop_epoch,
+        "source": plan.source,
+        "train_size": len(train),
+        "data_fingerprint": prepared.data_fingerprint,
+        "max_length": config.data.max_length,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = metrics_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    tmp.replace(metrics_path)
+    return metrics
+
+
+def _save_model(
+    trainer: Any, tokenizer: Any, model_dir: Path, config: HpoConfig, plan: Plan
+) -> None:
+    trainer.save_model(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    info = {
+        "max_length": config.data.max_length,
+        "labels": list(LABEL_NAMES),
+        "params": plan.params,
+        "source": plan.source,
+        "model": config.model.name,
+    }
+    (model_dir / FINAL_INFO).write_text(json.dumps(info, indent=2) + "\n")

@@ -1,0 +1,196 @@
+"""Final stage: export, retrain, baselines, report, predict, and `hpo run` end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import hpo.retrain
+from hpo._tiny import build_model
+from hpo.baselines import classical, sentiment_head, zero_shot
+from hpo.cli import main
+from hpo.config import DataSection, load_config
+from hpo.data import load_raw
+from hpo.errors import ConfigError
+from hpo.export import load_params
+from hpo.retrain import bootstrap_ci, plan_from_study, train_and_test
+from hpo.search import run_search
+from hpo.storage import load_existing_study
+
+pytestmark = pytest.mark.slow
+
+LEARNS = {"study": {"n_trials": 2},
+          "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
+
+
+@pytest.fixture
+def searched(make_config) -> Path:
+    """A config whose study has 2 finished trials."""
+    path = make_config(LEARNS)
+    run_search(load_config(path), quiet=True)
+    return path
+
+
+def test_export_round_trip(searched: Path, tmp_path: Path) -> None:
+    config = load_config(searched)
+    out = tmp_path / "best.yaml"
+    assert main(["export", str(searched), "-o", str(out)]) == 0
+    doc = yaml.safe_load(out.read_text())
+    study = load_existing_study(config)
+    assert doc["params"] == study.best_trial.params
+    prov = doc["provenance"]
+    assert prov["trial_number"] == study.best_trial.number
+    assert prov["validation_accuracy"] == study.best_trial.value
+    assert prov["data_fingerprint"] == study.user_attrs["data_fingerprint"]
+    assert prov["split_seed"] == config.data.split_seed
+    assert {"torch", "transformers", "optuna"} <= set(prov["packages"])
+    assert prov["hardware"]["cpu_count"] >= 1 and prov["exported_at"]
+    evals = study.best_trial.user_attrs["evals"]
+    assert prov["peak_epoch"] == max(evals, key=lambda e: e["accuracy"])["epoch"]
+    params, peak = load_params(out, config)
+    assert params == study.best_trial.params and peak == prov["peak_epoch"]
+
+
+def test_load_params_rejects_foreign_files(searched: Path, tmp_path: Path) -> None:
+    config = load_config(searched)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("params: {learning_rate: 0.001}\n")
+    with pytest.raises(ConfigError, match="missing: num_train_epochs, per_device_train_batch"):
+        load_params(bad, config)
+    bad.write_text("params: {learning_rate: 9.0, num_train_epochs: 1, "
+                   "per_device_train_batch_size: 16}\n")
+    with pytest.raises(ConfigError, match=r"params\.learning_rate: the value 9\.0 is outside"):
+        load_params(bad, config)
+
+
+def test_retrain_tests_once_and_stops_at_the_peak(
+    searched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(searched)
+    calls: list[int] = []
+    original = hpo.retrain.predict_logits
+
+    def counting(trainer, dataset):  # type: ignore[no-untyped-def]
+        calls.append(len(dataset))
+        return original(trainer, dataset)
+
+    monkeypatch.setattr(hpo.retrain, "predict_logits", counting)
+    plan = plan_from_study(config)
+    out = tmp_path / "final"
+    metrics = train_and_test(config, plan, out, seeds=2, quiet=True)
+    assert calls == [200, 200], "the whole test split, once per seed"
+    assert metrics["n"] == 200 and metrics["train_size"] == 600, "train + validation"
+    assert metrics["epochs_trained"] == pytest.approx(plan.stop_epoch, abs=0.05)
+    assert metrics["accuracy"] > 0.8
+    assert metrics["ci95"][0] <= metrics["accuracy"] <= metrics["ci95"][1]
+    cm = metrics["confusion_matrix"]["rows_true_cols_pred"]
+    assert sum(map(sum, cm)) == 200
+    assert len(metrics["runs"]) == 2 and metrics["test_accuracy_std"] >= 0
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(out / "model")
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+    AutoTokenizer.from_pretrained(out / "model")
+
+    # A finished stage is not done again.
+    monkeypatch.setattr(hpo.retrain, "build_trainer", lambda *a, **k: pytest.fail("retrained"))
+    assert train_and_test(config, plan, out, seeds=2, quiet=True) == metrics
+
+
+def test_bootstrap_interval() -> None:
+    correct = np.array([1.0] * 90 + [0.0] * 10)
+    low, high = bootstrap_ci(correct)
+    assert low < 0.9 < high and low > 0.8 and high < 0.97
+    assert bootstrap_ci(np.ones(50)) == (1.0, 1.0)
+
+
+def test_baselines(make_config, tmp_path: Path) -> None:
+    config = load_config(make_config())
+    result = classical(config)
+    assert result["accuracy"] > 0.8 and result["n"] == 200
+    assert zero_shot(config)["applicable"] is False  # a random head named LABEL_0/LABEL_1
+
+    # A sentiment head is used zero-shot, its labels mapped by name, not by id.
+    folder = build_model(tmp_path / "sst", "bert")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["id2label"] = {"0": "POSITIVE", "1": "NEGATIVE"}
+    cfg["label2id"] = {"POSITIVE": 0, "NEGATIVE": 1}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    headed = load_config(make_config({"model": {"name": str(folder)}}, name="sst.yaml"))
+    result = zero_shot(headed)
+    assert result["applicable"] is True
+    assert result["label_map"] == {"POSITIVE": 1, "NEGATIVE": 0}
+    assert result["n"] == 200
+
+
+@pytest.mark.parametrize(("id2label", "expected"), [
+    ({0: "NEGATIVE", 1: "POSITIVE"}, {0: 0, 1: 1}),
+    ({0: "positive", 1: "negative"}, {0: 1, 1: 0}),
+    ({0: "LABEL_0", 1: "LABEL_1"}, None),
+    ({0: "neg", 1: "neutral", 2: "pos"}, None),
+])
+def test_sentiment_head(id2label: dict[int, str], expected: dict[int, int] | None) -> None:
+    assert sentiment_head(id2label) == expected
+
+
+def test_drop_test_overlap(tmp_path: Path) -> None:
+    rows = [{"text": f"review {i}", "label": i % 2} for i in range(20)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    test = [*rows[:3], rows[0], {"text": "only in test", "label": 1}]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
+    kept, _ = load_raw(DataSection(path=str(tmp_path)))
+    assert len(kept["train"]) == 20
+    dropped, _ = load_raw(DataSection(path=str(tmp_path), drop_test_overlap=True))
+    assert len(dropped["train"]) == 17
+    assert not {"review 0", "review 1", "review 2"} & set(dropped["train"]["text"])
+
+
+def test_hpo_run_smoke_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(repo)  # the smoke config's paths are relative to the repository root
+    runs = tmp_path / "runs"
+    argv = ["run", "study_configs/smoke.yaml", "--quiet",
+            "--storage", f"sqlite:///{tmp_path / 'smoke.db'}",
+            "--set", f"training.output_dir={runs}", "--set", f"data.cache_dir={tmp_path / 'c'}"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip() == f"report: {runs / 'report.md'}"
+    report = (runs / "report.md").read_text()
+    for png in ("test_accuracy.png", "optimization_history.png", "param_importances.png"):
+        assert (runs / png).stat().st_size > 5_000
+        assert f"]({png})" in report
+    assert "classical: TF-IDF + logistic regression" in report
+    assert "is higher**" in report
+    assert "0 distinct review texts appear in both" in report
+    metrics = json.loads((runs / "final" / "metrics.json").read_text())
+    assert metrics["n"] == 400 and metrics["accuracy"] > 0.8
+    stamp = (runs / "final" / "metrics.json").stat().st_mtime_ns
+
+    # Every stage is resumable: a second run redoes nothing and prints the same report path.
+    assert main(argv) == 0
+    assert (runs / "final" / "metrics.json").stat().st_mtime_ns == stamp
+
+    # Predict with the final model: arguments, a file and standard input.
+    model_dir = str(runs / "final" / "model")
+    capsys.readouterr()
+    assert main(["predict", model_dir, "A great and moving film.", "Awful, boring mess."]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["label"] for x in lines] == ["pos", "neg"]
+    assert all(0.5 <= x["probability"] <= 1.0 for x in lines)
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("wonderful superb acting\n\nterrible waste of time\n")
+    assert main(["predict", model_dir, "--file", str(reviews)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("loved it, brilliant\n"))
+    assert main(["predict", model_dir, "--file", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "pos"
+    # Empty input is an error.
+    assert main(["predict", model_dir]) == 2
+    assert "no review given" in capsys.readouterr().err
