@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.data import LABEL_ALIASES, load_raw, prepare
-from hpo.model import load_tokenizer, resolve
+from hpo.model import load_model, load_model_config, load_tokenizer
 from hpo.retrain import predict_logits, score
 
 if TYPE_CHECKING:
@@ -51,14 +51,11 @@ def sentiment_head(id2label: dict[int, str]) -> dict[int, int] | None:
 
 def zero_shot(config: HpoConfig) -> dict[str, Any]:
     """The pretrained model without fine-tuning, if its head already predicts sentiment."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, Trainer
+    from transformers import Trainer
 
     from hpo.training import training_arguments
 
-    target = resolve(config.model.name)
-    model_config = AutoConfig.from_pretrained(
-        target, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
-    )
+    model_config = load_model_config(config.model)
     mapping = sentiment_head(getattr(model_config, "id2label", None) or {})
     if mapping is None:
         names = list((getattr(model_config, "id2label", None) or {}).values())
@@ -67,9 +64,7 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
             "applicable": False,
             "reason": f"the model has no sentiment head (labels: {names})",
         }
-    model = AutoModelForSequenceClassification.from_pretrained(
-        target, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
-    )
+    model = load_model(config.model, own_head=True)
     tokenizer = load_tokenizer(config.model)
     test = prepare(config.data, tokenizer, stage="final").splits["test"]
     args = training_arguments(config, output_dir=config.output_dir / "zero_shot", quiet=True)

@@ -98,22 +98,30 @@ def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
         raise _offline_error("tokenizer", cfg.name, exc) from None
 
 
-def load_model(cfg: ModelSection) -> PreTrainedModel:
-    """A sequence classifier with a 2-way head labelled neg/pos (a fresh head if it had another)."""
+def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
+    """A sequence classifier with a 2-way head labelled neg/pos (a fresh head if it had another).
+
+    ``own_head=True`` keeps the checkpoint's head and label names (the zero-shot baseline).
+    """
     from transformers import AutoModelForSequenceClassification
 
     target = resolve(cfg.name)
+    head: dict[str, Any] = {}
+    if not own_head:
+        head = {
+            "num_labels": len(LABEL_NAMES),
+            "id2label": dict(enumerate(LABEL_NAMES)),
+            "label2id": {name: i for i, name in enumerate(LABEL_NAMES)},
+            # A head with another number of classes is replaced rather than refused.
+            "ignore_mismatched_sizes": True,
+        }
     try:
         return AutoModelForSequenceClassification.from_pretrained(
             target,
             revision=cfg.revision,
             trust_remote_code=cfg.trust_remote_code,
             local_files_only=_local_only(target),
-            num_labels=len(LABEL_NAMES),
-            id2label=dict(enumerate(LABEL_NAMES)),
-            label2id={name: i for i, name in enumerate(LABEL_NAMES)},
-            # A head with another number of classes is replaced rather than refused.
-            ignore_mismatched_sizes=True,
+            **head,
         )
     except OSError as exc:
         if Path(target).exists():
@@ -127,6 +135,22 @@ def load_model(cfg: ModelSection) -> PreTrainedModel:
             f"model.name: {cfg.name} cannot be used for sequence classification "
             f"({str(exc).splitlines()[0][:160]})."
         ) from None
+
+
+def load_model_config(cfg: ModelSection) -> Any:
+    """The checkpoint's own config (architecture, label names), without loading weights."""
+    from transformers import AutoConfig
+
+    target = resolve(cfg.name)
+    try:
+        return AutoConfig.from_pretrained(
+            target,
+            revision=cfg.revision,
+            trust_remote_code=cfg.trust_remote_code,
+            local_files_only=_local_only(target),
+        )
+    except OSError as exc:
+        raise _offline_error("model config", cfg.name, exc) from None
 
 
 def make_model_init(cfg: ModelSection) -> Callable[..., PreTrainedModel]:
