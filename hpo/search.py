@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import optuna
+import torch
 from optuna.trial import TrialState
 
 from hpo.dashboard import update_study_note
@@ -30,12 +31,11 @@ logger = logging.getLogger(__name__)
 
 #: Errors that fail one trial only: the search goes on. A surplus trial (one worker too many
 #: started at the end) is failed before it trains.
-try:
-    import torch
-
-    TRIAL_ERRORS: tuple[type[BaseException], ...] = (torch.OutOfMemoryError, SurplusTrialError)
-except AttributeError:  # torch < 2.5
-    TRIAL_ERRORS = (SurplusTrialError,)
+TRIAL_ERRORS: tuple[type[BaseException], ...] = (
+    # torch.OutOfMemoryError since torch 2.5; the CUDA one before that.
+    getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+    SurplusTrialError,
+)
 
 #: Consecutive trials that may fail with nothing finishing before the search gives up.
 MAX_CONSECUTIVE_FAILURES = 3
