@@ -374,7 +374,6 @@ def prepare(
     tokenizer: PreTrainedTokenizerBase,
     *,
     stage: str = "search",
-    cache_dir: str | Path | None = None,
 ) -> Prepared:
     """Tokenized splits for a stage, from the cache when possible.
 
@@ -408,11 +407,7 @@ def prepare(
             "max_eval": cfg.max_eval_samples,
         }
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:20]
-    root = (
-        Path(cache_dir)
-        if cache_dir
-        else (Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir())
-    )
+    root = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     entry = root / "tokenized" / key
     if (entry / "dataset_dict.json").exists():
         logger.info("Tokenized %s splits found in cache %s", stage, entry)
