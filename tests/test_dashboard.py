@@ -50,7 +50,8 @@ def _get(url: str) -> Any:
 @pytest.fixture
 def dashboard(make_config, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A study with 2 trials and a final-stage file, and `hpo dashboard` serving it."""
-    path = make_config()
+    # Epochs enough for the tiny model to learn, so the curves in the screenshot mean something.
+    path = make_config({"search_space": {"num_train_epochs": {"low": 3, "high": 4}}})
     config = load_config(path)
     run_search(config, quiet=True)
     config.output_dir.mkdir(parents=True, exist_ok=True)
