@@ -115,7 +115,17 @@ def plot_accuracies(rows: list[tuple[str, float | None, Any, str]], path: Path) 
     colors = ["#9e9e9e"] * (len(shown) - 1) + ["#1e88e5"]
     ax.barh(names, values, xerr=errors, color=colors, capsize=4)
     for y, v in enumerate(values):
-        ax.text(v, y, f"  {100 * v:.1f}%", va="center", ha="left", fontsize=10)
+        # Inside the bar, clear of the error bar at its end.
+        ax.text(
+            v - 0.012,
+            y,
+            f"{100 * v:.1f}%",
+            va="center",
+            ha="right",
+            fontsize=10,
+            color="white",
+            fontweight="bold",
+        )
     low = min(values) if values else 0.5
     ax.set_xlim(max(0.0, low - 0.1), 1.0)
     ax.set_xlabel("test accuracy (95% bootstrap CI)")

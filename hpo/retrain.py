@@ -107,7 +107,7 @@ def score(predictions: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     return {
         "accuracy": accuracy(predictions.tolist(), labels.tolist()),
         "n": len(labels),
-        "ci95": [low, high],
+        "ci95": [round(low, 6), round(high, 6)],
         "confusion_matrix": {"labels": list(LABEL_NAMES), "rows_true_cols_pred": matrix},
     }
 

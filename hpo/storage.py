@@ -145,15 +145,17 @@ def make_storage(url: str, *, study: StudySection | None = None) -> optuna.stora
 def _create_rdb_storage(
     url: str, engine_kwargs: dict[str, Any], extra: dict[str, Any]
 ) -> optuna.storages.RDBStorage:
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-    # Workers started together on an empty PostgreSQL database all create Optuna's tables at
-    # once; the losers get a duplicate-key error. The tables exist by then: try again.
+    # Processes opening a new database together (workers, or a dashboard and a search) all
+    # create Optuna's tables at once; the losers get "duplicate key" (PostgreSQL) or "table
+    # ... already exists" (SQLite). The tables exist by then: try again.
     for attempt in range(5):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
-        except (IntegrityError, ProgrammingError):
-            if attempt == 4:
+        except (IntegrityError, ProgrammingError, OperationalError) as exc:
+            racing = not isinstance(exc, OperationalError) or "already exists" in str(exc)
+            if attempt == 4 or not racing:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")

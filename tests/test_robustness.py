@@ -183,3 +183,30 @@ def test_fault_injection_kill_resume_cycles(make_config) -> None:
     for number, value in completed.items():
         assert study.trials[number].value == value
     assert cycles == 5
+
+
+def _open_storage(url: str, queue: Any) -> None:
+    from hpo.storage import make_storage
+
+    try:
+        make_storage(url)
+        queue.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_one_sqlite_file_at_once(tmp_path: Path) -> None:
+    """Workers (or a dashboard and a search) opening a new database together all succeed."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    for round_ in range(3):
+        url = f"sqlite:///{tmp_path / f'r{round_}.db'}"
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_open_storage, args=(url, queue)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        results = [queue.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join()
+        assert results == ["ok"] * 4, results
