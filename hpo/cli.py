@@ -191,7 +191,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if workers > 1:
         study = _search_with_workers(args, config, workers)
     else:
-        study = run_search(config, quiet=args.quiet)
+        study = run_search(config, quiet=args.quiet, worker=args.command == "worker")
     where = f"study {config.study.name!r} in {config.storage_url}"
     try:
         best = study.best_trial

@@ -8,6 +8,7 @@ PRUNED trials. FAILED trials (a killed worker, out of memory) do not count and a
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -41,15 +42,20 @@ TRIAL_ERRORS: tuple[type[BaseException], ...] = (
 MAX_CONSECUTIVE_FAILURES = 3
 
 
-def seeded_sampler(config: HpoConfig, n_existing: int) -> optuna.samplers.BaseSampler:
-    """The configured sampler, with its seed offset by the trials already in the study.
+def seeded_sampler(
+    config: HpoConfig, n_existing: int, *, salt: int = 0
+) -> optuna.samplers.BaseSampler:
+    """The configured sampler, its seed offset by the trials already in the study (and ``salt``).
 
-    A resumed study with the same seed would replay the same random start-up suggestions and
-    repeat trials it already has; the offset keeps runs reproducible without repeats.
+    One sampler serves all the trials a process runs, as in ``study.optimize``: a new study
+    with seed 42 gets the same suggestions as any other Optuna search seeded 42. A resumed
+    study would replay the same random start-up suggestions with the same seed; offsetting by
+    the trials already stored keeps runs reproducible without repeats. Workers add a ``salt``
+    of their own, or two workers started together would suggest the same params in lockstep.
     """
     spec = dict(config.study.sampler)
-    if n_existing and spec.get("seed") is not None:
-        spec["seed"] = int(spec["seed"]) + n_existing
+    if spec.get("seed") is not None:
+        spec["seed"] = (int(spec["seed"]) + n_existing + salt) % 2**32
     return build_sampler(spec, source=config.source)
 
 
@@ -98,13 +104,16 @@ def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
     return tokenizer, prepared
 
 
-def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -> optuna.Study:
+def run_search(
+    config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0, worker: bool = False
+) -> optuna.Study:
     """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
 
     A new study gets the reference setup enqueued as its first trial. Re-running resumes the
     same study; trials left RUNNING by a dead process are failed once their heartbeat is older
     than ``study.grace_period`` and rerun with the same params. When the remaining trials are
     all running elsewhere, this process waits for them rather than start a surplus one.
+    ``worker``: one of several processes on the study; its sampler seed gets a salt of its own.
     """
     tokenizer, prepared = load_search_data(config)
     storage, study = open_and_seed(config)
@@ -122,6 +131,8 @@ def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -
         max_trials=target,
     )
     hp_space = _logged(make_hp_space(config.search_space))
+    salt = (os.getpid() * 7919) if worker else 0
+    sampler = seeded_sampler(config, len(study.trials), salt=salt)
     failures = 0
     waiting_logged = False
     progress = _TrialProgress(target, enabled=not quiet)
@@ -149,7 +160,7 @@ def run_search(config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0) -
                 target,
                 running,
             )
-            _run_one_trial(trainer, config, storage, hp_space, len(study.trials), study)
+            _run_one_trial(trainer, config, storage, hp_space, sampler, study)
             update_study_note(study, config)
             failures = failures + 1 if finished(count_states(study)) == done else 0
             if failures >= MAX_CONSECUTIVE_FAILURES:
@@ -202,7 +213,7 @@ def _run_one_trial(
     config: HpoConfig,
     storage: optuna.storages.BaseStorage,
     hp_space: Any,
-    n_existing: int,
+    sampler: optuna.samplers.BaseSampler,
     study: optuna.Study,
 ) -> None:
     try:
@@ -217,7 +228,7 @@ def _run_one_trial(
             study_name=config.study.name,
             storage=storage,
             load_if_exists=True,
-            sampler=seeded_sampler(config, n_existing),
+            sampler=sampler,
             pruner=build_pruner(config.study.pruner),
             catch=TRIAL_ERRORS,
         )

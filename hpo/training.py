@@ -133,6 +133,55 @@ class StopAtEpochCallback(TrainerCallback):
             control.should_training_stop = True
 
 
+class StepTimer(TrainerCallback):
+    """Seconds spent inside training steps and inside evaluation, per ``train()`` call.
+
+    A trial's wall time minus these two is its overhead: model loading, data loaders, checkpoint
+    writes, storage round trips. The search speed benchmark (``bench/search_speed.py``) attaches
+    the same timer to the plain recipe, so both are measured alike.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, float]] = []
+        self._step_start: float | None = None
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.runs.append({"step_seconds": 0.0, "eval_seconds": 0.0, "n_evals": 0})
+        self._step_start = None
+
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._step_start = time.perf_counter()
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self._step_start is not None and self.runs:
+            self.runs[-1]["step_seconds"] += time.perf_counter() - self._step_start
+        self._step_start = None
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # eval_runtime is Trainer's own clock over the whole evaluate() call.
+        if self.runs and metrics:
+            self.runs[-1]["eval_seconds"] += float(metrics.get("eval_runtime", 0.0))
+            self.runs[-1]["n_evals"] += 1
+
+    @property
+    def last(self) -> dict[str, float]:
+        """Figures of the latest ``train()`` call (zeros before the first)."""
+        return self.runs[-1] if self.runs else {"step_seconds": 0.0, "eval_seconds": 0.0}
+
+
 def grid_point(epoch: float, evals_per_epoch: int) -> int:
     """Index of the last evaluation point reached at ``epoch`` (1e-6 absorbs float error)."""
     return math.floor(epoch * evals_per_epoch + 1e-6)
@@ -184,6 +233,8 @@ class HpoTrainer(Trainer):
         self.max_trials = max_trials
         if evals_per_epoch:  # None: no evaluation while training (the final retrain)
             self.add_callback(GridEvaluationCallback(evals_per_epoch))
+        self.timer = StepTimer()
+        self.add_callback(self.timer)
         self._reset_trial_state()
 
     def _reset_trial_state(self) -> None:
@@ -191,8 +242,6 @@ class HpoTrainer(Trainer):
         self.best_objective: float | None = None
         self.tokens_processed = 0
         self.tokens_real = 0
-        self.time_in_train_loop = 0.0
-        self.time_in_eval = 0.0
 
     # -- counting -----------------------------------------------------------------------------
 
@@ -205,13 +254,6 @@ class HpoTrainer(Trainer):
             mask = inputs.get("attention_mask")
             self.tokens_real += int(mask.sum()) if mask is not None else ids.numel()
         return super().training_step(model, inputs, num_items_in_batch)
-
-    def evaluate(self, *args: Any, **kwargs: Any) -> dict[str, float]:
-        start = time.perf_counter()
-        try:
-            return super().evaluate(*args, **kwargs)
-        finally:
-            self.time_in_eval += time.perf_counter() - start
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -273,9 +315,12 @@ class HpoTrainer(Trainer):
                 self._record(trial, runtime, output)
 
     def _record(self, trial: Any, runtime: float, output: Any) -> None:
+        import resource
+
         import psutil
 
         metrics = output.metrics if output is not None else {}
+        timed = self.timer.last
         samples = (
             self.state.global_step
             * self.args.train_batch_size
@@ -292,9 +337,13 @@ class HpoTrainer(Trainer):
             "padding_efficiency": round(self.tokens_real / self.tokens_processed, 4)
             if self.tokens_processed
             else None,
-            "eval_seconds": round(self.time_in_eval, 3),
+            "step_seconds": round(timed["step_seconds"], 3),
+            "eval_seconds": round(timed["eval_seconds"], 3),
             "wall_seconds": round(runtime, 3),
-            "peak_rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+            # Resident memory when the trial ends, and the process's high-water mark (Linux
+            # reports ru_maxrss in KiB): if trials leaked, both would climb trial after trial.
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)

@@ -10,6 +10,7 @@ import pytest
 from hpo.config import load_config
 from hpo.errors import StorageError
 from hpo.search import count_states, finished, run_search
+from hpo.space import make_hp_space
 from hpo.storage import stored_config
 
 pytestmark = pytest.mark.slow
@@ -50,12 +51,34 @@ def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
         assert t.user_attrs["train_runtime"] > 0
         assert t.user_attrs["train_samples_per_second"] > 0
         assert 0 < t.user_attrs["tokens_real"] <= t.user_attrs["tokens_processed"]
+        # Time in steps and in evaluation is part of the trial's time, never more than all of it.
+        steps, evals_s = t.user_attrs["step_seconds"], t.user_attrs["eval_seconds"]
+        assert steps > 0 and evals_s > 0
+        assert steps + evals_s <= (t.datetime_complete - t.datetime_start).total_seconds()
         assert t.params["per_device_train_batch_size"] in (16, 32)
 
     # Trials write no checkpoints.
     assert not list((tmp_path / "runs").rglob("checkpoint-*"))
     assert stored_config(stored) == config.to_dict()
     assert len(stored.user_attrs["data_fingerprint"]) == 16
+
+
+def test_same_seed_same_suggestions_as_plain_optuna(make_config) -> None:
+    # One sampler serves the whole run, as in study.optimize: a new study seeded 42 gets what
+    # any Optuna search seeded 42 over the same space gets (a per-trial sampler would not).
+    path = make_config({"study": {"n_trials": 3, "sampler": {"type": "TPESampler", "seed": 42}}})
+    config = load_config(path)
+    ours = [t.params for t in run_search(config, quiet=True).trials]
+
+    plain = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=42))
+    hp_space = make_hp_space(config.search_space)
+    expected = []
+    for _ in range(3):
+        trial = plain.ask()
+        expected.append(hp_space(trial))
+        plain.tell(trial, 0.5)
+    assert ours == expected
+    assert len({tuple(sorted(p.items())) for p in ours}) == 3
 
 
 def test_tiny_model_learns(make_config) -> None:
