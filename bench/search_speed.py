@@ -1,0 +1,537 @@
+"""Search speed: hpo's search against the plain Transformers recipe, side by side.
+
+Both searches run on the same machine, model, data subset, search space, sampler seed and
+number of trials, one after the other, each in a fresh process:
+
+* **ours**: ``hpo.search.run_search`` on ``study_configs/imdb_minilm.yaml`` (dynamic padding,
+  length-grouped training batches, evaluation in length order, no checkpoints during trials,
+  the config's pruner fed ``study.evals_per_epoch`` evaluations per epoch);
+* **plain**: what the Transformers documentation shows: ``datasets.map`` padding every review to
+  ``max_length``, ``eval_strategy``/``save_strategy="epoch"`` with ``load_best_model_at_end``,
+  and ``trainer.hyperparameter_search(backend="optuna")`` with no pruning.
+
+Per search it prints wall time per trial and in total, the best validation accuracy, padding
+efficiency (real tokens / processed tokens), framework overhead (trial wall time outside training
+steps and evaluation, as a share of trial time), and resident memory trial by trial; then the
+ratios ours/plain, the targets of issue 6, and how long a first and a second run spend preparing
+the 25,000-review training split. Results go to ``bench/results/<date>-<host>.json``.
+
+    python bench/search_speed.py                  # default size: about 25 min on 2 CPU cores
+    python bench/search_speed.py --max-length 512 --train 2000 --eval 1000   # e.g. on a GPU
+
+The default size is small because a CPU trains MiniLM at 512 tokens at ~1.5 reviews/s with
+padding: 10 trials on 128 reviews, scored on 200. Ratios, not absolute figures, carry over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+REPO = Path(__file__).resolve().parent.parent
+
+#: What the benchmark changes in the shipped config, besides sizes: no enqueued reference trial
+#: (the plain recipe has none, and with it the two samplers would not line up), and warmup as a
+#: fraction of the run, since 200 warmup steps would swallow a few-dozen-step trial whole.
+BENCH_OVERRIDES = (
+    "study.enqueue_reference=false",
+    "search_space.warmup_steps={type: float, low: 0.0, high: 0.2}",
+)
+
+TARGETS = {
+    "wall_ratio_max": 0.5,
+    "accuracy_drop_max": 0.003,
+    "padding_efficiency_min": 0.9,
+    "overhead_max": 0.03,
+    "warm_prep_seconds_max": 2.0,
+    "rss_growth_max": 0.05,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Shared by the child processes
+# ----------------------------------------------------------------------------------------------
+
+
+def bench_config(opts: argparse.Namespace, study: str, workdir: Path, **data: Any) -> Any:
+    """The study config both searches read: the shipped one, resized, everything in ``workdir``."""
+    from hpo.config import load_config
+
+    overrides = [*BENCH_OVERRIDES]
+    if opts.data:
+        overrides.append(f"data.path={opts.data}")
+    sizes = {
+        "max_length": opts.max_length,
+        "max_train_samples": opts.train,
+        "max_eval_samples": opts.eval,
+    }
+    sizes |= data
+    overrides += [f"data.{k}={'null' if v is None else v}" for k, v in sizes.items()]
+    overrides += [
+        f"data.cache_dir={workdir / 'cache'}",
+        f"training.output_dir={workdir / study}",
+        *opts.set,
+    ]
+    return load_config(
+        opts.config,
+        overrides,
+        n_trials=opts.n_trials,
+        study_name=study,
+        storage=f"sqlite:///{workdir / (study + '.db')}",
+    )
+
+
+def _trial_rows(study: Any) -> list[dict[str, Any]]:
+    rows = []
+    for t in study.trials:
+        wall = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if t.datetime_complete and t.datetime_start
+            else None
+        )
+        evals = t.user_attrs.get("evals") or [
+            {"accuracy": v, "samples_seen": s} for s, v in sorted(t.intermediate_values.items())
+        ]
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "params": t.params,
+                "value": t.value,
+                "final_accuracy": evals[-1]["accuracy"] if evals else None,
+                "n_evals": len(evals),
+                "wall_seconds": wall,
+                **{
+                    k: t.user_attrs.get(k)
+                    for k in (
+                        "step_seconds",
+                        "eval_seconds",
+                        "tokens_real",
+                        "tokens_processed",
+                        "rss_mb",
+                        "peak_rss_mb",
+                    )
+                },
+            }
+        )
+    return rows
+
+
+def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """hpo's search, as ``hpo search`` runs it."""
+    import optuna
+
+    from hpo.search import run_search
+
+    config = bench_config(opts, "ours", workdir)
+    start = time.perf_counter()
+    run_search(config, quiet=True)
+    total = time.perf_counter() - start
+    study = optuna.load_study(study_name="ours", storage=config.storage_url)
+    return {
+        "total_seconds": total,
+        "trials": _trial_rows(study),
+        "settings": config.to_dict(),
+    }
+
+
+def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The documentation's recipe: pad to max_length, checkpoint every epoch, no pruning."""
+    import optuna
+    import psutil
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
+
+    from hpo.data import load_raw, split_train
+    from hpo.metrics import compute_metrics
+    from hpo.model import resolve
+    from hpo.space import make_hp_space
+    from hpo.storage import build_sampler
+    from hpo.training import StepTimer
+
+    config = bench_config(opts, "plain", workdir)
+    model_path = resolve(config.model.name)
+    length = config.data.max_length
+    start = time.perf_counter()
+
+    # The same seeded, stratified subsets as ours; only the tokenization differs.
+    raw, _ = load_raw(config.data)
+    train, validation = split_train(raw["train"], config.data)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        return tokenizer(batch["text"], padding="max_length", truncation=True, max_length=length)
+
+    train = train.map(encode, batched=True)
+    validation = validation.map(encode, batched=True)
+    real = sum(sum(mask) for mask in train["attention_mask"])
+
+    def model_init(trial: Any = None) -> Any:
+        return AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
+
+    fixed = dict(config.training)
+    # Our means, not the recipe's: the plain run samples batches at random.
+    fixed.pop("train_sampling_strategy", None)
+    fixed.pop("group_by_length", None)
+    args = TrainingArguments(
+        **fixed
+        | {
+            "output_dir": str(workdir / "plain"),
+            "eval_strategy": "epoch",
+            "save_strategy": "epoch",
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "accuracy",
+            # Trainer casts a trial's value to the type of the current one: a float warmup
+            # fraction needs a float here or it becomes 0.
+            "warmup_steps": 0.0,
+            "report_to": "none",
+            "disable_tqdm": True,
+            "log_level": "error",
+            "dataloader_pin_memory": False,
+        }
+    )
+
+    class Memory(TrainerCallback):
+        def __init__(self) -> None:
+            self.runs: list[tuple[float, float]] = []
+
+        def on_train_end(self, *a: Any, **k: Any) -> None:
+            self.runs.append(
+                (
+                    psutil.Process().memory_info().rss / 2**20,
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                )
+            )
+
+    trainer = Trainer(
+        model_init=model_init,
+        args=args,
+        train_dataset=train,
+        eval_dataset=validation,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+    )
+    timer, memory = StepTimer(), Memory()
+    trainer.add_callback(timer)
+    trainer.add_callback(memory)
+    trainer.hyperparameter_search(
+        hp_space=make_hp_space(config.search_space),
+        n_trials=config.study.n_trials,
+        direction="maximize",
+        backend="optuna",
+        study_name="plain",
+        storage=config.storage_url,
+        sampler=build_sampler(config.study.sampler),
+        pruner=optuna.pruners.NopPruner(),
+    )
+    total = time.perf_counter() - start
+    study = optuna.load_study(study_name="plain", storage=config.storage_url)
+    rows = _trial_rows(study)
+    # Trials run one after another, so the i-th train() call is trial i.
+    for row, timed, (rss, peak) in zip(rows, timer.runs, memory.runs, strict=True):
+        epochs = row["params"].get("num_train_epochs", config.training.get("num_train_epochs", 3))
+        row |= {
+            "step_seconds": timed["step_seconds"],
+            "eval_seconds": timed["eval_seconds"],
+            "tokens_real": int(real * epochs),
+            "tokens_processed": int(len(train) * length * epochs),
+            "rss_mb": round(rss, 1),
+            "peak_rss_mb": round(peak, 1),
+        }
+    checkpoints = len(list((workdir / "plain").rglob("checkpoint-*")))
+    return {"total_seconds": total, "trials": rows, "checkpoints_written": checkpoints}
+
+
+def child_prep(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Time ``hpo.data.prepare`` on the whole training split (a cold or a warm cache)."""
+    from hpo.data import prepare
+    from hpo.model import load_tokenizer
+
+    config = bench_config(opts, "prep", workdir, max_train_samples=None, max_eval_samples=None)
+    tokenizer = load_tokenizer(config.model)
+    start = time.perf_counter()
+    prepared = prepare(config.data, tokenizer, stage="search")
+    seconds = time.perf_counter() - start
+    n = sum(len(s) for s in prepared.splits.values())
+    return {"seconds": seconds, "reviews": n, "cache_hit": prepared.cache_hit}
+
+
+def child_prep_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The recipe's preparation of the same split: ``load_dataset`` + padded ``map``.
+
+    ``datasets`` caches the map result under its own fingerprint, so a second run can hit that
+    cache too; this shows whether it does.
+    """
+    from datasets import load_dataset
+    from transformers import AutoTokenizer
+
+    from hpo.data import locate
+    from hpo.model import resolve
+
+    config = bench_config(opts, "prep", workdir)
+    source = locate(config.data)
+    tokenizer = AutoTokenizer.from_pretrained(resolve(config.model.name))
+    length = config.data.max_length
+    start = time.perf_counter()
+    files = [str(p) for p in source.files["train"]]
+    fmt = {".parquet": "parquet", ".csv": "csv"}.get(Path(files[0]).suffix, "json")
+    ds = load_dataset(fmt, data_files={"train": files}, cache_dir=str(workdir / "hf"))["train"]
+    ds = ds.map(
+        lambda b: tokenizer(b["text"], padding="max_length", truncation=True, max_length=length),
+        batched=True,
+    )
+    return {"seconds": time.perf_counter() - start, "reviews": len(ds)}
+
+
+CHILDREN = {
+    "ours": child_ours,
+    "plain": child_plain,
+    "prep": child_prep,
+    "prep-plain": child_prep_plain,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# The parent: run the children, compare, print, save
+# ----------------------------------------------------------------------------------------------
+
+
+def _spawn(role: str, argv: list[str], workdir: Path) -> dict[str, Any]:
+    out = workdir / f"{role}-{time.monotonic_ns()}.json"
+    cmd = [sys.executable, __file__, *argv, "--role", role, "--workdir", str(workdir)]
+    cmd += ["--role-out", str(out)]
+    print(f"[{datetime.now():%H:%M:%S}] {role} ...", flush=True)
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    result = json.loads(out.read_text())
+    print(f"[{datetime.now():%H:%M:%S}] {role} done in {time.perf_counter() - started:.0f} s")
+    return result
+
+
+def summarize(result: dict[str, Any]) -> dict[str, Any]:
+    """Per-search figures from the trial rows."""
+    trials = [t for t in result["trials"] if t["state"] in ("COMPLETE", "PRUNED")]
+    walls = [t["wall_seconds"] for t in trials]
+    wall = sum(walls)
+    inside = sum(t["step_seconds"] + t["eval_seconds"] for t in trials)
+    complete = [t for t in trials if t["state"] == "COMPLETE"]
+    real = sum(t["tokens_real"] or 0 for t in trials)
+    processed = sum(t["tokens_processed"] or 0 for t in trials)
+    rss = [t["rss_mb"] for t in trials]
+    peak = [t["peak_rss_mb"] for t in trials]
+    return {
+        "n_trials": len(trials),
+        "n_pruned": sum(t["state"] == "PRUNED" for t in trials),
+        "total_seconds": result["total_seconds"],
+        "trials_seconds": wall,
+        "seconds_per_trial": wall / len(trials),
+        "trial_seconds": [round(w, 1) for w in walls],
+        "best_accuracy": max(t["value"] for t in complete),
+        # The plain recipe's value is the accuracy at the end of training; ours is the best
+        # evaluation. This is ours on the plain recipe's terms.
+        "best_final_accuracy": max(t["final_accuracy"] for t in complete),
+        "padding_efficiency": real / processed if processed else None,
+        "step_seconds": sum(t["step_seconds"] for t in trials),
+        "eval_seconds": sum(t["eval_seconds"] for t in trials),
+        "overhead_seconds_per_trial": (wall - inside) / len(trials),
+        "overhead_fraction": (wall - inside) / wall,
+        "rss_mb": rss,
+        "peak_rss_mb": peak,
+        "rss_growth": (peak[-1] - peak[0]) / peak[0],
+    }
+
+
+def compare(ours: dict[str, Any], plain: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
+    """Ratios ours/plain and the targets, each with its verdict."""
+    ratio = {
+        k: ours[k] / plain[k]
+        for k in (
+            "total_seconds",
+            "trials_seconds",
+            "seconds_per_trial",
+            "best_accuracy",
+            "padding_efficiency",
+            "overhead_seconds_per_trial",
+            "overhead_fraction",
+        )
+        if plain.get(k)
+    }
+    checks = {
+        "wall_ratio": (ratio["total_seconds"], ratio["total_seconds"] <= TARGETS["wall_ratio_max"]),
+        "accuracy_drop": (
+            plain["best_accuracy"] - ours["best_accuracy"],
+            plain["best_accuracy"] - ours["best_accuracy"] <= TARGETS["accuracy_drop_max"] + 1e-9,
+        ),
+        "padding_efficiency": (
+            ours["padding_efficiency"],
+            ours["padding_efficiency"] >= TARGETS["padding_efficiency_min"],
+        ),
+        "overhead": (
+            ours["overhead_fraction"],
+            ours["overhead_fraction"] <= TARGETS["overhead_max"],
+        ),
+        "warm_prep_seconds": (
+            prep["ours_warm"]["seconds"],
+            prep["ours_warm"]["seconds"] < TARGETS["warm_prep_seconds_max"],
+        ),
+        "rss_growth": (ours["rss_growth"], ours["rss_growth"] <= TARGETS["rss_growth_max"]),
+    }
+    return {
+        "ratios": ratio,
+        "targets": {k: {"value": v, "met": ok} for k, (v, ok) in checks.items()},
+    }
+
+
+def table(ours: dict[str, Any], plain: dict[str, Any], ratios: dict[str, float]) -> str:
+    """The side-by-side table, in Markdown (the README shows it)."""
+
+    def row(label: str, key: str, fmt: str) -> str:
+        r = ratios.get(key)
+        return (
+            f"| {label} | {format(ours[key], fmt)} | {format(plain[key], fmt)} | "
+            f"{'' if r is None else f'{r:.2f}'} |"
+        )
+
+    lines = [
+        "| figure | ours | plain | ours/plain |",
+        "| --- | ---: | ---: | ---: |",
+        row("total wall time, s (data prep + N trials)", "total_seconds", ".0f"),
+        row("wall time per trial, s", "seconds_per_trial", ".1f"),
+        row("best validation accuracy", "best_accuracy", ".4f"),
+        row("padding efficiency (real / processed tokens)", "padding_efficiency", ".3f"),
+        row("overhead per trial, s", "overhead_seconds_per_trial", ".2f"),
+        row("overhead, share of trial time", "overhead_fraction", ".3f"),
+        f"| trials pruned | {ours['n_pruned']} of {ours['n_trials']} | "
+        f"{plain['n_pruned']} of {plain['n_trials']} | |",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both searches and the preparation timings; print and save the comparison."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=str(REPO / "study_configs" / "imdb_minilm.yaml"))
+    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "imdb"))
+    p.add_argument("--n-trials", type=int, default=10)
+    p.add_argument("--train", type=int, default=128, help="training reviews per trial")
+    p.add_argument("--eval", type=int, default=200, help="validation reviews")
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", default=str(REPO / "bench" / "results"))
+    p.add_argument("--workdir", help="keep studies, caches and checkpoints here (default: temp)")
+    p.add_argument("--skip-prep", action="store_true", help="skip the 25k-review prep timing")
+    p.add_argument("--role", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    p.add_argument("--role-out", help=argparse.SUPPRESS)
+    opts = p.parse_args(argv)
+    if opts.data and not Path(opts.data).exists():
+        print(f"--data: {opts.data} does not exist; point it at the IMDb parquet folder.")
+        return 2
+
+    if opts.role:  # a child: one measurement, its result as JSON
+        result = CHILDREN[opts.role](opts, Path(opts.workdir))
+        Path(opts.role_out).write_text(json.dumps(result, default=str))
+        return 0
+
+    keep = opts.workdir is not None
+    workdir = Path(opts.workdir or tempfile.mkdtemp(prefix="hpo-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    passthrough = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--skip-prep"]
+    try:
+        ours_raw = _spawn("ours", passthrough, workdir)
+        plain_raw = _spawn("plain", passthrough, workdir)
+        prep: dict[str, Any] = {}
+        if not opts.skip_prep:
+            prep_dir = workdir / "prep"
+            prep_argv = [*passthrough, "--workdir", str(prep_dir)]
+            prep_dir.mkdir(exist_ok=True)
+            prep["ours_cold"] = _spawn("prep", prep_argv, prep_dir)
+            prep["ours_warm"] = _spawn("prep", prep_argv, prep_dir)
+            prep["plain_cold"] = _spawn("prep-plain", prep_argv, prep_dir)
+            prep["plain_warm"] = _spawn("prep-plain", prep_argv, prep_dir)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ours, plain = summarize(ours_raw), summarize(plain_raw)
+    if not prep:
+        prep = {"ours_warm": {"seconds": float("nan")}}
+    verdict = compare(ours, plain, prep)
+    print()
+    print(table(ours, plain, verdict["ratios"]))
+    print()
+    print("resident memory at the end of each trial, MiB (ours):", ours["rss_mb"])
+    print("process high-water mark after each trial, MiB (ours):", ours["peak_rss_mb"])
+    print("resident memory at the end of each trial, MiB (plain):", plain["rss_mb"])
+    print("trial wall times, s (ours): ", ours["trial_seconds"])
+    print("trial wall times, s (plain):", plain["trial_seconds"])
+    print(f"checkpoints written by the plain recipe: {plain_raw['checkpoints_written']}")
+    for key in ("ours_cold", "ours_warm", "plain_cold", "plain_warm"):
+        if key in prep:
+            print(
+                f"prepare {prep[key]['reviews']} training reviews, {key}: "
+                f"{prep[key]['seconds']:.2f} s"
+            )
+    print()
+    for name, t in verdict["targets"].items():
+        print(f"target {name}: {t['value']:.4f} -> {'met' if t['met'] else 'NOT met'}")
+
+    import torch
+    import transformers
+
+    record = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_count": len(os.sched_getaffinity(0)),
+            "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
+        "sizes": {
+            "n_trials": opts.n_trials,
+            "train": opts.train,
+            "eval": opts.eval,
+            "max_length": opts.max_length,
+            "overrides": [*BENCH_OVERRIDES, *opts.set],
+            "config": os.path.relpath(opts.config, REPO),
+        },
+        "ours": ours,
+        "plain": plain,
+        "prep": prep,
+        **verdict,
+        "target_thresholds": TARGETS,
+        "table": table(ours, plain, verdict["ratios"]),
+        "trials": {"ours": ours_raw["trials"], "plain": plain_raw["trials"]},
+    }
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{datetime.now(UTC):%Y-%m-%d}-{record['host']}.json"
+    path.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
