@@ -313,15 +313,17 @@ class HpoTrainer(Trainer):
     # -- batching -----------------------------------------------------------------------------
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Sampler[int] | None:
-        dataset = train_dataset if train_dataset is not None else self.train_dataset
-        column = self.args.length_column_name
+        # Trainer passes a copy stripped of the columns forward() does not take, "length"
+        # among them; the same rows with their lengths are in self.train_dataset.
+        source, column = self.train_dataset, self.args.length_column_name
         if (
             self.args.train_sampling_strategy == "group_by_length"
             and self.args.world_size <= 1
-            and column in getattr(dataset, "column_names", ())
+            and column in getattr(source, "column_names", ())
+            and (train_dataset is None or len(train_dataset) == len(source))
         ):
             batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
-            return LengthBucketSampler(dataset[column], batch)
+            return LengthBucketSampler(source[column], batch)
         return super()._get_train_sampler(train_dataset)
 
     def _get_eval_sampler(self, eval_dataset: Any) -> Sampler[int] | None:

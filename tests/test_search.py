@@ -9,9 +9,11 @@ import pytest
 
 from hpo.config import load_config
 from hpo.errors import StorageError
-from hpo.search import count_states, finished, run_search
+from hpo.model import make_model_init
+from hpo.search import count_states, finished, load_search_data, run_search
 from hpo.space import make_hp_space
 from hpo.storage import stored_config
+from hpo.training import LengthBucketSampler, build_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +135,26 @@ def test_changed_search_space_is_refused(make_config) -> None:
     # The stored study is untouched.
     study = optuna.load_study(study_name="t", storage=changed.storage_url)
     assert len(study.trials) == 1
+
+
+def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) -> None:
+    # Through Trainer's own dataloader path, which strips the "length" column before it asks
+    # for a sampler: training batches come from LengthBucketSampler, evaluation runs in order.
+    config = load_config(make_config({"training": {"train_sampling_strategy": "group_by_length"}}))
+    tokenizer, prepared = load_search_data(config)
+    trainer = build_trainer(
+        config,
+        train_dataset=prepared.splits["train"],
+        eval_dataset=prepared.splits["validation"],
+        tokenizer=tokenizer,
+        model_init=make_model_init(config.model),
+        output_dir=config.output_dir,
+        quiet=True,
+    )
+    train_sampler = trainer.get_train_dataloader().batch_sampler.sampler
+    assert isinstance(train_sampler, LengthBucketSampler)
+    assert len(train_sampler) == len(prepared.splits["train"])
+    lengths = []
+    for batch in trainer.get_eval_dataloader():
+        lengths += batch["attention_mask"].sum(dim=1).tolist()
+    assert lengths == sorted(lengths), "the validation set is scored shortest first"
