@@ -24,8 +24,7 @@ from hpo.storage import load_existing_study
 
 pytestmark = pytest.mark.slow
 
-LEARNS = {"study": {"n_trials": 2},
-          "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
+LEARNS = {"study": {"n_trials": 2}, "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
 
 
 @pytest.fixture
@@ -62,8 +61,9 @@ def test_load_params_rejects_foreign_files(searched: Path, tmp_path: Path) -> No
     bad.write_text("params: {learning_rate: 0.001}\n")
     with pytest.raises(ConfigError, match="missing: num_train_epochs, per_device_train_batch"):
         load_params(bad, config)
-    bad.write_text("params: {learning_rate: 9.0, num_train_epochs: 1, "
-                   "per_device_train_batch_size: 16}\n")
+    bad.write_text(
+        "params: {learning_rate: 9.0, num_train_epochs: 1, per_device_train_batch_size: 16}\n"
+    )
     with pytest.raises(ConfigError, match=r"params\.learning_rate: the value 9\.0 is outside"):
         load_params(bad, config)
 
@@ -130,12 +130,15 @@ def test_baselines(make_config, tmp_path: Path) -> None:
     assert result["n"] == 200
 
 
-@pytest.mark.parametrize(("id2label", "expected"), [
-    ({0: "NEGATIVE", 1: "POSITIVE"}, {0: 0, 1: 1}),
-    ({0: "positive", 1: "negative"}, {0: 1, 1: 0}),
-    ({0: "LABEL_0", 1: "LABEL_1"}, None),
-    ({0: "neg", 1: "neutral", 2: "pos"}, None),
-])
+@pytest.mark.parametrize(
+    ("id2label", "expected"),
+    [
+        ({0: "NEGATIVE", 1: "POSITIVE"}, {0: 0, 1: 1}),
+        ({0: "positive", 1: "negative"}, {0: 1, 1: 0}),
+        ({0: "LABEL_0", 1: "LABEL_1"}, None),
+        ({0: "neg", 1: "neutral", 2: "pos"}, None),
+    ],
+)
 def test_sentiment_head(id2label: dict[int, str], expected: dict[int, int] | None) -> None:
     assert sentiment_head(id2label) == expected
 
@@ -152,14 +155,23 @@ def test_drop_test_overlap(tmp_path: Path) -> None:
     assert not {"review 0", "review 1", "review 2"} & set(dropped["train"]["text"])
 
 
-def test_hpo_run_smoke_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hpo_run_smoke_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(repo)  # the smoke config's paths are relative to the repository root
     runs = tmp_path / "runs"
-    argv = ["run", "study_configs/smoke.yaml", "--quiet",
-            "--storage", f"sqlite:///{tmp_path / 'smoke.db'}",
-            "--set", f"training.output_dir={runs}", "--set", f"data.cache_dir={tmp_path / 'c'}"]
+    argv = [
+        "run",
+        "study_configs/smoke.yaml",
+        "--quiet",
+        "--storage",
+        f"sqlite:///{tmp_path / 'smoke.db'}",
+        "--set",
+        f"training.output_dir={runs}",
+        "--set",
+        f"data.cache_dir={tmp_path / 'c'}",
+    ]
     assert main(argv) == 0
     assert capsys.readouterr().out.strip() == f"report: {runs / 'report.md'}"
     report = (runs / "report.md").read_text()

@@ -37,4 +37,3 @@ def test_hp_space_replays_fixed_trial() -> None:
     assert params == trial.params
     # The final stage replays a best trial through the same map.
     assert make_hp_space(space)(optuna.trial.FixedTrial(params)) == params
-
