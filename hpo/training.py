@@ -392,7 +392,10 @@ class HpoTrainer(Trainer):
             return
         trial.set_user_attr("evals", self.eval_history)
         trial.report(value, record["samples_seen"])
-        if trial.should_prune():
+        # At the last evaluation the trial has paid for all its training: pruning it then saves
+        # nothing and would throw a finished result away.
+        final = self.state.max_steps > 0 and self.state.global_step >= self.state.max_steps
+        if not final and trial.should_prune():
             logger.info(
                 "Trial %d pruned at %d samples seen (accuracy %.4f below the pruner's threshold)",
                 trial.number,

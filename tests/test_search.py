@@ -126,6 +126,33 @@ def test_pruner_prunes_on_samples_axis(make_config) -> None:
         assert t.user_attrs["pruned_at_samples"] == 240
 
 
+def test_last_evaluation_is_never_pruned(make_config) -> None:
+    # One evaluation, at the end of training: pruning there would save nothing and throw a
+    # finished trial away, so the same always-prune pruner leaves it COMPLETE.
+    path = make_config(
+        {
+            "study": {
+                "n_trials": 4,
+                "sampler": {"type": "RandomSampler", "seed": 0},
+                "evals_per_epoch": 1,
+                "pruner": {"type": "ThresholdPruner", "lower": 0.99},
+            },
+            "search_space": {"num_train_epochs": {"low": 1, "high": 2}},
+        }
+    )
+    study = run_search(load_config(path), quiet=True)
+    for t in study.trials:
+        epochs = t.params["num_train_epochs"]
+        if epochs == 1:
+            assert t.state == optuna.trial.TrialState.COMPLETE
+            assert list(t.intermediate_values) == [480]
+        else:  # pruned at its first evaluation, not its last
+            assert t.state == optuna.trial.TrialState.PRUNED
+            assert list(t.intermediate_values) == [480]
+    # Both kinds ran (the seed is fixed, so this checks the test, not luck).
+    assert {t.params["num_train_epochs"] for t in study.trials} == {1, 2}
+
+
 def test_changed_search_space_is_refused(make_config) -> None:
     path = make_config({"study": {"n_trials": 1}})
     run_search(load_config(path), quiet=True)
