@@ -19,10 +19,10 @@ the 25,000-review training split. Results go to ``bench/results/<date>-<host>.js
     python bench/search_speed.py                  # default size: about 25 min on 2 CPU cores
     python bench/search_speed.py --max-length 512 --train 2000 --eval 1000   # e.g. on a GPU
 
-The study is ``bench/search_speed.yaml``: 10 trials of 1-3 epochs on 200 reviews at 256 tokens,
-scored on 300, sized for a 2-core CPU (at 512 tokens a CPU trains MiniLM at ~1.5 reviews/s with
-padding, too slow for trials that learn anything in 30 minutes). Ratios carry over; absolute
-figures do not.
+The study is ``bench/search_speed.yaml``: 10 one-epoch trials on 1,000 reviews at 128 tokens,
+scored on 300, sized for a 2-core CPU. At 256-512 tokens, where padding wastes more, a CPU
+trains MiniLM too slowly (1.5 reviews/s at 512 with padding) for trials that learn anything in
+30 minutes. Ratios carry over; absolute figures do not.
 """
 
 from __future__ import annotations
