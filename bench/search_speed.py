@@ -3,9 +3,10 @@
 Both searches run on the same machine, model, data subset, search space, sampler seed and
 number of trials, one after the other, each in a fresh process:
 
-* **ours**: ``hpo.search.run_search`` on ``study_configs/imdb_minilm.yaml`` (dynamic padding,
-  length-grouped training batches, evaluation in length order, no checkpoints during trials,
-  the config's pruner fed ``study.evals_per_epoch`` evaluations per epoch);
+* **ours**: ``hpo.search.run_search``, as ``hpo search`` runs it (dynamic padding, length-bucketed
+  training batches, evaluation in length order, bf16 autocast where the hardware has it, no
+  checkpoints during trials, the config's pruner fed ``study.evals_per_epoch`` evaluations per
+  epoch);
 * **plain**: what the Transformers documentation shows: ``datasets.map`` padding every review to
   ``max_length``, ``eval_strategy``/``save_strategy="epoch"`` with ``load_best_model_at_end``,
   and ``trainer.hyperparameter_search(backend="optuna")`` with no pruning.
@@ -16,7 +17,7 @@ steps and evaluation, as a share of trial time), and resident memory trial by tr
 ratios ours/plain, the targets of issue 6, and how long a first and a second run spend preparing
 the 25,000-review training split. Results go to ``bench/results/<date>-<host>.json``.
 
-    python bench/search_speed.py                  # default size: about 25 min on 2 CPU cores
+    python bench/search_speed.py                  # default size: about 21 min on 2 CPU cores
     python bench/search_speed.py --max-length 512 --train 2000 --eval 1000   # e.g. on a GPU
 
 The study is ``bench/search_speed.yaml``: 10 one-epoch trials on 1,000 reviews at 128 tokens,
@@ -62,7 +63,8 @@ TARGETS = {
 
 
 def bench_config(opts: argparse.Namespace, study: str, workdir: Path, **data: Any) -> Any:
-    """The study config both searches read: the shipped one, resized, everything in ``workdir``."""
+    """The study both searches read (``--config``), resized by any ``--train``/``--eval``/
+    ``--max-length``, with its storage, caches and outputs in ``workdir``."""
     from hpo.config import load_config
 
     overrides = [f"data.path={opts.data}"] if opts.data else []
@@ -320,7 +322,9 @@ def _spawn(role: str, argv: list[str], workdir: Path) -> dict[str, Any]:
     cmd += ["--role-out", str(out)]
     print(f"[{datetime.now():%H:%M:%S}] {role} ...", flush=True)
     started = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    code = subprocess.run(cmd).returncode
+    if code != 0:
+        raise SystemExit(f"search_speed: the {role} run failed (exit {code}); see above.")
     result = json.loads(out.read_text())
     print(f"[{datetime.now():%H:%M:%S}] {role} done in {time.perf_counter() - started:.0f} s")
     return result
@@ -451,7 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     if opts.role:  # a child: one measurement, its result as JSON
-        result = CHILDREN[opts.role](opts, Path(opts.workdir))
+        from hpo.errors import HpoError
+
+        try:
+            result = CHILDREN[opts.role](opts, Path(opts.workdir))
+        except HpoError as exc:  # bad config or data: hpo's one-line message
+            print(f"search_speed ({opts.role}): {exc}", file=sys.stderr)
+            return 2
         Path(opts.role_out).write_text(json.dumps(result, default=str))
         return 0
 
