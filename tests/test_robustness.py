@@ -102,7 +102,10 @@ def test_kill_9_mid_trial_then_resume(make_config) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_fails_the_trial_and_says_how_to_resume(make_config) -> None:
-    path = make_config(CRASHY)
+    # Trials long enough that the search cannot finish between the poll that sees a trial
+    # running and the signal (tiny trials of 2-3 epochs sometimes did); Ctrl-C ends it early,
+    # so the length costs nothing.
+    path = make_config(CRASHY | {"search_space": {"num_train_epochs": {"low": 30, "high": 40}}})
     proc = _spawn("search", str(path), "--quiet")
     _wait_for(lambda: _running_with_progress(path), proc)
     proc.send_signal(signal.SIGINT)
