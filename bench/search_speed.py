@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import socket
 import subprocess
@@ -129,6 +128,15 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _padded(tokenizer: Any, length: int) -> Any:
+    """The recipe's tokenization: every review truncated and padded to ``length``."""
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        return tokenizer(batch["text"], padding="max_length", truncation=True, max_length=length)
+
+    return encode
+
+
 def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """hpo's search, as ``hpo search`` runs it."""
     import optuna
@@ -153,7 +161,6 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """The documentation's recipe: pad to max_length, checkpoint every epoch, no pruning."""
     import optuna
-    import psutil
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -167,7 +174,7 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from hpo.model import resolve
     from hpo.space import make_hp_space
     from hpo.storage import build_sampler
-    from hpo.training import StepTimer
+    from hpo.training import StepTimer, memory_mb
 
     config = bench_config(opts, "plain", workdir)
     model_path = resolve(config.model.name)
@@ -179,11 +186,8 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     train, validation = split_train(raw["train"], config.data)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
 
-    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
-        return tokenizer(batch["text"], padding="max_length", truncation=True, max_length=length)
-
-    train = train.map(encode, batched=True)
-    validation = validation.map(encode, batched=True)
+    train = train.map(_padded(tokenizer, length), batched=True)
+    validation = validation.map(_padded(tokenizer, length), batched=True)
     real = sum(sum(mask) for mask in train["attention_mask"])
 
     def model_init(trial: Any = None) -> Any:
@@ -216,12 +220,7 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             self.runs: list[tuple[float, float]] = []
 
         def on_train_end(self, *a: Any, **k: Any) -> None:
-            self.runs.append(
-                (
-                    psutil.Process().memory_info().rss / 2**20,
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                )
-            )
+            self.runs.append(memory_mb())
 
     trainer = Trainer(
         model_init=model_init,
@@ -296,10 +295,7 @@ def child_prep_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     files = [str(p) for p in source.files["train"]]
     fmt = {".parquet": "parquet", ".csv": "csv"}.get(Path(files[0]).suffix, "json")
     ds = load_dataset(fmt, data_files={"train": files}, cache_dir=str(workdir / "hf"))["train"]
-    ds = ds.map(
-        lambda b: tokenizer(b["text"], padding="max_length", truncation=True, max_length=length),
-        batched=True,
-    )
+    ds = ds.map(_padded(tokenizer, length), batched=True)
     return {"seconds": time.perf_counter() - start, "reviews": len(ds)}
 
 

@@ -174,6 +174,19 @@ class StopAtEpochCallback(TrainerCallback):
             control.should_training_stop = True
 
 
+def memory_mb() -> tuple[float, float]:
+    """Resident memory now and the process's high-water mark, in MiB (Linux: ru_maxrss in KiB).
+
+    If trials leaked, both would climb trial after trial.
+    """
+    import resource
+
+    import psutil
+
+    rss = psutil.Process().memory_info().rss / 2**20
+    return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class StepTimer(TrainerCallback):
     """Seconds spent inside training steps and inside evaluation, per ``train()`` call.
 
@@ -425,12 +438,9 @@ class HpoTrainer(Trainer):
                 self._record(trial, runtime, output)
 
     def _record(self, trial: Any, runtime: float, output: Any) -> None:
-        import resource
-
-        import psutil
-
         metrics = output.metrics if output is not None else {}
         timed = self.timer.last
+        rss, peak = memory_mb()
         samples = (
             self.state.global_step
             * self.args.train_batch_size
@@ -450,10 +460,8 @@ class HpoTrainer(Trainer):
             "step_seconds": round(timed["step_seconds"], 3),
             "eval_seconds": round(timed["eval_seconds"], 3),
             "wall_seconds": round(runtime, 3),
-            # Resident memory when the trial ends, and the process's high-water mark (Linux
-            # reports ru_maxrss in KiB): if trials leaked, both would climb trial after trial.
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_mb": round(rss, 1),
+            "peak_rss_mb": round(peak, 1),
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
