@@ -121,6 +121,7 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
                         "tokens_processed",
                         "rss_mb",
                         "peak_rss_mb",
+                        "attn_implementation",
                     )
                 },
             }
@@ -216,11 +217,17 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     )
 
     class Memory(TrainerCallback):
+        """RSS after each trial, and the attention kernel the trial's model ran."""
+
         def __init__(self) -> None:
             self.runs: list[tuple[float, float]] = []
+            self.kernels: list[str | None] = []
 
-        def on_train_end(self, *a: Any, **k: Any) -> None:
+        def on_train_end(self, *a: Any, model: Any = None, **k: Any) -> None:
             self.runs.append(memory_mb())
+            self.kernels.append(
+                getattr(getattr(model, "config", None), "_attn_implementation", None)
+            )
 
     trainer = Trainer(
         model_init=model_init,
@@ -247,7 +254,9 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     study = optuna.load_study(study_name="plain", storage=config.storage_url)
     rows = _trial_rows(study)
     # Trials run one after another, so the i-th train() call is trial i.
-    for row, timed, (rss, peak) in zip(rows, timer.runs, memory.runs, strict=True):
+    for row, timed, (rss, peak), kernel in zip(
+        rows, timer.runs, memory.runs, memory.kernels, strict=True
+    ):
         epochs = row["params"].get("num_train_epochs", config.training.get("num_train_epochs", 3))
         row |= {
             "step_seconds": timed["step_seconds"],
@@ -256,6 +265,7 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "tokens_processed": int(len(train) * length * epochs),
             "rss_mb": round(rss, 1),
             "peak_rss_mb": round(peak, 1),
+            "attn_implementation": kernel,
         }
     checkpoints = len(list((workdir / "plain").rglob("checkpoint-*")))
     return {"total_seconds": total, "trials": rows, "checkpoints_written": checkpoints}
@@ -499,6 +509,11 @@ def main(argv: list[str] | None = None) -> int:
     print("trial wall times, s (plain):", plain["trial_seconds"])
     print(f"checkpoints written by the plain recipe: {plain_raw['checkpoints_written']}")
     print(f"precision: ours {ours_raw['precision']}, plain fp32 (TrainingArguments defaults)")
+    kernels = {
+        side: sorted({str(t["attn_implementation"]) for t in raw["trials"]})
+        for side, raw in (("ours", ours_raw), ("plain", plain_raw))
+    }
+    print(f"attention kernel: ours {kernels['ours']}, plain {kernels['plain']}")
     for key in ("ours_cold", "ours_warm", "plain_cold", "plain_warm"):
         if key in prep:
             print(

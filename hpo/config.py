@@ -130,6 +130,10 @@ class ModelSection:
     revision: str | None = None
     #: Run code from the model repository. Off unless you trust it.
     trust_remote_code: bool = False
+    #: Attention kernel: ``auto`` picks the faster one for the hardware and ``data.max_length``
+    #: (see :func:`hpo.training.attention_implementation`); or ``eager``, ``sdpa``,
+    #: ``flash_attention_2``, ... as Transformers' ``attn_implementation``.
+    attn_implementation: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -310,6 +314,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
     data: DataSection = sections["data"]
     _check_study(study, source)
     _check_data(data, source)
+    _check_model(sections["model"], source)
 
     space_raw = raw.get("search_space") or {}
     if not isinstance(space_raw, Mapping):
@@ -444,6 +449,17 @@ def _check_data(data: DataSection, source: str) -> None:
             )
     if data.max_length < 8:
         raise ConfigError(f"{source}: data.max_length must be >= 8 tokens, got {data.max_length}.")
+
+
+def _check_model(model: ModelSection, source: str) -> None:
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    valid = ["auto", "eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
+    if model.attn_implementation not in valid:
+        raise ConfigError(
+            f"{source}: model.attn_implementation: unknown kernel "
+            f"{model.attn_implementation!r}. Valid: {', '.join(valid)}."
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -107,16 +107,21 @@ def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
     return _from_pretrained(AutoTokenizer, cfg, "tokenizer")
 
 
-def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
+def load_model(
+    cfg: ModelSection, *, own_head: bool = False, attn_implementation: str | None = None
+) -> PreTrainedModel:
     """A sequence classifier with a 2-way head labelled neg/pos (a fresh head if it had another).
 
     ``own_head=True`` keeps the checkpoint's head and label names (the zero-shot baseline).
+    ``attn_implementation`` (as resolved by :func:`hpo.training.attention_implementation`)
+    overrides ``model.attn_implementation``; ``auto`` with none given is Transformers' default.
     """
     from transformers import AutoModelForSequenceClassification
 
-    head: dict[str, Any] = {}
+    attention = attn_implementation or cfg.attn_implementation
+    head: dict[str, Any] = {} if attention == "auto" else {"attn_implementation": attention}
     if not own_head:
-        head = {
+        head |= {
             "num_labels": len(LABEL_NAMES),
             "id2label": dict(enumerate(LABEL_NAMES)),
             "label2id": {name: i for i, name in enumerate(LABEL_NAMES)},
@@ -135,10 +140,12 @@ def load_model_config(cfg: ModelSection) -> Any:
     return _from_pretrained(AutoConfig, cfg, "model config")
 
 
-def make_model_init(cfg: ModelSection) -> Callable[..., PreTrainedModel]:
+def make_model_init(
+    cfg: ModelSection, *, attn_implementation: str | None = None
+) -> Callable[..., PreTrainedModel]:
     """``model_init`` for Trainer: a fresh model per trial (Trainer seeds before calling it)."""
 
     def model_init(trial: Any = None) -> PreTrainedModel:
-        return load_model(cfg)
+        return load_model(cfg, attn_implementation=attn_implementation)
 
     return model_init

@@ -23,7 +23,7 @@ import numpy as np
 from hpo.data import LABEL_NAMES, prepare
 from hpo.export import best_trial, load_params, peak_epoch
 from hpo.metrics import accuracy
-from hpo.model import load_tokenizer, make_model_init
+from hpo.model import load_tokenizer
 from hpo.space import reference_params
 from hpo.storage import load_existing_study
 from hpo.training import StopAtEpochCallback, build_trainer, grid_point
@@ -167,7 +167,6 @@ def train_and_test(
             train_dataset=train,
             eval_dataset=None,
             tokenizer=tokenizer,
-            model_init=make_model_init(config.model),
             output_dir=out_dir / "checkpoints",
             params=plan.params,
             quiet=quiet,

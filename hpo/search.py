@@ -20,7 +20,7 @@ from hpo.dashboard import update_study_note
 from hpo.data import Prepared, prepare
 from hpo.errors import HpoError
 from hpo.metrics import compute_objective
-from hpo.model import load_tokenizer, make_model_init
+from hpo.model import load_tokenizer
 from hpo.space import make_hp_space, reference_params
 from hpo.storage import build_pruner, build_sampler, fail_stale_trials, make_storage, open_study
 from hpo.training import SurplusTrialError, build_trainer
@@ -125,7 +125,6 @@ def run_search(
         train_dataset=train,
         eval_dataset=validation,
         tokenizer=tokenizer,
-        model_init=make_model_init(config.model),
         output_dir=config.output_dir / "trials",
         quiet=quiet,
         max_trials=target,

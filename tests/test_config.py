@@ -93,6 +93,11 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("data section type", {"data": ["x"]}, "data must be a mapping, got list"),
     (
+        "attention kernel",
+        {"model": {"attn_implementation": "flash"}},
+        "model.attn_implementation: unknown kernel 'flash'. Valid: auto, eager",
+    ),
+    (
         "reference outside space",
         {"study": {"enqueue_reference": True}},
         "reference.learning_rate: the value 2e-05 is outside the search space",

@@ -9,11 +9,10 @@ import pytest
 
 from hpo.config import load_config
 from hpo.errors import StorageError
-from hpo.model import make_model_init
 from hpo.search import count_states, finished, load_search_data, run_search
 from hpo.space import make_hp_space
 from hpo.storage import stored_config
-from hpo.training import LengthBucketSampler, build_trainer
+from hpo.training import LengthBucketSampler, attention_implementation, build_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +57,7 @@ def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
         assert steps > 0 and evals_s > 0
         assert steps + evals_s <= (t.datetime_complete - t.datetime_start).total_seconds()
         assert t.params["per_device_train_batch_size"] in (16, 32)
+        assert t.user_attrs["attn_implementation"] in ("eager", "sdpa")
 
     # Trials write no checkpoints.
     assert not list((tmp_path / "runs").rglob("checkpoint-*"))
@@ -174,7 +174,6 @@ def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) ->
         train_dataset=prepared.splits["train"],
         eval_dataset=prepared.splits["validation"],
         tokenizer=tokenizer,
-        model_init=make_model_init(config.model),
         output_dir=config.output_dir,
         quiet=True,
     )
@@ -185,3 +184,20 @@ def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) ->
     for batch in trainer.get_eval_dataloader():
         lengths += batch["attention_mask"].sum(dim=1).tolist()
     assert lengths == sorted(lengths), "the validation set is scored shortest first"
+
+
+@pytest.mark.parametrize("kernel", ["eager", "sdpa", "auto"])
+def test_model_init_loads_the_configured_attention_kernel(make_config, kernel: str) -> None:
+    config = load_config(make_config({"model": {"attn_implementation": kernel}}))
+    tokenizer, prepared = load_search_data(config)
+    trainer = build_trainer(
+        config,
+        train_dataset=prepared.splits["train"],
+        eval_dataset=prepared.splits["validation"],
+        tokenizer=tokenizer,
+        output_dir=config.output_dir,
+        quiet=True,
+    )
+    expected = attention_implementation(kernel, trainer.args, config.data.max_length)
+    loaded = trainer.call_model_init().config._attn_implementation
+    assert loaded == (expected if expected != "auto" else "sdpa")

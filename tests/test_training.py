@@ -1,12 +1,19 @@
-"""Training pieces that need no model: precision defaults, the length-bucketing sampler."""
+"""Training pieces that need no model: precision and attention defaults, the bucket sampler."""
 
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
+import pytest
 import torch
 
-from hpo.training import LengthBucketSampler, precision_defaults
+from hpo.training import (
+    CPU_BF16_EAGER_MAX_LENGTH,
+    LengthBucketSampler,
+    attention_implementation,
+    precision_defaults,
+)
 
 
 def test_precision_defaults_follow_the_gpu_and_the_config() -> None:
@@ -20,6 +27,25 @@ def test_precision_defaults_follow_the_gpu_and_the_config() -> None:
     cpu = {"bf16": False, "tf32": False, "cpu_bf16": True}
     assert precision_defaults({}, **cpu) == {"bf16": True, "use_cpu": True}
     assert precision_defaults({"bf16": False}, **cpu) == {}
+
+
+def test_attention_kernel_auto_picks_eager_only_for_short_bf16_cpu_training(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    short, long = CPU_BF16_EAGER_MAX_LENGTH, CPU_BF16_EAGER_MAX_LENGTH + 1
+    cpu_bf16 = SimpleNamespace(use_cpu=True, bf16=True)
+    assert attention_implementation("auto", cpu_bf16, short) == "eager"
+    assert attention_implementation("auto", cpu_bf16, long) == "auto"  # SDPA wins from ~384
+    fp32 = SimpleNamespace(use_cpu=False, bf16=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert attention_implementation("auto", fp32, short) == "auto"
+    # On a GPU (no use_cpu), SDPA's fused kernels stay.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert attention_implementation("auto", SimpleNamespace(use_cpu=False, bf16=True), 64) == (
+        "auto"
+    )
+    # An explicit choice is kept as it is.
+    assert attention_implementation("sdpa", cpu_bf16, short) == "sdpa"
 
 
 def _batches(indices: list[int], size: int) -> list[list[int]]:
