@@ -130,9 +130,9 @@ class ModelSection:
     revision: str | None = None
     #: Run code from the model repository. Off unless you trust it.
     trust_remote_code: bool = False
-    #: Attention kernel: ``auto`` picks the faster one for the hardware and ``data.max_length``
-    #: (see :func:`hpo.training.attention_implementation`); or ``eager``, ``sdpa``,
-    #: ``flash_attention_2``, ... as Transformers' ``attn_implementation``.
+    #: Attention kernel: ``auto`` picks the faster one for training and for scoring on this
+    #: hardware (see :func:`hpo.training.training_attention`); or ``eager``, ``sdpa``,
+    #: ``flash_attention_2``, ... as Transformers' ``attn_implementation``, used throughout.
     attn_implementation: str = "auto"
 
 

@@ -107,19 +107,18 @@ def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
     return _from_pretrained(AutoTokenizer, cfg, "tokenizer")
 
 
-def load_model(
-    cfg: ModelSection, *, own_head: bool = False, attn_implementation: str | None = None
-) -> PreTrainedModel:
+def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
     """A sequence classifier with a 2-way head labelled neg/pos (a fresh head if it had another).
 
     ``own_head=True`` keeps the checkpoint's head and label names (the zero-shot baseline).
-    ``attn_implementation`` (as resolved by :func:`hpo.training.attention_implementation`)
-    overrides ``model.attn_implementation``; ``auto`` with none given is Transformers' default.
+    ``model.attn_implementation: auto`` loads Transformers' default kernel (training may switch
+    it, see :func:`hpo.training.training_attention`); any other value is loaded as given.
     """
     from transformers import AutoModelForSequenceClassification
 
-    attention = attn_implementation or cfg.attn_implementation
-    head: dict[str, Any] = {} if attention == "auto" else {"attn_implementation": attention}
+    head: dict[str, Any] = {}
+    if cfg.attn_implementation != "auto":
+        head["attn_implementation"] = cfg.attn_implementation
     if not own_head:
         head |= {
             "num_labels": len(LABEL_NAMES),
@@ -140,12 +139,10 @@ def load_model_config(cfg: ModelSection) -> Any:
     return _from_pretrained(AutoConfig, cfg, "model config")
 
 
-def make_model_init(
-    cfg: ModelSection, *, attn_implementation: str | None = None
-) -> Callable[..., PreTrainedModel]:
+def make_model_init(cfg: ModelSection) -> Callable[..., PreTrainedModel]:
     """``model_init`` for Trainer: a fresh model per trial (Trainer seeds before calling it)."""
 
     def model_init(trial: Any = None) -> PreTrainedModel:
-        return load_model(cfg, attn_implementation=attn_implementation)
+        return load_model(cfg)
 
     return model_init

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Attribute on a model that keeps the attention kernel it was loaded with.
+LOADED_KERNEL = "_hpo_loaded_attn_implementation"
+
 
 def _placeholder(config: HpoConfig, key: str) -> Any:
     """A value of the right type for a searched key before the trial sets it.
@@ -134,26 +137,22 @@ def precision_defaults(
     return out
 
 
-#: Longest ``max_length`` at which eager attention beats SDPA under bf16 autocast on a CPU.
-#: PyTorch's CPU flash-attention backward is slow in bf16 for short sequences: a third of a
-#: MiniLM step of 16 at 128 tokens. Measured (2-core EPYC, torch 2.13), eager/SDPA step time:
-#: 0.76 at 64 tokens, 0.77 at 128, 0.86 at 192, 0.90 at 256, 1.06 at 384, 1.14 at 512.
-CPU_BF16_EAGER_MAX_LENGTH = 256
+def training_attention(requested: str, args: TrainingArguments) -> str | None:
+    """The attention kernel for training steps where it should differ from the one the model
+    loaded with (which evaluation keeps); None: the loaded kernel throughout.
 
-
-def attention_implementation(requested: str, args: TrainingArguments, max_length: int) -> str:
-    """The attention kernel to load the model with: ``requested`` unless it is ``auto``.
-
-    ``auto`` is Transformers' default (SDPA) except for bf16 training on a CPU at up to
-    :data:`CPU_BF16_EAGER_MAX_LENGTH` tokens, where plain matmul attention ("eager") is faster.
-    In fp32 on a CPU the two are within noise, and on GPUs SDPA's fused kernels win.
+    Under bf16 autocast on a CPU, SDPA with attention dropout takes PyTorch's unfused math path,
+    and plain matmul attention ("eager") trains faster at every length: eager/SDPA step time for
+    MiniLM, batch 16, was 0.92 at 64 tokens, 0.84 at 128, 0.72 at 256 and 0.59 at 512 (2-core
+    EPYC, torch 2.13). Scoring has no dropout, and there SDPA's fused kernel wins (eager takes
+    1.4x its time at 128 tokens, 2.1x at 512), so evaluation switches back. In fp32 the two
+    train within 6% of each other, and on GPUs SDPA's fused kernels handle dropout: both keep
+    the default. ``model.attn_implementation`` set to a kernel keeps that kernel throughout.
     """
     if requested != "auto":
-        return requested
+        return None
     on_cpu = args.use_cpu or not torch.cuda.is_available()
-    if on_cpu and args.bf16 and max_length <= CPU_BF16_EAGER_MAX_LENGTH:
-        return "eager"
-    return "auto"
+    return "eager" if on_cpu and args.bf16 else None
 
 
 def check_training_arguments(config: HpoConfig) -> None:
@@ -346,11 +345,13 @@ class HpoTrainer(Trainer):
         *args: Any,
         evals_per_epoch: int | None = 1,
         max_trials: int | None = None,
+        train_attn_implementation: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.evals_per_epoch = evals_per_epoch or 1
         self.max_trials = max_trials
+        self.train_attn_implementation = train_attn_implementation
         if evals_per_epoch:  # None: no evaluation while training (the final retrain)
             self.add_callback(GridEvaluationCallback(evals_per_epoch))
         self.timer = StepTimer()
@@ -386,11 +387,38 @@ class HpoTrainer(Trainer):
             return SequentialSampler(eval_dataset)
         return super()._get_eval_sampler(eval_dataset)
 
+    # -- attention kernel ---------------------------------------------------------------------
+
+    def attention_kernels(self) -> tuple[str | None, str | None]:
+        """(training, evaluation) attention kernels of the current model."""
+        config = getattr(self.model, "config", None)
+        loaded = getattr(self.model, LOADED_KERNEL, getattr(config, "_attn_implementation", None))
+        return self.train_attn_implementation or loaded, loaded
+
+    def _use_kernel(self, training: bool) -> None:
+        # model_init builds a new model per trial, so the kernel it loaded with is kept on the
+        # model itself; switching costs a config change, not a reload.
+        config = getattr(self.model, "config", None)
+        if self.train_attn_implementation is None or config is None:
+            return
+        if not hasattr(self.model, LOADED_KERNEL):
+            setattr(self.model, LOADED_KERNEL, config._attn_implementation)
+        train, evaluate = self.attention_kernels()
+        wanted = train if training else evaluate
+        if config._attn_implementation != wanted:
+            self.model.set_attn_implementation(wanted)
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate (and predict) with the kernel the model loaded with; see training_attention."""
+        self._use_kernel(training=False)
+        return super().evaluation_loop(*args, **kwargs)
+
     # -- counting -----------------------------------------------------------------------------
 
     def training_step(
         self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
     ) -> torch.Tensor:
+        self._use_kernel(training=True)
         ids = inputs.get("input_ids")
         if ids is not None:
             self.tokens_processed += ids.numel()
@@ -464,6 +492,7 @@ class HpoTrainer(Trainer):
         metrics = output.metrics if output is not None else {}
         timed = self.timer.last
         rss, peak = memory_mb()
+        train_kernel, eval_kernel = self.attention_kernels()
         samples = (
             self.state.global_step
             * self.args.train_batch_size
@@ -485,8 +514,9 @@ class HpoTrainer(Trainer):
             "wall_seconds": round(runtime, 3),
             "rss_mb": round(rss, 1),
             "peak_rss_mb": round(peak, 1),
-            # The kernel the model actually ran (model.attn_implementation: auto decides).
-            "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
+            # The kernels the model ran (model.attn_implementation: auto decides).
+            "train_attn_implementation": train_kernel,
+            "eval_attn_implementation": eval_kernel,
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
@@ -506,14 +536,11 @@ def build_trainer(
 ) -> HpoTrainer:
     """The Trainer used by every search trial and by the final retrain.
 
-    Its ``model_init`` loads ``model.name`` afresh for each trial, with the attention kernel
-    :func:`attention_implementation` picks for these arguments and ``data.max_length``.
+    Its ``model_init`` loads ``model.name`` afresh for each trial; training steps run with the
+    attention kernel :func:`training_attention` picks for these arguments.
     """
     args = training_arguments(
         config, output_dir=output_dir, params=params, quiet=quiet, overrides=overrides
-    )
-    attention = attention_implementation(
-        config.model.attn_implementation, args, config.data.max_length
     )
     if eval_dataset is not None and "length" in eval_dataset.column_names:
         # Batches of similar length pad less; the order does not change accuracy.
@@ -527,10 +554,11 @@ def build_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        model_init=make_model_init(config.model, attn_implementation=attention),
+        model_init=make_model_init(config.model),
         compute_metrics=compute_metrics,
         evals_per_epoch=config.study.evals_per_epoch if eval_dataset is not None else None,
         max_trials=max_trials,
+        train_attn_implementation=training_attention(config.model.attn_implementation, args),
     )
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.

@@ -81,9 +81,11 @@ def test_search_speed_bench_compares_like_with_like(
         for t in trials[side]:
             assert 0 < t["step_seconds"] + t["eval_seconds"] <= t["wall_seconds"]
         assert len(record[side]["peak_rss_mb"]) == n_trials
-    # The recipe runs Transformers' default kernel; ours records the one its model ran.
-    assert {t["attn_implementation"] for t in trials["plain"]} == {"sdpa"}
-    assert {t["attn_implementation"] for t in trials["ours"]} <= {"eager", "sdpa"}
+    # The recipe runs Transformers' default kernel; ours records the ones its model ran.
+    for loop in ("train", "eval"):
+        assert {t[f"{loop}_attn_implementation"] for t in trials["plain"]} == {"sdpa"}
+    assert {t["train_attn_implementation"] for t in trials["ours"]} <= {"eager", "sdpa"}
+    assert {t["eval_attn_implementation"] for t in trials["ours"]} == {"sdpa"}
 
     # The tokenization cache: a cold first run, a hit on the second.
     assert record["prep"]["ours_cold"]["cache_hit"] is False

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
+import torch
+from transformers import TrainerCallback
 
 from hpo.config import load_config
 from hpo.errors import StorageError
 from hpo.search import count_states, finished, load_search_data, run_search
 from hpo.space import make_hp_space
 from hpo.storage import stored_config
-from hpo.training import LengthBucketSampler, attention_implementation, build_trainer
+from hpo.training import LengthBucketSampler, build_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +60,8 @@ def test_search_then_resume(make_config, arch: str, tmp_path: Path) -> None:
         assert steps > 0 and evals_s > 0
         assert steps + evals_s <= (t.datetime_complete - t.datetime_start).total_seconds()
         assert t.params["per_device_train_batch_size"] in (16, 32)
-        assert t.user_attrs["attn_implementation"] in ("eager", "sdpa")
+        assert t.user_attrs["train_attn_implementation"] in ("eager", "sdpa")
+        assert t.user_attrs["eval_attn_implementation"] == "sdpa"
 
     # Trials write no checkpoints.
     assert not list((tmp_path / "runs").rglob("checkpoint-*"))
@@ -186,9 +190,39 @@ def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) ->
     assert lengths == sorted(lengths), "the validation set is scored shortest first"
 
 
-@pytest.mark.parametrize("kernel", ["eager", "sdpa", "auto"])
-def test_model_init_loads_the_configured_attention_kernel(make_config, kernel: str) -> None:
-    config = load_config(make_config({"model": {"attn_implementation": kernel}}))
+class _KernelSpy(TrainerCallback):
+    """The attention kernel the model runs in training steps and in evaluation."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[str]] = {"train": set(), "eval": set()}
+
+    def on_step_end(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any
+    ) -> None:
+        self.seen["train"].add(model.config._attn_implementation)
+
+    def on_prediction_step(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any
+    ) -> None:
+        self.seen["eval"].add(model.config._attn_implementation)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "bf16", "train", "evaluate"),
+    [
+        ("auto", True, "eager", "sdpa"),  # bf16 on a CPU: eager trains faster, SDPA scores faster
+        ("auto", False, "sdpa", "sdpa"),
+        ("sdpa", True, "sdpa", "sdpa"),  # a named kernel is used throughout
+        ("eager", False, "eager", "eager"),
+    ],
+)
+def test_attention_kernel_per_loop(
+    make_config, monkeypatch: pytest.MonkeyPatch, kernel: str, bf16: bool, train: str, evaluate: str
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    config = load_config(
+        make_config({"model": {"attn_implementation": kernel}, "training": {"bf16": bf16}})
+    )
     tokenizer, prepared = load_search_data(config)
     trainer = build_trainer(
         config,
@@ -198,6 +232,8 @@ def test_model_init_loads_the_configured_attention_kernel(make_config, kernel: s
         output_dir=config.output_dir,
         quiet=True,
     )
-    expected = attention_implementation(kernel, trainer.args, config.data.max_length)
-    loaded = trainer.call_model_init().config._attn_implementation
-    assert loaded == (expected if expected != "auto" else "sdpa")
+    spy = _KernelSpy()
+    trainer.add_callback(spy)
+    trainer.train()
+    assert spy.seen == {"train": {train}, "eval": {evaluate}}
+    assert trainer.attention_kernels() == (train, evaluate)

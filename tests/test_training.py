@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from hpo.training import (
-    CPU_BF16_EAGER_MAX_LENGTH,
     LengthBucketSampler,
-    attention_implementation,
     precision_defaults,
+    training_attention,
 )
 
 
@@ -29,23 +28,19 @@ def test_precision_defaults_follow_the_gpu_and_the_config() -> None:
     assert precision_defaults({"bf16": False}, **cpu) == {}
 
 
-def test_attention_kernel_auto_picks_eager_only_for_short_bf16_cpu_training(
+def test_auto_trains_with_eager_attention_only_under_bf16_on_a_cpu(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    short, long = CPU_BF16_EAGER_MAX_LENGTH, CPU_BF16_EAGER_MAX_LENGTH + 1
     cpu_bf16 = SimpleNamespace(use_cpu=True, bf16=True)
-    assert attention_implementation("auto", cpu_bf16, short) == "eager"
-    assert attention_implementation("auto", cpu_bf16, long) == "auto"  # SDPA wins from ~384
-    fp32 = SimpleNamespace(use_cpu=False, bf16=False)
+    assert training_attention("auto", cpu_bf16) == "eager"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert attention_implementation("auto", fp32, short) == "auto"
-    # On a GPU (no use_cpu), SDPA's fused kernels stay.
+    assert training_attention("auto", SimpleNamespace(use_cpu=False, bf16=True)) == "eager"
+    assert training_attention("auto", SimpleNamespace(use_cpu=False, bf16=False)) is None  # fp32
+    # On a GPU, SDPA's fused kernels handle dropout: the loaded kernel stays.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert attention_implementation("auto", SimpleNamespace(use_cpu=False, bf16=True), 64) == (
-        "auto"
-    )
-    # An explicit choice is kept as it is.
-    assert attention_implementation("sdpa", cpu_bf16, short) == "sdpa"
+    assert training_attention("auto", SimpleNamespace(use_cpu=False, bf16=True)) is None
+    # A kernel named in the config is used throughout.
+    assert training_attention("sdpa", cpu_bf16) is None
 
 
 def _batches(indices: list[int], size: int) -> list[list[int]]:
