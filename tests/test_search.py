@@ -168,10 +168,8 @@ def test_changed_search_space_is_refused(make_config) -> None:
     assert len(study.trials) == 1
 
 
-def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) -> None:
-    # Through Trainer's own dataloader path, which strips the "length" column before it asks
-    # for a sampler: training batches come from LengthBucketSampler, evaluation runs in order.
-    config = load_config(make_config({"training": {"train_sampling_strategy": "group_by_length"}}))
+def _search_trainer(config: Any) -> tuple[Any, Any]:
+    """The trainer a search builds for ``config``, and its prepared data."""
     tokenizer, prepared = load_search_data(config)
     trainer = build_trainer(
         config,
@@ -181,6 +179,14 @@ def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) ->
         output_dir=config.output_dir,
         quiet=True,
     )
+    return trainer, prepared
+
+
+def test_trainer_batches_by_length_and_evaluates_in_length_order(make_config) -> None:
+    # Through Trainer's own dataloader path, which strips the "length" column before it asks
+    # for a sampler: training batches come from LengthBucketSampler, evaluation runs in order.
+    config = load_config(make_config({"training": {"train_sampling_strategy": "group_by_length"}}))
+    trainer, prepared = _search_trainer(config)
     train_sampler = trainer.get_train_dataloader().batch_sampler.sampler
     assert isinstance(train_sampler, LengthBucketSampler)
     assert len(train_sampler) == len(prepared.splits["train"])
@@ -223,15 +229,7 @@ def test_attention_kernel_per_loop(
     config = load_config(
         make_config({"model": {"attn_implementation": kernel}, "training": {"bf16": bf16}})
     )
-    tokenizer, prepared = load_search_data(config)
-    trainer = build_trainer(
-        config,
-        train_dataset=prepared.splits["train"],
-        eval_dataset=prepared.splits["validation"],
-        tokenizer=tokenizer,
-        output_dir=config.output_dir,
-        quiet=True,
-    )
+    trainer, _ = _search_trainer(config)
     spy = _KernelSpy()
     trainer.add_callback(spy)
     trainer.train()
