@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -88,7 +89,8 @@ def bench_config(opts: argparse.Namespace, study: str, workdir: Path, **data: An
     )
 
 
-def _trial_rows(study: Any) -> list[dict[str, Any]]:
+def _trial_rows(study: Any, config: Any) -> list[dict[str, Any]]:
+    default_epochs = config.training.get("num_train_epochs", 3)
     rows = []
     for t in study.trials:
         wall = (
@@ -111,6 +113,7 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
                 "best_accuracy": max(e["accuracy"] for e in evals) if evals else None,
                 "final_accuracy": evals[-1]["accuracy"] if evals else None,
                 "n_evals": len(evals),
+                "epochs": t.params.get("num_train_epochs", default_epochs),
                 "wall_seconds": wall,
                 **{
                     k: t.user_attrs.get(k)
@@ -123,6 +126,7 @@ def _trial_rows(study: Any) -> list[dict[str, Any]]:
                         "peak_rss_mb",
                         "train_attn_implementation",
                         "eval_attn_implementation",
+                        "dropout_masks",
                     )
                 },
             }
@@ -143,7 +147,7 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """hpo's search, as ``hpo search`` runs it."""
     import optuna
 
-    from hpo.search import run_search
+    from hpo.search import load_search_data, run_search
     from hpo.training import hardware_precision, precision_defaults
 
     config = bench_config(opts, "ours", workdir)
@@ -152,9 +156,11 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     run_search(config, quiet=True)
     total = time.perf_counter() - start
     study = optuna.load_study(study_name="ours", storage=config.storage_url)
+    _, prepared = load_search_data(config)  # from the cache the search filled
     return {
         "total_seconds": total,
-        "trials": _trial_rows(study),
+        "n_train": len(prepared.splits["train"]),
+        "trials": _trial_rows(study, config),
         "precision": precision or "fp32",
         "settings": config.to_dict(),
     }
@@ -253,12 +259,12 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     )
     total = time.perf_counter() - start
     study = optuna.load_study(study_name="plain", storage=config.storage_url)
-    rows = _trial_rows(study)
+    rows = _trial_rows(study, config)
     # Trials run one after another, so the i-th train() call is trial i.
     for row, timed, (rss, peak), kernel in zip(
         rows, timer.runs, memory.runs, memory.kernels, strict=True
     ):
-        epochs = row["params"].get("num_train_epochs", config.training.get("num_train_epochs", 3))
+        epochs = row["epochs"]
         row |= {
             "step_seconds": timed["step_seconds"],
             "eval_seconds": timed["eval_seconds"],
@@ -271,7 +277,12 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "eval_attn_implementation": kernel,
         }
     checkpoints = len(list((workdir / "plain").rglob("checkpoint-*")))
-    return {"total_seconds": total, "trials": rows, "checkpoints_written": checkpoints}
+    return {
+        "total_seconds": total,
+        "n_train": len(train),
+        "trials": rows,
+        "checkpoints_written": checkpoints,
+    }
 
 
 def child_prep(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -354,6 +365,8 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
     # the high-water mark still climbing after that.
     sizes = [t["params"].get("per_device_train_batch_size") for t in trials]
     settled = max(sizes.index(size) for size in set(sizes))
+    # Throughput from the completed trials, which trained every epoch they planned.
+    epochs = sum(t["epochs"] for t in complete)
     return {
         "n_trials": len(trials),
         "n_pruned": sum(t["state"] == "PRUNED" for t in trials),
@@ -370,6 +383,11 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "eval_seconds": sum(t["eval_seconds"] for t in trials),
         "overhead_seconds_per_trial": (wall - inside) / len(trials),
         "overhead_fraction": (wall - inside) / wall,
+        "train_samples_per_second": result["n_train"]
+        * epochs
+        / sum(t["step_seconds"] for t in complete),
+        # A complete trial's wall time per epoch: its training, evaluations and overhead.
+        "seconds_per_epoch": sum(t["wall_seconds"] for t in complete) / epochs,
         "rss_mb": rss,
         "peak_rss_mb": peak,
         "rss_settled_after_trial": settled,
@@ -389,6 +407,8 @@ def compare(ours: dict[str, Any], plain: dict[str, Any], prep: dict[str, Any]) -
             "padding_efficiency",
             "overhead_seconds_per_trial",
             "overhead_fraction",
+            "train_samples_per_second",
+            "seconds_per_epoch",
         )
         if plain.get(k)
     }
@@ -437,6 +457,8 @@ def table(ours: dict[str, Any], plain: dict[str, Any], ratios: dict[str, float])
         row("padding efficiency (real / processed tokens)", "padding_efficiency", ".3f"),
         row("overhead per trial, s", "overhead_seconds_per_trial", ".2f"),
         row("overhead, share of trial time", "overhead_fraction", ".3f"),
+        row("training samples/s (complete trials)", "train_samples_per_second", ".1f"),
+        row("wall time per epoch, s (complete trials)", "seconds_per_epoch", ".1f"),
         f"| trials pruned | {ours['n_pruned']} of {ours['n_trials']} | "
         f"{plain['n_pruned']} of {plain['n_trials']} | |",
     ]
@@ -495,8 +517,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     ours, plain = summarize(ours_raw), summarize(plain_raw)
-    if not prep:
-        prep = {"ours_warm": {"seconds": float("nan")}}
+    if not prep:  # --skip-prep: the warm-prep target has no figure
+        prep = {"ours_warm": {"seconds": float("nan"), "skipped": True}}
     verdict = compare(ours, plain, prep)
     print()
     print(table(ours, plain, verdict["ratios"]))
@@ -518,14 +540,19 @@ def main(argv: list[str] | None = None) -> int:
             for loop in ("train", "eval")
         }
         print(f"attention kernel ({side}): training {kernels['train']}, scoring {kernels['eval']}")
+    masks = sorted({str(t["dropout_masks"]) for t in ours_raw["trials"]})
+    print(f"dropout masks in training (ours): {masks}; plain: PyTorch's own")
     for key in ("ours_cold", "ours_warm", "plain_cold", "plain_warm"):
-        if key in prep:
+        if "reviews" in prep.get(key, {}):
             print(
                 f"prepare {prep[key]['reviews']} training reviews, {key}: "
                 f"{prep[key]['seconds']:.2f} s"
             )
     print()
     for name, t in verdict["targets"].items():
+        if math.isnan(t["value"]):
+            print(f"target {name}: not measured (--skip-prep)")
+            continue
         print(f"target {name}: {t['value']:.4f} -> {'met' if t['met'] else 'NOT met'}")
 
     import torch

@@ -50,6 +50,9 @@ SEARCH_OWNED_TRAINING_KEYS = frozenset(
     }
 )
 
+#: Values of ``model.dropout_masks``.
+DROPOUT_MASKS = ("auto", "torch")
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that reads ``1e-5`` as a float.
@@ -134,6 +137,10 @@ class ModelSection:
     #: hardware (see :func:`hpo.training.training_attention`); or ``eager``, ``sdpa``,
     #: ``flash_attention_2``, ... as Transformers' ``attn_implementation``, used throughout.
     attn_implementation: str = "auto"
+    #: Dropout masks in training steps: ``auto`` draws them four to a random number on a CPU
+    #: (see :mod:`hpo.dropout`) and leaves GPUs to PyTorch's fused dropout; ``torch`` keeps
+    #: PyTorch's own everywhere.
+    dropout_masks: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -459,6 +466,11 @@ def _check_model(model: ModelSection, source: str) -> None:
         raise ConfigError(
             f"{source}: model.attn_implementation: unknown kernel "
             f"{model.attn_implementation!r}. Valid: {', '.join(valid)}."
+        )
+    if model.dropout_masks not in DROPOUT_MASKS:
+        raise ConfigError(
+            f"{source}: model.dropout_masks: unknown value {model.dropout_masks!r}. "
+            f"Valid: {', '.join(DROPOUT_MASKS)}."
         )
 
 

@@ -11,6 +11,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from hpo.dropout import PackedDropout
 from hpo.errors import ConfigError
 from hpo.metrics import compute_metrics, compute_objective
 from hpo.model import make_model_init
@@ -137,22 +139,39 @@ def precision_defaults(
     return out
 
 
-def training_attention(requested: str, args: TrainingArguments) -> str | None:
+def training_attention(
+    requested: str, args: TrainingArguments, packed_dropout: bool = False
+) -> str | None:
     """The attention kernel for training steps where it should differ from the one the model
     loaded with (which evaluation keeps); None: the loaded kernel throughout.
 
-    Under bf16 autocast on a CPU, SDPA with attention dropout takes PyTorch's unfused math path,
-    and plain matmul attention ("eager") trains faster at every length: eager/SDPA step time for
-    MiniLM, batch 16, was 0.92 at 64 tokens, 0.84 at 128, 0.72 at 256 and 0.59 at 512 (2-core
-    EPYC, torch 2.13). Scoring has no dropout, and there SDPA's fused kernel wins (eager takes
-    1.4x its time at 128 tokens, 2.1x at 512), so evaluation switches back. In fp32 the two
-    train within 6% of each other, and on GPUs SDPA's fused kernels handle dropout: both keep
-    the default. ``model.attn_implementation`` set to a kernel keeps that kernel throughout.
+    On a CPU, SDPA with attention dropout takes PyTorch's unfused math path and draws its
+    dropout mask inside, where :mod:`hpo.dropout` cannot reach it; plain matmul attention
+    ("eager") calls ``F.dropout``. Eager/SDPA time of a MiniLM training step of 16 (2-core
+    EPYC, torch 2.13): under bf16, 0.84 at 128 tokens and 0.59-0.77 at 512 even with PyTorch's
+    masks; in fp32, 0.96 at 128 and 1.06-1.18 at 512 with PyTorch's masks, but 0.85 and 0.96
+    against SDPA's best with packed ones. So eager trains under bf16 or packed dropout. Scoring
+    has no dropout, and there SDPA's fused kernel wins (eager takes 1.4x its time at 128 tokens,
+    2.1x at 512), so evaluation switches back. On GPUs, SDPA's fused kernels handle dropout:
+    the default stays. ``model.attn_implementation`` set to a kernel keeps it throughout.
     """
     if requested != "auto":
         return None
     on_cpu = args.use_cpu or not torch.cuda.is_available()
-    return "eager" if on_cpu and args.bf16 else None
+    return "eager" if on_cpu and (args.bf16 or packed_dropout) else None
+
+
+def training_dropout(requested: str, args: TrainingArguments) -> bool:
+    """Whether training steps draw dropout masks with :class:`hpo.dropout.PackedDropout`.
+
+    ``model.dropout_masks: auto`` does on a CPU, where PyTorch draws one random number per
+    element on one thread: MiniLM's training step of 16 at 128 tokens went from 0.74 s to
+    0.64 s under bf16 and from 1.18 s to 1.04 s in fp32 (eager attention, 2-core EPYC, torch
+    2.13). On a GPU, PyTorch's fused dropout stays.
+    """
+    if requested != "auto":
+        return False
+    return bool(args.use_cpu) or not torch.cuda.is_available()
 
 
 def check_training_arguments(config: HpoConfig) -> None:
@@ -346,12 +365,14 @@ class HpoTrainer(Trainer):
         evals_per_epoch: int | None = 1,
         max_trials: int | None = None,
         train_attn_implementation: str | None = None,
+        packed_dropout: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.evals_per_epoch = evals_per_epoch or 1
         self.max_trials = max_trials
         self.train_attn_implementation = train_attn_implementation
+        self.packed_dropout = packed_dropout
         if evals_per_epoch:  # None: no evaluation while training (the final retrain)
             self.add_callback(GridEvaluationCallback(evals_per_epoch))
         self.timer = StepTimer()
@@ -424,7 +445,9 @@ class HpoTrainer(Trainer):
             self.tokens_processed += ids.numel()
             mask = inputs.get("attention_mask")
             self.tokens_real += int(mask.sum()) if mask is not None else ids.numel()
-        return super().training_step(model, inputs, num_items_in_batch)
+        # Forward and backward both run in here; the optimizer step and evaluation do not.
+        with PackedDropout() if self.packed_dropout else nullcontext():
+            return super().training_step(model, inputs, num_items_in_batch)
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -517,6 +540,7 @@ class HpoTrainer(Trainer):
             # The kernels the model ran (model.attn_implementation: auto decides).
             "train_attn_implementation": train_kernel,
             "eval_attn_implementation": eval_kernel,
+            "dropout_masks": "packed" if self.packed_dropout else "torch",
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
@@ -537,7 +561,8 @@ def build_trainer(
     """The Trainer used by every search trial and by the final retrain.
 
     Its ``model_init`` loads ``model.name`` afresh for each trial; training steps run with the
-    attention kernel :func:`training_attention` picks for these arguments.
+    dropout masks of :func:`training_dropout` and the attention kernel of
+    :func:`training_attention`.
     """
     args = training_arguments(
         config, output_dir=output_dir, params=params, quiet=quiet, overrides=overrides
@@ -548,6 +573,7 @@ def build_trainer(
             # datasets passes pyarrow a sort option that pyarrow 25 deprecates; not ours to fix.
             warnings.simplefilter("ignore", FutureWarning)
             eval_dataset = eval_dataset.sort("length")
+    packed = training_dropout(config.model.dropout_masks, args)
     trainer = HpoTrainer(
         args=args,
         train_dataset=train_dataset,
@@ -558,7 +584,10 @@ def build_trainer(
         compute_metrics=compute_metrics,
         evals_per_epoch=config.study.evals_per_epoch if eval_dataset is not None else None,
         max_trials=max_trials,
-        train_attn_implementation=training_attention(config.model.attn_implementation, args),
+        train_attn_implementation=training_attention(
+            config.model.attn_implementation, args, packed_dropout=packed
+        ),
+        packed_dropout=packed,
     )
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.

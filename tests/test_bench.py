@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -86,11 +87,24 @@ def test_search_speed_bench_compares_like_with_like(
         assert {t[f"{loop}_attn_implementation"] for t in trials["plain"]} == {"sdpa"}
     assert {t["train_attn_implementation"] for t in trials["ours"]} <= {"eager", "sdpa"}
     assert {t["eval_attn_implementation"] for t in trials["ours"]} == {"sdpa"}
+    # On a CPU ours draws its training dropout masks with hpo.dropout; the recipe records none.
+    masks = "torch" if torch.cuda.is_available() else "packed"
+    assert {t["dropout_masks"] for t in trials["ours"]} == {masks}
+    assert {t["dropout_masks"] for t in trials["plain"]} == {None}
 
     # The tokenization cache: a cold first run, a hit on the second.
     assert record["prep"]["ours_cold"]["cache_hit"] is False
     assert record["prep"]["ours_warm"]["cache_hit"] is True
     assert record["prep"]["ours_warm"]["reviews"] == 600
+
+    # Throughput and time per epoch come from the completed trials, which trained 96 reviews
+    # per epoch: an epoch's wall time covers at least its training steps.
+    for side in ("ours", "plain"):
+        done = [t for t in trials[side] if t["state"] == "COMPLETE"]
+        epochs = sum(t["params"]["num_train_epochs"] for t in done)
+        steps = sum(t["step_seconds"] for t in done)
+        assert record[side]["train_samples_per_second"] == pytest.approx(96 * epochs / steps)
+        assert record[side]["seconds_per_epoch"] >= 96 / record[side]["train_samples_per_second"]
 
     # Ratios are ours/plain, and each target carries its verdict.
     assert record["ratios"]["total_seconds"] == pytest.approx(

@@ -98,6 +98,11 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
         "model.attn_implementation: unknown kernel 'flash'. Valid: auto, eager",
     ),
     (
+        "dropout masks",
+        {"model": {"dropout_masks": "fast"}},
+        "model.dropout_masks: unknown value 'fast'. Valid: auto, torch.",
+    ),
+    (
         "reference outside space",
         {"study": {"enqueue_reference": True}},
         "reference.learning_rate: the value 2e-05 is outside the search space",

@@ -214,24 +214,58 @@ class _KernelSpy(TrainerCallback):
 
 
 @pytest.mark.parametrize(
-    ("kernel", "bf16", "train", "evaluate"),
+    ("kernel", "bf16", "masks", "train", "evaluate"),
     [
-        ("auto", True, "eager", "sdpa"),  # bf16 on a CPU: eager trains faster, SDPA scores faster
-        ("auto", False, "sdpa", "sdpa"),
-        ("sdpa", True, "sdpa", "sdpa"),  # a named kernel is used throughout
-        ("eager", False, "eager", "eager"),
+        # On a CPU, eager trains faster under bf16 or packed dropout; SDPA scores faster.
+        ("auto", True, "torch", "eager", "sdpa"),
+        ("auto", False, "auto", "eager", "sdpa"),
+        ("auto", False, "torch", "sdpa", "sdpa"),
+        ("sdpa", True, "auto", "sdpa", "sdpa"),  # a named kernel is used throughout
+        ("eager", False, "torch", "eager", "eager"),
     ],
 )
 def test_attention_kernel_per_loop(
-    make_config, monkeypatch: pytest.MonkeyPatch, kernel: str, bf16: bool, train: str, evaluate: str
+    make_config,
+    monkeypatch: pytest.MonkeyPatch,
+    kernel: str,
+    bf16: bool,
+    masks: str,
+    train: str,
+    evaluate: str,
 ) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    config = load_config(
-        make_config({"model": {"attn_implementation": kernel}, "training": {"bf16": bf16}})
-    )
+    model = {"attn_implementation": kernel, "dropout_masks": masks}
+    config = load_config(make_config({"model": model, "training": {"bf16": bf16}}))
     trainer, _ = _search_trainer(config)
     spy = _KernelSpy()
     trainer.add_callback(spy)
     trainer.train()
     assert spy.seen == {"train": {train}, "eval": {evaluate}}
     assert trainer.attention_kernels() == (train, evaluate)
+
+
+@pytest.mark.parametrize(("masks", "packed"), [("auto", True), ("torch", False)])
+def test_packed_dropout_in_training_steps_only(
+    make_config, monkeypatch: pytest.MonkeyPatch, masks: str, packed: bool
+) -> None:
+    # On a CPU, auto draws the masks of every training step's dropout calls (hidden states and
+    # eager attention's probabilities) with hpo.dropout; evaluation never runs in that mode.
+    import hpo.dropout
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    calls: list[tuple[bool, float]] = []
+    real = hpo.dropout.packed_dropout
+
+    def spy(input: torch.Tensor, p: float = 0.5, training: bool = True, **kw: Any) -> Any:
+        calls.append((training, p))
+        return real(input, p, training, **kw)
+
+    monkeypatch.setattr(hpo.dropout, "packed_dropout", spy)
+    config = load_config(make_config({"model": {"dropout_masks": masks}}))
+    trainer, _ = _search_trainer(config)
+    trainer.train()
+    if packed:
+        assert calls and {training for training, _ in calls} == {True}
+        assert {p for _, p in calls} == {0.1}  # the tiny BERT's hidden and attention dropout
+    else:
+        assert calls == []

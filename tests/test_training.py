@@ -1,4 +1,5 @@
-"""Training pieces that need no model: precision and attention defaults, the bucket sampler."""
+"""Training pieces that need no model: precision, attention and dropout defaults, the bucket
+sampler."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hpo.training import (
     LengthBucketSampler,
     precision_defaults,
     training_attention,
+    training_dropout,
 )
 
 
@@ -28,19 +30,31 @@ def test_precision_defaults_follow_the_gpu_and_the_config() -> None:
     assert precision_defaults({"bf16": False}, **cpu) == {}
 
 
-def test_auto_trains_with_eager_attention_only_under_bf16_on_a_cpu(
+def test_auto_trains_with_eager_attention_on_a_cpu_under_bf16_or_packed_dropout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cpu_bf16 = SimpleNamespace(use_cpu=True, bf16=True)
     assert training_attention("auto", cpu_bf16) == "eager"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fp32 = SimpleNamespace(use_cpu=False, bf16=False)
     assert training_attention("auto", SimpleNamespace(use_cpu=False, bf16=True)) == "eager"
-    assert training_attention("auto", SimpleNamespace(use_cpu=False, bf16=False)) is None  # fp32
+    assert training_attention("auto", fp32, packed_dropout=True) == "eager"
+    assert training_attention("auto", fp32) is None  # fp32 with PyTorch's own dropout masks
     # On a GPU, SDPA's fused kernels handle dropout: the loaded kernel stays.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert training_attention("auto", SimpleNamespace(use_cpu=False, bf16=True)) is None
+    gpu_bf16 = SimpleNamespace(use_cpu=False, bf16=True)
+    assert training_attention("auto", gpu_bf16, packed_dropout=True) is None
     # A kernel named in the config is used throughout.
-    assert training_attention("sdpa", cpu_bf16) is None
+    assert training_attention("sdpa", cpu_bf16, packed_dropout=True) is None
+
+
+def test_packed_dropout_masks_on_a_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training_dropout("auto", SimpleNamespace(use_cpu=True)) is True  # a CPU run on a GPU box
+    assert training_dropout("auto", SimpleNamespace(use_cpu=False)) is False  # the GPU's own
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_dropout("auto", SimpleNamespace(use_cpu=False)) is True
+    assert training_dropout("torch", SimpleNamespace(use_cpu=True)) is False
 
 
 def _batches(indices: list[int], size: int) -> list[list[int]]:
