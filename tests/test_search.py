@@ -269,3 +269,31 @@ def test_packed_dropout_in_training_steps_only(
         assert {p for _, p in calls} == {0.1}  # the tiny BERT's hidden and attention dropout
     else:
         assert calls == []
+
+
+class _SdpaSpy(TrainerCallback):
+    """Whether cuDNN attention is open to SDPA in each forward pass, by train/eval mode."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, set[bool]] = {"train": set(), "eval": set()}
+
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any
+    ) -> None:
+        def record(module: torch.nn.Module, inputs: Any) -> None:
+            mode = "train" if module.training else "eval"
+            self.seen[mode].add(torch.backends.cuda.cudnn_sdp_enabled())
+
+        model.register_forward_pre_hook(record)
+
+
+def test_no_cudnn_attention_in_either_loop(make_config) -> None:
+    # cuDNN attention builds a graph per new sequence length; dynamically padded batches bring
+    # one almost every step, so both loops leave it out, and only while they run.
+    trainer, _ = _search_trainer(load_config(make_config()))
+    spy = _SdpaSpy()
+    trainer.add_callback(spy)
+    assert torch.backends.cuda.cudnn_sdp_enabled()
+    trainer.train()
+    assert spy.seen == {"train": {False}, "eval": {False}}
+    assert torch.backends.cuda.cudnn_sdp_enabled()
