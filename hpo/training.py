@@ -6,6 +6,9 @@ the same construction it was scored with.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
 import math
 import time
@@ -235,6 +238,28 @@ def memory_mb() -> tuple[float, float]:
 
     rss = psutil.Process().memory_info().rss / 2**20
     return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def release_freed_memory() -> None:
+    """Collect garbage and hand the heap's free pages back to the OS (glibc's ``malloc_trim``).
+
+    Called before each trial builds its model. glibc keeps freed heap memory for reuse, and a
+    search allocates tensors of a new size almost every step (dynamic padding), so a trial
+    could start on a fragmented heap and push the process's high-water mark above the last
+    one's. A no-op where the C library has no ``malloc_trim``.
+    """
+    gc.collect()
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
 
 
 class StepTimer(TrainerCallback):
@@ -514,6 +539,18 @@ class HpoTrainer(Trainer):
         if self.max_trials is not None and hasattr(trial, "study"):
             check_not_surplus(trial, self.max_trials)
         self._reset_trial_state()
+        if self.model_init is not None:
+            # Trainer builds the next model while the last trial's model and optimizer (state
+            # twice the model's size) are alive: referenced by Trainer, its Accelerator and its
+            # CallbackHandler, and the model by a cycle (Accelerate's autocast forward) that
+            # lasts until the collector runs, which can be well into the next trial's training.
+            # Free them first, on a trimmed heap.
+            self.accelerator.free_memory()
+            self.model = self.model_wrapped = None
+            self.optimizer, self.lr_scheduler = None, None
+            handler = self.callback_handler
+            handler.model = handler.optimizer = handler.lr_scheduler = None
+            release_freed_memory()
         start = time.perf_counter()
         output = None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +298,21 @@ def test_no_cudnn_attention_in_either_loop(make_config) -> None:
     trainer.train()
     assert spy.seen == {"train": {False}, "eval": {False}}
     assert torch.backends.cuda.cudnn_sdp_enabled()
+
+
+def test_next_trial_builds_its_model_after_the_last_one_is_gone(make_config) -> None:
+    # Trainer builds the next model while the last trial's model and optimizer (state twice the
+    # model's size) are alive; HpoTrainer frees them first.
+    trainer, _ = _search_trainer(load_config(make_config()))
+    trainer.train()
+    last_model, last_optimizer = weakref.ref(trainer.model), weakref.ref(trainer.optimizer)
+    build = trainer.model_init
+    alive: list[bool] = []
+
+    def model_init(trial: Any = None) -> Any:
+        alive.append(last_model() is not None or last_optimizer() is not None)
+        return build(trial)
+
+    trainer.model_init = model_init
+    trainer.train()
+    assert alive == [False]
