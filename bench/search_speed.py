@@ -476,7 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-length", type=int, help="default: the config's data.max_length")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=str(REPO / "bench" / "results"))
-    p.add_argument("--workdir", help="keep studies, caches and checkpoints here (default: temp)")
+    p.add_argument(
+        "--workdir", help="keep studies, caches and checkpoints here; a new folder (default: temp)"
+    )
     p.add_argument("--skip-prep", action="store_true", help="skip the 25k-review prep timing")
     p.add_argument("--role", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     p.add_argument("--role-out", help=argparse.SUPPRESS)
@@ -497,6 +499,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     keep = opts.workdir is not None
+    if keep:
+        # A study left there would be resumed (ours) or refused (plain): not a fresh run.
+        dbs = (f"{study}.db" for study in ("ours", "plain"))
+        left = [db for db in dbs if (Path(opts.workdir) / db).exists()]
+        if left:
+            print(
+                f"--workdir: {opts.workdir} holds {', '.join(left)} from an earlier run; "
+                "pass an empty or new folder."
+            )
+            return 2
     workdir = Path(opts.workdir or tempfile.mkdtemp(prefix="hpo-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     passthrough = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--skip-prep"]

@@ -6,9 +6,6 @@ the same construction it was scored with.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import logging
 import math
 import time
@@ -238,28 +235,6 @@ def memory_mb() -> tuple[float, float]:
 
     rss = psutil.Process().memory_info().rss / 2**20
     return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def release_freed_memory() -> None:
-    """Collect garbage and hand the heap's free pages back to the OS (glibc's ``malloc_trim``).
-
-    Called before each trial builds its model. glibc keeps freed heap memory for reuse, and a
-    search allocates tensors of a new size almost every step (dynamic padding), so a trial
-    could start on a fragmented heap and push the process's high-water mark above the last
-    one's. A no-op where the C library has no ``malloc_trim``.
-    """
-    gc.collect()
-    trim = getattr(_libc(), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
-def _libc() -> Any:
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
 
 
 class StepTimer(TrainerCallback):
@@ -540,17 +515,7 @@ class HpoTrainer(Trainer):
             check_not_surplus(trial, self.max_trials)
         self._reset_trial_state()
         if self.model_init is not None:
-            # Trainer builds the next model while the last trial's model and optimizer (state
-            # twice the model's size) are alive: referenced by Trainer, its Accelerator and its
-            # CallbackHandler, and the model by a cycle (Accelerate's autocast forward) that
-            # lasts until the collector runs, which can be well into the next trial's training.
-            # Free them first, on a trimmed heap.
-            self.accelerator.free_memory()
-            self.model = self.model_wrapped = None
-            self.optimizer, self.lr_scheduler = None, None
-            handler = self.callback_handler
-            handler.model = handler.optimizer = handler.lr_scheduler = None
-            release_freed_memory()
+            self._release_last_trial()
         start = time.perf_counter()
         output = None
         try:
@@ -560,6 +525,26 @@ class HpoTrainer(Trainer):
             runtime = time.perf_counter() - start
             if trial is not None and hasattr(trial, "set_user_attr"):
                 self._record(trial, runtime, output)
+
+    def _release_last_trial(self) -> None:
+        """Let the last trial's model and optimizer go before the next trial builds its own.
+
+        Trainer keeps them referenced (itself, its CallbackHandler, and the Accelerator it
+        replaces only after ``model_init``), and Accelerate's mixed-precision wrapper stores
+        the model's forward on the model: a reference cycle that lasts until a full garbage
+        collection, which could come well into the next trial's training and push the
+        process's high-water mark up by the old model's size (+2.8% to +7.0% in three
+        benchmark runs). Dropping the references and that attribute lets reference counting
+        free both by the time the next trial trains, without a full collection (0.2 s here).
+        """
+        model = self.model
+        self.model = self.model_wrapped = None
+        self.optimizer, self.lr_scheduler = None, None
+        handler = self.callback_handler
+        handler.model = handler.optimizer = handler.lr_scheduler = None
+        if model is not None:  # the class's forward takes over again
+            vars(model).pop("forward", None)
+            vars(model).pop("_original_forward", None)
 
     def _record(self, trial: Any, runtime: float, output: Any) -> None:
         metrics = output.metrics if output is not None else {}

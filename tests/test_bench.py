@@ -24,36 +24,38 @@ def _bench_module() -> Any:
 
 
 def test_search_speed_bench_compares_like_with_like(
-    tiny_models: dict[str, Path], tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_models: dict[str, Path],
+    tiny_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     bench = _bench_module()
     monkeypatch.chdir(REPO)
     n_trials = 3
-    code = bench.main(
-        [
-            "--config",
-            "study_configs/smoke.yaml",
-            "--data",
-            str(tiny_data),
-            "--set",
-            f"model.name={tiny_models['bert']}",
-            "--set",
-            "search_space.num_train_epochs={type: int, low: 1, high: 2}",
-            "--n-trials",
-            str(n_trials),
-            "--train",
-            "96",
-            "--eval",
-            "64",
-            "--max-length",
-            "64",
-            "--out",
-            str(tmp_path / "results"),
-            "--workdir",
-            str(tmp_path / "work"),
-        ]
-    )
-    assert code == 0
+    argv = [
+        "--config",
+        "study_configs/smoke.yaml",
+        "--data",
+        str(tiny_data),
+        "--set",
+        f"model.name={tiny_models['bert']}",
+        "--set",
+        "search_space.num_train_epochs={type: int, low: 1, high: 2}",
+        "--n-trials",
+        str(n_trials),
+        "--train",
+        "96",
+        "--eval",
+        "64",
+        "--max-length",
+        "64",
+        "--out",
+        str(tmp_path / "results"),
+        "--workdir",
+        str(tmp_path / "work"),
+    ]
+    assert bench.main(argv) == 0
     [path] = (tmp_path / "results").glob("*.json")
     record = json.loads(path.read_text())
     ours, plain = record["ours"], record["plain"]
@@ -119,3 +121,7 @@ def test_search_speed_bench_compares_like_with_like(
         "rss_growth",
     }
     assert "| best validation accuracy |" in record["table"]
+
+    # A second run into the same --workdir would resume one study and trip over the other.
+    assert bench.main(argv) == 2
+    assert "holds ours.db, plain.db from an earlier run" in capsys.readouterr().out

@@ -9,11 +9,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from hpo import training
 from hpo.training import (
     LengthBucketSampler,
     precision_defaults,
-    release_freed_memory,
     training_attention,
     training_dropout,
 )
@@ -94,20 +92,3 @@ def test_length_bucket_sampler_groups_lengths_in_random_order() -> None:
     # Buckets bound how far apart a batch's members can come from in the shuffle.
     big = LengthBucketSampler(list(range(1000)), 10, bucket_batches=5)
     assert sorted(big) == list(range(1000))
-
-
-@pytest.mark.skipif(
-    getattr(training._libc(), "malloc_trim", None) is None, reason="C library without malloc_trim"
-)
-def test_release_freed_memory_hands_freed_heap_pages_back() -> None:
-    import psutil
-
-    process = psutil.Process()
-    blocks = [bytearray(4096) for _ in range(50_000)]  # ~200 MiB of small heap chunks
-    pin = bytearray(4096)  # allocated last: the heap top stays in use, so free() cannot trim
-    del blocks
-    before = process.memory_info().rss
-    release_freed_memory()
-    after = process.memory_info().rss
-    assert before - after > 100 * 2**20
-    assert len(pin) == 4096
