@@ -302,8 +302,9 @@ def test_no_cudnn_attention_in_either_loop(make_config) -> None:
 
 
 def test_last_trials_model_and_optimizer_are_gone_when_the_next_trains(make_config) -> None:
-    # Trainer would keep them referenced, and the model in a reference cycle, until a full
-    # garbage collection; with the collector off, reference counting alone must free them.
+    # Trainer would keep them referenced (and the model in a reference cycle) into the next
+    # trial, on top of its own model and optimizer. Automatic collection is off so that only
+    # HpoTrainer's own release can free them.
     trainer, _ = _search_trainer(load_config(make_config()))
     trainer.train()
     last = [weakref.ref(trainer.model), weakref.ref(trainer.optimizer)]
