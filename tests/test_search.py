@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import optuna
@@ -301,10 +302,17 @@ def test_no_cudnn_attention_in_either_loop(make_config) -> None:
     assert torch.backends.cuda.cudnn_sdp_enabled()
 
 
-def test_last_trials_model_and_optimizer_are_gone_when_the_next_trains(make_config) -> None:
+def test_last_trials_model_and_optimizer_are_gone_when_the_next_trains(
+    make_config, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Trainer would keep them referenced (and the model in a reference cycle) into the next
     # trial, on top of its own model and optimizer. Automatic collection is off so that only
-    # HpoTrainer's own release can free them.
+    # HpoTrainer's own release can free them; then the heap is trimmed.
+    import hpo.training
+
+    trims: list[int] = []
+    libc = SimpleNamespace(malloc_trim=lambda pad: trims.append(pad))
+    monkeypatch.setattr(hpo.training, "_libc", lambda: libc)
     trainer, _ = _search_trainer(load_config(make_config()))
     trainer.train()
     last = [weakref.ref(trainer.model), weakref.ref(trainer.optimizer)]
@@ -321,3 +329,4 @@ def test_last_trials_model_and_optimizer_are_gone_when_the_next_trains(make_conf
     finally:
         gc.enable()
     assert alive == [False]
+    assert trims == [0, 0]  # before each of the two trials
