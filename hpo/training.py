@@ -552,7 +552,7 @@ class HpoTrainer(Trainer):
         glibc's ``malloc_trim`` hands freed heap pages back: dynamic padding allocates tensors
         of a new size almost every step, and on a fragmented heap a later batch-32 trial
         pushed the process's high-water mark up by 2.8% to 8.3% (five benchmark runs without
-        the trim; the one run with it and full collections was flat).
+        the trim; both runs with it were flat).
         """
         model = self.model
         self.model = self.model_wrapped = None
