@@ -36,7 +36,11 @@ def classical(config: HpoConfig) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - start
     predictions = model.predict(test["text"])
     result = score(np.asarray(predictions), np.asarray(test["label"]))
-    result |= {"name": "TF-IDF + logistic regression", "train_seconds": round(fit_seconds, 1)}
+    result |= {
+        "name": "TF-IDF + logistic regression",
+        "train_seconds": round(fit_seconds, 1),
+        "predictions": np.asarray(predictions).tolist(),
+    }
     logger.info("Classical baseline: test accuracy %.4f", result["accuracy"])
     return result
 
@@ -78,6 +82,7 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
         "applicable": True,
         "label_map": {str(model_config.id2label[i]): v for i, v in mapping.items()},
         "test_seconds": round(seconds, 1),
+        "predictions": predictions.tolist(),
     }
     logger.info("Zero-shot baseline: test accuracy %.4f", result["accuracy"])
     return result

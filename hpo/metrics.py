@@ -42,3 +42,23 @@ def accuracy(predictions: Any, references: Any) -> float:
     return float(
         accuracy_metric().compute(predictions=predictions, references=references)["accuracy"]
     )
+
+
+def mcnemar(correct_a: Any, correct_b: Any) -> dict[str, Any]:
+    """McNemar's exact test of two models scored on the same examples.
+
+    ``correct_a``/``correct_b``: per-example 0/1 (or bool) correctness, in the same order.
+    Only the examples where exactly one model is right count: ``a_only`` and ``b_only``. Under
+    "the models are equally accurate" each such example is a fair coin, so the two-sided p-value
+    is a binomial test of ``a_only`` out of ``a_only + b_only``.
+    """
+    from scipy.stats import binomtest
+
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired test needs the same examples, got {a.shape} and {b.shape}")
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    discordant = a_only + b_only
+    p_value = binomtest(a_only, discordant, 0.5).pvalue if discordant else 1.0
+    return {"n": int(a.size), "a_only": a_only, "b_only": b_only, "p_value": float(p_value)}

@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
+from optuna.trial import TrialState
+
+from hpo.metrics import mcnemar
 
 
 def trials_table(study: optuna.Study) -> str:
@@ -43,6 +47,16 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def _seconds(x: float) -> str:
+    return f"{x:.1f} s" if x >= 0.1 else "under 0.1 s"
+
+
+#: Below this many complete trials, parameter importances are shown with a caveat.
+IMPORTANCE_MIN_TRIALS = 10
+#: Significance level of the paired test.
+ALPHA = 0.05
+
+
 def accuracy_rows(results: dict[str, Any]) -> list[tuple[str, float | None, Any, str]]:
     """(name, test accuracy or None, CI, note) per entry, in the order of the bar chart."""
     rows = []
@@ -73,9 +87,10 @@ def accuracy_rows(results: dict[str, Any]) -> list[tuple[str, float | None, Any,
             )
     reference = results.get("reference")
     if reference:
+        params = reference.get("trained_params") or reference.get("params") or {}
         rows.append(
             (
-                "reference setup (lr 2e-5, batch 16, wd 0.01, warmup 100)",
+                f"reference setup ({_params_text(params)})",
                 reference["accuracy"],
                 reference["ci95"],
                 f"stopped at epoch {reference['stop_epoch']}",
@@ -100,87 +115,183 @@ def accuracy_rows(results: dict[str, Any]) -> list[tuple[str, float | None, Any,
     return rows
 
 
-def plot_accuracies(rows: list[tuple[str, float | None, Any, str]], path: Path) -> None:
-    """Bar chart of test accuracy with 95% bootstrap intervals."""
+_SHORT_NAMES = {
+    "learning_rate": "lr",
+    "per_device_train_batch_size": "batch",
+    "num_train_epochs": "epochs",
+    "weight_decay": "wd",
+    "warmup_steps": "warmup",
+}
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{_SHORT_NAMES.get(k, k)} {_short(v)}" for k, v in params.items())
+
+
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def accuracy_figure(rows: list[tuple[str, float | None, Any, str]]) -> Any:
+    """Bar chart of test accuracy with 95% bootstrap intervals, on the whole 0-1 axis.
+
+    A bar's length is its accuracy, so the axis starts at 0; each value is written past the
+    end of its error bar, where the bar cannot hide it.
+    """
+    plt = _pyplot()
     shown = [(n, a, ci) for n, a, ci, _ in rows if a is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.7 * len(shown)))
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.7 * max(1, len(shown))))
     names = [n.split(" (")[0].split(":")[0] for n, _, _ in shown]
     values = [a for _, a, _ in shown]
     errors = [[a - ci[0] for _, a, ci in shown], [ci[1] - a for _, a, ci in shown]]
     colors = ["#9e9e9e"] * (len(shown) - 1) + ["#1e88e5"]
     ax.barh(names, values, xerr=errors, color=colors, capsize=4)
-    for y, v in enumerate(values):
-        # Inside the bar, clear of the error bar at its end.
-        ax.text(
-            v - 0.012,
-            y,
-            f"{100 * v:.1f}%",
-            va="center",
-            ha="right",
-            fontsize=10,
-            color="white",
-            fontweight="bold",
-        )
-    low = min(values) if values else 0.5
-    ax.set_xlim(max(0.0, low - 0.1), 1.0)
+    for y, (_, value, ci) in enumerate(shown):
+        ax.text(ci[1] + 0.01, y, f"{100 * value:.1f}%", va="center", ha="left", fontsize=10)
+    ax.set_xlim(0.0, 1.12)
+    ax.set_xticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_xlabel("test accuracy (95% bootstrap CI)")
     ax.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
+
+
+def history_figure(study: optuna.Study) -> Any:
+    """Validation accuracy by trial: complete trials, pruned trials at the best accuracy they
+    reached before they were stopped, and the best so far."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    pruned = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == TrialState.PRUNED and t.intermediate_values
+    ]
+    ax.scatter(
+        [t.number for t in complete],
+        [t.value for t in complete],
+        color="#1e88e5",
+        label="complete",
+        zorder=3,
+    )
+    ax.scatter(
+        [t.number for t in pruned],
+        [max(t.intermediate_values.values()) for t in pruned],
+        color="#e53935",
+        marker="x",
+        label="pruned (best accuracy before it was stopped)",
+        zorder=3,
+    )
+    best, xs, ys = float("-inf"), [], []
+    for t in sorted(complete, key=lambda t: t.number):
+        best = max(best, t.value)
+        xs.append(t.number)
+        ys.append(best)
+    if xs:
+        last = max(t.number for t in [*complete, *pruned])
+        ax.step([*xs, last], [*ys, ys[-1]], where="post", color="#555555", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Optimization history")
+    if complete or pruned:
+        # Below the axes, where no point can be hidden behind it.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig
 
 
 def plot_study(study: optuna.Study, out_dir: Path) -> dict[str, str]:
     """Optimization history and parameter importances as PNGs; returns name -> file or reason."""
     import warnings
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 
+    plt = _pyplot()
     made: dict[str, str] = {}
-    for name, func in (
-        ("optimization_history", ovm.plot_optimization_history),
-        ("param_importances", ovm.plot_param_importances),
-    ):
-        path = out_dir / f"{name}.png"
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
-                ax = func(study)
-            fig = ax.figure if hasattr(ax, "figure") else ax[0].figure
-            fig.set_size_inches(8, 4.5)
-            fig.tight_layout()
-            fig.savefig(path, dpi=110)
-            plt.close(fig)
-            made[name] = path.name
-        except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ complete trials
-            made[name] = f"not drawn: {exc}"
+    fig = history_figure(study)
+    fig.savefig(out_dir / "optimization_history.png", dpi=110)
+    plt.close(fig)
+    made["optimization_history"] = "optimization_history.png"
+    path = out_dir / "param_importances.png"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+            ax = ovm.plot_param_importances(study)
+        fig = ax.figure if hasattr(ax, "figure") else ax[0].figure
+        fig.set_size_inches(8, 4.5)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made["param_importances"] = path.name
+    except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ complete trials
+        made["param_importances"] = f"not drawn: {exc}"
     return made
 
 
+def paired_comparison(
+    name_a: str, a: dict[str, Any], name_b: str, b: dict[str, Any], labels: Any
+) -> str:
+    """One sentence: which of two models scored on the same test examples is higher, and
+    whether McNemar's exact test says the difference is more than chance."""
+    diff = a["accuracy"] - b["accuracy"]
+    if diff == 0:
+        head = f"{name_a} and {name_b} have the same test accuracy ({_pct(a['accuracy'])})."
+    else:
+        hi, lo = (name_a, name_b) if diff > 0 else (name_b, name_a)
+        hi_acc, lo_acc = max(a["accuracy"], b["accuracy"]), min(a["accuracy"], b["accuracy"])
+        head = (
+            f"{hi[0].upper() + hi[1:]} scores {abs(100 * diff):.2f} points higher than {lo} "
+            f"({_pct(hi_acc)} vs {_pct(lo_acc)})."
+        )
+    if "predictions" not in a or "predictions" not in b or len(a["predictions"]) != len(labels):
+        return head + " No per-example predictions were recorded, so no paired test."
+    labels = np.asarray(labels)
+    test = mcnemar(np.asarray(a["predictions"]) == labels, np.asarray(b["predictions"]) == labels)
+    counts = (
+        f"McNemar's exact test on the {test['n']} paired test examples: {test['a_only']} right "
+        f"only by {name_a}, {test['b_only']} only by {name_b}, p = {test['p_value']:.3g}"
+    )
+    if test["p_value"] < ALPHA:
+        verdict = f": the difference is significant at the {ALPHA:.0%} level."
+    else:
+        verdict = f": not significant at the {ALPHA:.0%} level; the difference could be chance."
+    return f"{head} {counts}{verdict}"
+
+
 def write_report(
-    study: optuna.Study, config: Any, results: dict[str, Any], overlap: list[str], out_dir: Path
+    study: optuna.Study,
+    config: Any,
+    results: dict[str, Any],
+    overlap: list[tuple[str, bool]],
+    out_dir: Path,
+    *,
+    test_labels: Any = None,
 ) -> Path:
-    """``report.md`` plus PNG plots in ``out_dir``; returns the report's path."""
+    """``report.md`` plus PNG plots in ``out_dir``; returns the report's path.
+
+    ``overlap``: the texts in both the train and the test split, each with whether its labels
+    agree in both; ``test_labels``: the test split's labels, for the paired tests.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    plt = _pyplot()
     rows = accuracy_rows(results)
-    plot_accuracies(rows, out_dir / "test_accuracy.png")
+    fig = accuracy_figure(rows)
+    fig.savefig(out_dir / "test_accuracy.png", dpi=120)
+    plt.close(fig)
     plots = plot_study(study, out_dir)
-    tuned, classical = results.get("tuned"), results.get("classical")
+    tuned = results.get("tuned")
+    n_test = tuned["n"] if tuned else next((r["n"] for r in results.values() if "n" in r), None)
     lines = [
         f"# {config.study.name}: final report",
         "",
         f"Model `{config.model.name}`, data `{config.data.path or config.data.dataset}`, "
         f"max_length {config.data.max_length}. Test split: "
-        f"{tuned['n'] if tuned else '?'} reviews, scored once per model.",
+        f"{n_test if n_test is not None else '?'} examples, scored once per model.",
         "",
         "![test accuracy](test_accuracy.png)",
         "",
@@ -192,57 +303,71 @@ def write_report(
         ci_cell = f"{_pct(ci[0])} – {_pct(ci[1])}" if ci else ""
         lines.append(f"| {name} | {cell} | {ci_cell} | {note} |")
     lines.append("")
-    if tuned and classical:
-        diff = tuned["accuracy"] - classical["accuracy"]
-        winner = "The tuned transformer" if diff > 0 else "The classical baseline"
-        lines.append(
-            f"**{winner} is higher**, by {abs(100 * diff):.2f} points "
-            f"({_pct(tuned['accuracy'])} vs {_pct(classical['accuracy'])})."
-        )
-    reference = results.get("reference")
-    if tuned and reference:
-        diff = tuned["accuracy"] - reference["accuracy"]
-        lines.append(
-            f"Tuning {'beats' if diff > 0 else 'does not beat'} the reference setup "
-            f"at the same epoch budget: {100 * diff:+.2f} points."
-        )
+    labels = list(test_labels) if test_labels is not None else []
+    others = [
+        ("the classical baseline", results.get("classical")),
+        ("the reference setup", results.get("reference")),
+    ]
+    zero = results.get("zero_shot")
+    if zero and zero.get("applicable"):
+        others.append(("the pretrained model without fine-tuning", zero))
+    for name, other in others:
+        if tuned and other:
+            lines += [paired_comparison("the tuned model", tuned, name, other, labels), ""]
     if tuned:
         cm = tuned["confusion_matrix"]["rows_true_cols_pred"]
+        names = tuned["confusion_matrix"].get("labels", ["neg", "pos"])
         lines += [
-            "",
             "## Tuned model",
             "",
-            f"Params: `{tuned['params']}`; trained {tuned['epochs_trained']} epochs on "
-            f"{tuned['train_size']} reviews in {tuned['train_seconds']:.0f} s "
-            f"({tuned['train_samples_per_second']} samples/s); test scored in "
-            f"{tuned['test_seconds']:.0f} s.",
+            f"Params: `{tuned.get('trained_params') or tuned['params']}`; trained "
+            f"{tuned['epochs_trained']} epochs on {tuned['train_size']} examples in "
+            f"{_seconds(tuned['train_seconds'])} ({tuned['train_samples_per_second']} "
+            f"samples/s); test scored in {_seconds(tuned['test_seconds'])}.",
             "",
-            "| true \\ predicted | neg | pos |",
-            "| --- | --- | --- |",
-            f"| neg | {cm[0][0]} | {cm[0][1]} |",
-            f"| pos | {cm[1][0]} | {cm[1][1]} |",
+            "| true \\ predicted | " + " | ".join(names) + " |",
+            "| --- | " + " | ".join("---" for _ in names) + " |",
+        ]
+        lines += [
+            f"| {n} | " + " | ".join(map(str, row)) + " |" for n, row in zip(names, cm, strict=True)
         ]
     lines += ["", "## Search", ""]
+    n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     for name, made in plots.items():
         title = name.replace("_", " ")
         lines.append(f"![{title}]({made})" if made.endswith(".png") else f"{title}: {made}")
+        if name == "param_importances" and made.endswith(".png"):
+            caveat = (
+                f" With fewer than {IMPORTANCE_MIN_TRIALS} they are a hint, not a ranking: "
+                "another run may order them differently."
+                if n_complete < IMPORTANCE_MIN_TRIALS
+                else ""
+            )
+            lines += ["", f"Importances are computed from {n_complete} complete trials.{caveat}"]
         lines.append("")
     lines += ["```", trials_table(study), "```", ""]
-    lines += [
-        "## Reviews in both train and test",
-        "",
-        f"{len(overlap)} distinct review texts appear in both the training and the test split "
-        "(every one with the same label in IMDb). A model that saw them in training is scored "
-        "on them again. Set `data.drop_test_overlap: true` to drop them from train"
-        + (" (done for this run)." if config.data.drop_test_overlap else "."),
-        "",
-        "<details><summary>The overlapping reviews (first 300 characters each)</summary>",
-        "",
-    ]
-    for i, text in enumerate(overlap, 1):
-        short = text if len(text) <= 300 else text[:297] + "..."
-        lines.append(f"{i}. {short.replace('|', '/')}")
-    lines += ["", "</details>", ""]
+    lines += _overlap_section(overlap, config)
     path = out_dir / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _overlap_section(overlap: list[tuple[str, bool]], config: Any) -> list[str]:
+    lines = ["## Examples in both train and test", ""]
+    if not overlap:
+        return [*lines, "No text appears in both the training and the test split.", ""]
+    same = sum(agree for _, agree in overlap)
+    dropped = " (done for this run)." if config.data.drop_test_overlap else "."
+    lines += [
+        f"{len(overlap)} distinct texts appear in both the training and the test split, "
+        f"{same} of them with the same label in both. A model that saw them in training is "
+        "scored on them again. Set `data.drop_test_overlap: true` to drop them from train"
+        + dropped,
+        "",
+        "<details><summary>The overlapping texts (first 300 characters each)</summary>",
+        "",
+    ]
+    for i, (text, _) in enumerate(overlap, 1):
+        short = text if len(text) <= 300 else text[:297] + "..."
+        lines.append(f"{i}. {short.replace('|', '/')}")
+    return [*lines, "", "</details>", ""]
