@@ -10,22 +10,28 @@ from typing import Any
 from hpo.errors import HpoError, ModelError
 
 DEFAULT_MAX_LENGTH = 512
+#: Written next to the saved model by ``hpo retrain``: how the model was trained to read text.
+FINAL_INFO = "hpo_final.json"
+
+
+def final_info(model_dir: str | Path) -> dict[str, Any]:
+    """What ``hpo retrain`` recorded next to the model (``max_length``, ``text_column``, ...)."""
+    folder = Path(model_dir).expanduser().absolute()
+    if not (folder / "config.json").is_file():
+        raise ModelError(
+            f"{folder}: not a model folder (no config.json). Give the folder "
+            "written by `hpo retrain`, e.g. runs/<study>/final/model."
+        )
+    info_path = folder / FINAL_INFO
+    return json.loads(info_path.read_text()) if info_path.is_file() else {}
 
 
 def load_final(model_dir: str | Path) -> tuple[Any, Any, int]:
     """Model, tokenizer and training ``max_length`` from a folder written by ``hpo retrain``."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from hpo.retrain import FINAL_INFO
-
-    folder = Path(model_dir)
-    if not (folder / "config.json").is_file():
-        raise ModelError(
-            f"{model_dir}: not a model folder (no config.json). Give the folder "
-            "written by `hpo retrain`, e.g. runs/<study>/final/model."
-        )
-    info_path = folder / FINAL_INFO
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    folder = Path(model_dir).expanduser().absolute()
+    info = final_info(folder)
     model = AutoModelForSequenceClassification.from_pretrained(str(folder))
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     model.eval()
@@ -42,7 +48,8 @@ def predict(
     if not texts or any(not t.strip() for t in texts):
         raise HpoError(
             "predict: no review given (or an empty one). Pass reviews as arguments, "
-            "with --file F (one per line), or on standard input with -."
+            "with --file F (.txt a review per line; .csv, .tsv, .jsonl or .parquet by their "
+            "text column), or on standard input with --file -."
         )
     model, tokenizer, max_length = load_final(model_dir)
     id2label = model.config.id2label
@@ -63,15 +70,64 @@ def predict(
             }
 
 
-def read_lines(path: str) -> list[str]:
-    """Reviews from a file, one per non-empty line ('-' reads standard input)."""
+#: ``--file`` formats read by column; any other file is read a review per line.
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
+
+
+def read_texts(path: str, *, text_column: str = "text") -> list[str]:
+    """Reviews from a file: ``.csv``/``.tsv``/``.jsonl``/``.parquet`` by their ``text_column``
+    (the header is not a review); ``.txt``, any other file and ``-`` (standard input) one per
+    non-empty line."""
     import sys
 
     if path == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise HpoError(f"predict: cannot read {path}: {exc.strerror}.") from None
-    return [line for line in lines if line.strip()]
+        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+    file = Path(path).expanduser().absolute()
+    suffix = file.suffix.lower()
+    try:
+        if suffix not in TABLE_SUFFIXES:
+            lines = file.read_text(encoding="utf-8").splitlines()
+            return [line for line in lines if line.strip()]
+        rows = _read_table(file, suffix)
+    except OSError as exc:
+        raise HpoError(f"predict: cannot read {file}: {exc.strerror}.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HpoError(f"predict: {file} is not valid {suffix[1:]}: {exc}.") from None
+    texts = []
+    for i, row in enumerate(rows, start=1):
+        if text_column not in row:
+            raise HpoError(
+                f"predict: {file} row {i} has no column {text_column!r} (columns: "
+                f"{', '.join(map(str, row))}). Pass --text-column."
+            )
+        texts.append(row[text_column])
+    bad = [i for i, t in enumerate(texts, start=1) if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise HpoError(
+            f"predict: {file}: {len(bad)} empty or missing texts in column {text_column!r} "
+            f"(first at row {bad[0]}). Remove those rows."
+        )
+    return texts
+
+
+def _read_table(file: Path, suffix: str) -> list[dict[str, Any]]:
+    if suffix in (".csv", ".tsv"):
+        import csv
+
+        with file.open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
+    if suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"line {n} is not a JSON object")
+                rows.append(row)
+        return rows
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(file).to_pylist()
+    except Exception as exc:  # pyarrow raises its own error types for a bad file
+        raise ValueError(str(exc).splitlines()[0]) from None
