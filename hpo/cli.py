@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hpo.errors import HpoError
+from hpo.errors import HpoError, Interrupted
+from hpo.threads import share_cores
 
 logger = logging.getLogger("hpo")
 
@@ -136,8 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
         "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
     )
     p.add_argument("texts", nargs="*", help="reviews to label")
-    p.add_argument("--file", help="read reviews from FILE, one per line ('-' for stdin)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--file",
+        help="read reviews from FILE: .csv, .tsv, .jsonl or .parquet by their text column; "
+        ".txt (or any other) one per line; '-' reads standard input, one per line",
+    )
+    p.add_argument(
+        "--text-column",
+        help="the column of --file that holds the text (default: the training data's "
+        "data.text_column, recorded with the model)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="reviews per forward pass (default 32); lower it if memory is short",
+    )
 
     p = sub.add_parser(
         "dashboard",
@@ -169,12 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace, *, check_training: bool = True) -> Any:
+    """The config named on the command line. ``check_training=False`` for commands that only
+    read: the checks that import Transformers and torch are left to the commands that train."""
     from hpo.config import load_config
 
     extra = {"n_trials": getattr(args, "n_trials", None)}
     return load_config(
-        args.config, args.overrides, study_name=args.study_name, storage=args.storage, **extra
+        args.config,
+        args.overrides,
+        check_training=check_training,
+        study_name=args.study_name,
+        storage=args.storage,
+        **extra,
     )
 
 
@@ -209,8 +231,7 @@ def _search_with_workers(args: argparse.Namespace, config: Any, workers: int) ->
     # Create the study, enqueue the reference and fill the tokenization cache once, here,
     # so the workers start on a ready study instead of racing to build it.
     _, prepared = load_search_data(config)
-    _, study = open_and_seed(config)
-    study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
+    _, study = open_and_seed(config, prepared)
     argv = ["worker", args.config, *(f"--set={o}" for o in args.overrides)]
     argv += ["--study-name", config.study.name, "--storage", config.storage_url]
     argv += ["--n-trials", str(config.study.n_trials)]
@@ -227,11 +248,11 @@ def _search_with_workers(args: argparse.Namespace, config: Any, workers: int) ->
 def cmd_export(args: argparse.Namespace) -> int:
     """``hpo export``: best params with provenance, as YAML."""
     from hpo.export import export_best
-    from hpo.pipeline import params_path
+    from hpo.layout import RunLayout
     from hpo.storage import load_existing_study
 
-    config = _load(args)
-    out = args.output or params_path(config)
+    config = _load(args, check_training=False)
+    out = args.output or RunLayout.of(config).best_params
     doc = export_best(load_existing_study(config), config, out)
     prov = doc["provenance"]
     print(
@@ -243,16 +264,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     """``hpo retrain``: the final stage for the best (or given, or reference) params."""
-    from hpo.pipeline import final_dir
+    from hpo.layout import RunLayout
     from hpo.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
 
     config = _load(args)
     if args.seeds < 1:
         raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
     plan = plan_from_file(config, args.params) if args.params else plan_from_study(config)
-    out = final_dir(config)
+    out = RunLayout.of(config).final
     if args.reference:
-        plan, out = plan_reference(config, plan.stop_epoch), config.output_dir / "reference"
+        plan, out = plan_reference(config, plan.stop_epoch), RunLayout.of(config).reference
     metrics = train_and_test(config, plan, out, seeds=args.seeds, quiet=args.quiet)
     spread = (
         f" (mean {metrics['test_accuracy_mean']:.4f} ± {metrics['test_accuracy_std']:.4f} "
@@ -283,7 +304,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``hpo report``: rebuild the report from what exists."""
     from hpo.pipeline import make_report
 
-    print(f"report: {make_report(_load(args))}")
+    print(f"report: {make_report(_load(args, check_training=False))}")
     return 0
 
 
@@ -291,11 +312,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """``hpo predict``: one JSON line per review."""
     import json
 
-    from hpo.predict import predict, read_lines
+    from hpo.predict import final_info, predict, read_texts
 
+    if args.batch_size < 1:
+        raise HpoError(f"--batch-size must be >= 1, got {args.batch_size}.")
     texts = list(args.texts)
     if args.file:
-        texts += read_lines(args.file)
+        column = args.text_column or final_info(args.model_dir).get("text_column", "text")
+        texts += read_texts(args.file, text_column=column)
     for row in predict(args.model_dir, texts, batch_size=args.batch_size):
         print(json.dumps(row, ensure_ascii=False))
     return 0
@@ -303,12 +327,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """``hpo dashboard``: attach what the final stage produced, then serve the dashboard."""
-    from hpo.dashboard import attach_artifacts, final_stage_files, serve, update_study_note
+    from hpo.dashboard import attach_artifacts, final_stage_files, serve
     from hpo.storage import load_existing_study
 
-    config = _load(args)
+    config = _load(args, check_training=False)
     study = load_existing_study(config)
-    update_study_note(study, config)
     attach_artifacts(study, config, final_stage_files(config))
     print(
         f"optuna-dashboard for study {config.study.name!r} ({config.storage_url}): "
@@ -324,14 +347,14 @@ def cmd_trials(args: argparse.Namespace) -> int:
     from hpo.report import trials_table
     from hpo.storage import load_existing_study
 
-    config = _load(args)
+    config = _load(args, check_training=False)
     print(trials_table(load_existing_study(config)))
     return 0
 
 
 def cmd_show_config(args: argparse.Namespace) -> int:
     """``hpo show-config``: print the resolved config as YAML."""
-    print(_load(args).to_yaml(), end="")
+    print(_load(args, check_training=False).to_yaml(), end="")
     return 0
 
 
@@ -349,15 +372,33 @@ COMMANDS = {
 }
 
 
-def _setup_logging(quiet: bool) -> None:
+class _NoInterruptTraceback(logging.Filter):
+    """Drops the log record of a trial failed by Ctrl-C, which carries the whole traceback
+    (Optuna logs every failed trial with it); the CLI says what happened in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, KeyboardInterrupt)
+
+
+def _setup_logging(quiet: bool, debug: bool) -> None:
     level = logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level, format="[%(levelname)s %(name)s] %(message)s", stream=sys.stderr
     )
     logging.getLogger("hpo").setLevel(level)
+
+
+def _quiet_libraries(quiet: bool, debug: bool) -> None:
+    """Keep the libraries to warnings: hpo logs one line per trial start, prune and finish
+    itself (Optuna's own lines would repeat them, and say "Using an existing study" before
+    every trial)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.INFO if not quiet else optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not debug:
+        for handler in logging.getLogger("optuna").handlers:
+            handler.addFilter(_NoInterruptTraceback())
     if quiet:
         import datasets
         import transformers
@@ -367,26 +408,39 @@ def _setup_logging(quiet: bool) -> None:
         transformers.utils.logging.set_verbosity_error()
 
 
+#: Commands that import the training stack (and so Optuna's loggers are worth setting up).
+_TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hpo`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "quiet", False))
+    # Before torch is imported: OpenMP threads that wait for work sleep instead of spinning,
+    # so a second job on the same cores is not starved (see hpo.threads).
+    share_cores()
+    quiet = getattr(args, "quiet", False)
+    _setup_logging(quiet, args.debug)
     # Tokenizers' Rust thread pool warns (and can deadlock) if the process forks after use.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        if args.command in _TRAINING_COMMANDS:
+            _quiet_libraries(quiet, args.debug)
         return COMMANDS[args.command](args)
     except HpoError as exc:
         if args.debug:
             raise
         print(f"hpo: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(
-            "hpo: interrupted. The running trial is marked FAILED and will be rerun; run the "
-            "same command again to resume.",
-            file=sys.stderr,
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            raise
+        message = (
+            str(exc)
+            if isinstance(exc, Interrupted)
+            else ("interrupted; finished trials are kept: run the same command again to resume.")
         )
+        print(f"hpo: {message}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

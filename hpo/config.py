@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import math
 import re
 import types
 import typing
@@ -32,8 +33,15 @@ REFERENCE_PARAMS: dict[str, Any] = {
     "per_device_train_batch_size": 16,
     "num_train_epochs": 3,
     "weight_decay": 0.01,
-    "warmup_steps": 100,
+    "warmup_steps": "auto",
 }
+
+#: ``reference.warmup_steps: auto``: the same share of the run that 100 warmup steps were of
+#: the setup the reference comes from (batch 16, 3 epochs on IMDb's 25,000 training reviews less
+#: a 10% validation split: 3 x ceil(22,500 / 16) = 4,221 steps). 100 steps of a 25-step run
+#: would be warmup from start to end.
+AUTO_WARMUP = "auto"
+REFERENCE_WARMUP_SHARE = 100 / (3 * math.ceil(22_500 / 16))
 
 #: Settings the search owns; a study config may not set them in ``training``.
 SEARCH_OWNED_TRAINING_KEYS = frozenset(
@@ -208,20 +216,27 @@ class HpoConfig:
         """Where trials and the final stage write (``training.output_dir`` or runs/<study>)."""
         return Path(self.training.get("output_dir", f"runs/{self.study.name}"))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved config as plain data (YAML/JSON-safe), defaults filled in."""
+    def to_dict(self, *, absolute: bool = False) -> dict[str, Any]:
+        """The resolved config as plain data (YAML/JSON-safe), defaults filled in.
+
+        ``absolute``: the default storage and output folder as absolute paths too (they are
+        relative to the current folder), so the result runs the same study from any folder.
+        """
         out = dataclasses.asdict(self)
         out.pop("source")
         out["study"]["storage"] = self.storage_url
+        if absolute:
+            out["study"]["storage"] = _absolute_sqlite_url(self.storage_url, Path.cwd())
+            out["training"]["output_dir"] = str(_normalized(self.output_dir.absolute()))
         out["search_space"] = {
             k: {kk: vv for kk, vv in v.items() if vv is not None and not (kk == "log" and not vv)}
             for k, v in out["search_space"].items()
         }
         return out
 
-    def to_yaml(self) -> str:
-        """The resolved config as YAML, in section order."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+    def to_yaml(self, *, absolute: bool = False) -> str:
+        """The resolved config as YAML, in section order (see :meth:`to_dict`)."""
+        return yaml.safe_dump(self.to_dict(absolute=absolute), sort_keys=False)
 
 
 _SECTIONS: dict[str, type] = {
@@ -236,22 +251,34 @@ _SECTIONS: dict[str, type] = {
 # --------------------------------------------------------------------------------------------
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = (), **cli: Any) -> HpoConfig:
+#: Config keys that hold a filesystem path. In a config file they are relative to that file's
+#: folder; on the command line (``--set``, ``--storage``) to the current folder.
+PATH_KEYS = ("data.path", "data.cache_dir", "training.output_dir")
+
+
+def load_config(
+    path: str | Path, overrides: Sequence[str] = (), *, check_training: bool = True, **cli: Any
+) -> HpoConfig:
     """Read a YAML study config, apply ``--set key=value`` overrides, validate and return it.
 
-    ``cli`` takes the CLI's named shortcuts (``n_trials``, ``study_name``, ``storage``); ``None``
-    values are ignored. Every problem raises :class:`ConfigError` naming the file and the key.
+    Paths written in the file resolve against the file's folder, paths given on the command
+    line against the current folder (both become absolute); the defaults (``storage/``,
+    ``runs/``) stay under the current folder. ``cli`` takes the CLI's named shortcuts
+    (``n_trials``, ``study_name``, ``storage``); ``None`` values are ignored.
+    ``check_training=False`` skips the checks that import Transformers (and torch), for
+    commands that only read. Every problem raises :class:`ConfigError` naming the file and key.
     """
     source = str(path)
+    file = Path(path).expanduser().absolute()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"{source}: config file not found. Pass the path of a study YAML, "
-            "e.g. study_configs/smoke.yaml."
+            f"{source}: config file not found (looked for {file}). Pass the path of a study "
+            "YAML, e.g. study_configs/smoke.yaml."
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config file: {exc.strerror}.") from None
+        raise ConfigError(f"{source}: cannot read config file {file}: {exc.strerror}.") from None
     raw = parse_yaml(text, source=source)
     if raw is None:
         raw = {}
@@ -261,8 +288,11 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), **cli: Any) -> 
             f"(study, model, data, search_space, training), got {type(raw).__name__}."
         )
     raw = copy.deepcopy(raw)
+    resolve_paths(raw, base=file.parent, keys=(*PATH_KEYS, "study.storage", "model.name"))
+    cwd = Path.cwd()
     for item in overrides:
-        apply_override(raw, item, source=source)
+        key = apply_override(raw, item, source=source)
+        resolve_paths(raw, base=cwd, keys=(key,))
     shortcut_keys = {
         "n_trials": "study.n_trials",
         "study_name": "study.name",
@@ -273,11 +303,54 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), **cli: Any) -> 
             raise TypeError(f"unknown CLI shortcut {name!r}")
         if value is not None:
             _set_dotted(raw, shortcut_keys[name], value, source=source)
-    return config_from_dict(raw, source=source)
+            resolve_paths(raw, base=cwd, keys=(shortcut_keys[name],))
+    return config_from_dict(raw, source=source, check_training=check_training)
 
 
-def apply_override(raw: dict[str, Any], item: str, *, source: str) -> None:
-    """Apply one ``a.b.c=value`` override in place; the value is parsed as YAML (``3`` is int)."""
+def resolve_paths(raw: dict[str, Any], *, base: Path, keys: Sequence[str]) -> None:
+    """Make the path values among ``keys`` absolute against ``base``, in place.
+
+    ``model.name`` becomes a path only where it names an existing folder or is written as a
+    path (``./``, ``../``, ``/``, ``~``); anything else stays a hub id or ``packaged:`` name.
+    A relative SQLite URL (``sqlite:///storage/x.db``) gets an absolute file path.
+    """
+    for key in keys:
+        section, _, name = key.partition(".")
+        node = raw.get(section)
+        if not isinstance(node, dict) or not isinstance(node.get(name), str):
+            continue
+        value = node[name]
+        if key == "study.storage":
+            node[name] = _absolute_sqlite_url(value, base)
+        elif key == "model.name":
+            candidate = base / Path(value).expanduser()
+            if candidate.exists() or value.startswith((".", "/", "~")):
+                node[name] = str(_normalized(candidate))
+        elif key in PATH_KEYS and value:
+            node[name] = str(_normalized(base / Path(value).expanduser()))
+
+
+def _normalized(path: Path) -> Path:
+    # os.path.normpath folds "a/../b" without following links, as a user reads the path.
+    import os.path
+
+    return Path(os.path.normpath(path))
+
+
+def _absolute_sqlite_url(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    file, sep, query = url[len(prefix) :].partition("?")
+    if not file or file == ":memory:" or file.startswith("/"):
+        return url
+    return f"{prefix}{_normalized(base / file)}{sep}{query}"
+
+
+def apply_override(raw: dict[str, Any], item: str, *, source: str) -> str:
+    """Apply one ``a.b.c=value`` override in place; the value is parsed as YAML (``3`` is int).
+
+    Returns the dotted key."""
     key, sep, value_text = item.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -286,6 +359,7 @@ def apply_override(raw: dict[str, Any], item: str, *, source: str) -> None:
         )
     value = parse_yaml(value_text, source=f"--set {key}") if value_text.strip() else None
     _set_dotted(raw, key, value, source=f"--set {key}")
+    return key
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any, *, source: str) -> None:
@@ -305,8 +379,14 @@ def _set_dotted(raw: dict[str, Any], key: str, value: Any, *, source: str) -> No
     node[parts[-1]] = value
 
 
-def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoConfig:
-    """Validate a plain mapping (as read from YAML) and build the frozen :class:`HpoConfig`."""
+def config_from_dict(
+    raw: Mapping[str, Any], *, source: str = "<dict>", check_training: bool = True
+) -> HpoConfig:
+    """Validate a plain mapping (as read from YAML) and build the frozen :class:`HpoConfig`.
+
+    ``check_training=False`` leaves out :func:`check_training_setup`, which imports
+    Transformers and torch.
+    """
     known = [f.name for f in dataclasses.fields(HpoConfig) if f.name != "source"]
     _reject_unknown(raw, known, where="", source=source)
     for required in ("study", "model"):
@@ -321,7 +401,11 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
     data: DataSection = sections["data"]
     _check_study(study, source)
     _check_data(data, source)
-    _check_model(sections["model"], source)
+    if sections["model"].dropout_masks not in DROPOUT_MASKS:
+        raise ConfigError(
+            f"{source}: model.dropout_masks: unknown value {sections['model'].dropout_masks!r}. "
+            f"Valid: {', '.join(DROPOUT_MASKS)}."
+        )
 
     space_raw = raw.get("search_space") or {}
     if not isinstance(space_raw, Mapping):
@@ -334,19 +418,13 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
             f"{source}: 'search_space' is empty. Add at least one hyperparameter, "
             "e.g. learning_rate: {type: float, low: 1.0e-5, high: 5.0e-5, log: true}."
         )
-    fields = training_argument_fields()
+    # Deferred import keeps `hpo.config` importable without the search stack.
+    from hpo.space import check_contains, to_distribution
+
     space: dict[str, ParamSpec] = {}
     for name, entry in space_raw.items():
         where = f"search_space.{name}"
-        if name not in fields:
-            raise ConfigError(
-                f"{source}: {where}: {name!r} is not a TrainingArguments field, so Trainer "
-                f"would silently skip it. {_suggest(name, fields)}"
-            )
         spec = _build_section(ParamSpec, entry, where=where, source=source)
-        # Deferred import keeps `hpo.config` importable without the search stack.
-        from hpo.space import to_distribution
-
         to_distribution(spec, where=where, source=source)
         space[name] = spec
 
@@ -358,10 +436,6 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
         )
     training = dict(training)
     for key in training:
-        if key not in fields:
-            raise ConfigError(
-                f"{source}: training.{key}: not a TrainingArguments field. {_suggest(key, fields)}"
-            )
         if key in SEARCH_OWNED_TRAINING_KEYS - {"output_dir"}:
             raise ConfigError(
                 f"{source}: training.{key}: set by hpo itself (evaluation follows "
@@ -378,16 +452,15 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
     if not isinstance(reference, Mapping):
         raise ConfigError(f"{source}: 'reference' must be a mapping of TrainingArguments fields.")
     reference = dict(reference)
-    for key in reference:
-        if key not in fields:
-            raise ConfigError(
-                f"{source}: reference.{key}: not a TrainingArguments field. {_suggest(key, fields)}"
-            )
+    warmup = reference.get("warmup_steps")
+    if isinstance(warmup, str) and warmup != AUTO_WARMUP:
+        raise ConfigError(
+            f"{source}: reference.warmup_steps: expected a number of steps or {AUTO_WARMUP!r}, "
+            f"got {warmup!r}."
+        )
     if study.enqueue_reference:
-        from hpo.space import check_contains
-
         for key, spec in space.items():
-            if key in reference:
+            if key in reference and reference[key] != AUTO_WARMUP:
                 check_contains(spec, reference[key], where=f"reference.{key}", source=source)
 
     config = HpoConfig(
@@ -399,11 +472,39 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
         reference=reference,
         source=source,
     )
+    if check_training:
+        check_training_setup(config)
+    return config
+
+
+def check_training_setup(config: HpoConfig) -> None:
+    """The checks that need Transformers: search, training and reference keys are
+    ``TrainingArguments`` fields (Trainer would skip unknown ones silently), the attention
+    kernel exists, and ``TrainingArguments`` accepts the fixed settings (now, not in trial 1).
+    """
+    source = config.source
+    fields = training_argument_fields()
+    for section, keys in (
+        ("search_space", config.search_space),
+        ("training", config.training),
+        ("reference", config.reference),
+    ):
+        for key in keys:
+            if key in fields:
+                continue
+            if section == "search_space":
+                raise ConfigError(
+                    f"{source}: search_space.{key}: {key!r} is not a TrainingArguments field, "
+                    f"so Trainer would silently skip it. {_suggest(key, fields)}"
+                )
+            raise ConfigError(
+                f"{source}: {section}.{key}: not a TrainingArguments field. {_suggest(key, fields)}"
+            )
+    _check_attention(config.model, source)
     # Let TrainingArguments run its own checks on the fixed settings now, not in trial 1.
     from hpo.training import check_training_arguments
 
     check_training_arguments(config)
-    return config
 
 
 def _check_study(study: StudySection, source: str) -> None:
@@ -458,7 +559,7 @@ def _check_data(data: DataSection, source: str) -> None:
         raise ConfigError(f"{source}: data.max_length must be >= 8 tokens, got {data.max_length}.")
 
 
-def _check_model(model: ModelSection, source: str) -> None:
+def _check_attention(model: ModelSection, source: str) -> None:
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
     valid = ["auto", "eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
@@ -466,11 +567,6 @@ def _check_model(model: ModelSection, source: str) -> None:
         raise ConfigError(
             f"{source}: model.attn_implementation: unknown kernel "
             f"{model.attn_implementation!r}. Valid: {', '.join(valid)}."
-        )
-    if model.dropout_masks not in DROPOUT_MASKS:
-        raise ConfigError(
-            f"{source}: model.dropout_masks: unknown value {model.dropout_masks!r}. "
-            f"Valid: {', '.join(DROPOUT_MASKS)}."
         )
 
 

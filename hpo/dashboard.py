@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 import optuna
 import yaml
 
+from hpo.layout import RunLayout
+from hpo.storage import stored_config
+
 if TYPE_CHECKING:
     from optuna.artifacts import FileSystemArtifactStore
 
@@ -28,37 +31,42 @@ logger = logging.getLogger(__name__)
 
 #: Study user attr that maps attached file names to their content hash (attach once per content).
 ARTIFACTS_ATTR = "hpo_artifacts"
+#: Study user attr: the absolute path of the study's saved config (runs/<study>/config.yaml).
+CONFIG_FILE_ATTR = "config_file"
 
 
-def artifact_store(config: HpoConfig) -> FileSystemArtifactStore:
-    """The study's artifact store: files under ``<output_dir>/artifacts`` (runs/<study>/...)."""
+def artifact_store(config: HpoConfig, *, create: bool = False) -> FileSystemArtifactStore:
+    """The study's artifact store: files under ``runs/<study>/artifacts``.
+
+    The folder is made only with ``create`` (an upload), so serving a study creates nothing.
+    """
     from optuna.artifacts import FileSystemArtifactStore
 
-    root = config.output_dir / "artifacts"
-    root.mkdir(parents=True, exist_ok=True)
+    root = RunLayout.of(config).artifacts
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
     return FileSystemArtifactStore(str(root))
 
 
-def study_note(study: optuna.Study, config: HpoConfig) -> str:
-    """Markdown for the dashboard's study note: progress, best trial, how to reproduce it."""
+def study_note(study: optuna.Study) -> str:
+    """Markdown for the dashboard's study note: progress, best trial, how to reproduce it.
+
+    Everything comes from the study itself (its stored config and trials), never from the
+    config of the process that writes it.
+    """
+    stored = stored_config(study)
+    model = stored.get("model", {}).get("name", "?")
+    data = stored.get("data", {})
+    n_trials = stored.get("study", {}).get("n_trials", "?")
     states = [t.state for t in study.get_trials(deepcopy=False)]
     counts = {s.name: states.count(s) for s in set(states)}
     progress = ", ".join(f"{n} {name.lower()}" for name, n in sorted(counts.items()))
-    command = [
-        "hpo",
-        "search",
-        config.source,
-        "--study-name",
-        config.study.name,
-        "--storage",
-        config.storage_url,
-    ]
     lines = [
-        f"# {config.study.name}",
+        f"# {study.study_name}",
         "",
-        f"Objective: validation accuracy (maximize) of `{config.model.name}` on "
-        f"`{config.data.path or config.data.dataset}`, "
-        f"{config.study.n_trials} trials in total ({progress or 'none yet'}).",
+        f"Objective: validation accuracy (maximize) of `{model}` on "
+        f"`{data.get('path') or data.get('dataset')}`, "
+        f"{n_trials} trials in total ({progress or 'none yet'}).",
         "",
     ]
     try:
@@ -77,28 +85,35 @@ def study_note(study: optuna.Study, config: HpoConfig) -> str:
             yaml.safe_dump(best.params, sort_keys=False).rstrip(),
             "```",
         ]
-    lines += [
-        "",
-        "## Reproduce",
-        "",
-        "Re-running this resumes the study (finished trials are kept):",
-        "",
-        "```bash",
-        shlex.join(command),
-        "```",
-    ]
+    config_file = study.user_attrs.get(CONFIG_FILE_ATTR)
+    if config_file:
+        lines += [
+            "",
+            "## Reproduce",
+            "",
+            "The study's resolved config, with every override and absolute paths, is saved "
+            "beside its results. Running it resumes the study (finished trials are kept); "
+            "`hpo run` with it also retrains, tests and reports:",
+            "",
+            "```bash",
+            shlex.join(["hpo", "search", config_file]),
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
-def update_study_note(study: optuna.Study, config: HpoConfig) -> None:
-    """Write :func:`study_note` as the study's note and name the objective in the dashboard."""
+def update_study_note(study: optuna.Study) -> None:
+    """Write :func:`study_note` as the study's note and name the objective in the dashboard.
+
+    Only a process that runs trials calls this.
+    """
     from optuna_dashboard import save_note
 
     with warnings.catch_warnings():
         # Marked experimental since Optuna 3.2; the dashboard reads these names.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(["validation accuracy"])
-    save_note(study, study_note(study, config))
+    save_note(study, study_note(study))
 
 
 def attach_artifacts(study: optuna.Study, config: HpoConfig, paths: Iterable[Path]) -> list[str]:
@@ -108,7 +123,10 @@ def attach_artifacts(study: optuna.Study, config: HpoConfig, paths: Iterable[Pat
     """
     from optuna.artifacts import upload_artifact
 
-    store = artifact_store(config)
+    paths = [Path(p) for p in paths if Path(p).is_file()]
+    if not paths:
+        return []
+    store = artifact_store(config, create=True)
     seen = dict(study.user_attrs.get(ARTIFACTS_ATTR, {}))
     new_ids = []
     for path in paths:
@@ -130,9 +148,9 @@ def attach_artifacts(study: optuna.Study, config: HpoConfig, paths: Iterable[Pat
 
 def final_stage_files(config: HpoConfig) -> list[Path]:
     """Files of the final stage worth showing in the dashboard, those that exist now."""
-    out = config.output_dir
-    candidates = [out / "best_params.yaml", out / "final" / "metrics.json", out / "report.md"]
-    candidates += sorted(out.glob("*.png"))
+    layout = RunLayout.of(config)
+    candidates = [layout.best_params, layout.final / "metrics.json", layout.report]
+    candidates += sorted(layout.root.glob("*.png"))
     return [p for p in candidates if p.is_file()]
 
 

@@ -56,16 +56,17 @@ def locate(cfg: DataSection) -> Source:
     if cfg.path is None:
         assert cfg.dataset is not None  # checked at config load
         return Source("hub", cfg.dataset, {}, fingerprint="")
-    root = Path(cfg.path).expanduser()
+    root = Path(cfg.path).expanduser().absolute()
     if not root.exists():
         raise DataError(
-            f"data.path: {cfg.path} does not exist. Point it at a folder with train/test "
+            f"data.path: {root} does not exist. Point it at a folder with train/test "
             "parquet, csv or jsonl files, or at an aclImdb/ tree "
-            "(e.g. --set data.path=../shared/data/imdb)."
+            "(e.g. --set data.path=../shared/data/imdb; in a config file, paths are relative "
+            "to the file's folder)."
         )
     if not root.is_dir():
         raise DataError(
-            f"data.path: {cfg.path} is a file; give the folder that holds train.* and test.* files."
+            f"data.path: {root} is a file; give the folder that holds train.* and test.* files."
         )
     for candidate in (root, root / "aclImdb"):
         if (candidate / "train" / "pos").is_dir() and (candidate / "train" / "neg").is_dir():
@@ -73,13 +74,13 @@ def locate(cfg: DataSection) -> Source:
     files = {split: _split_files(root, split) for split in ("train", "test")}
     if not files["train"]:
         raise DataError(
-            f"data.path: no training data in {cfg.path}: expected train.parquet, train.csv, "
+            f"data.path: no training data in {root}: expected train.parquet, train.csv, "
             "train.jsonl (or train-*.parquet shards), or an aclImdb/train/{pos,neg} tree."
         )
     formats = {_FILE_FORMATS[p.suffix] for paths in files.values() for p in paths}
     if len(formats) > 1:
         raise DataError(
-            f"data.path: {cfg.path} mixes file formats ({', '.join(sorted(formats))});"
+            f"data.path: {root} mixes file formats ({', '.join(sorted(formats))});"
             " keep one format per folder."
         )
     digest = hashlib.sha256()
@@ -199,6 +200,17 @@ def train_test_overlap(train: Dataset, test: Dataset) -> list[str]:
             seen.add(text)
             out.append(text)
     return out
+
+
+def labels_agree(train: Dataset, test: Dataset, texts: list[str]) -> list[bool]:
+    """For each of ``texts`` (present in both splits): whether it has the same labels in both."""
+    wanted = set(texts)
+    labels: dict[str, tuple[set[int], set[int]]] = {t: (set(), set()) for t in texts}
+    for side, split in enumerate((train, test)):
+        for text, label in zip(split["text"], split["label"], strict=True):
+            if text in wanted:
+                labels[text][side].add(label)
+    return [labels[t][0] == labels[t][1] for t in texts]
 
 
 def _load_files(source: Source) -> DatasetDict:
@@ -367,6 +379,9 @@ class Prepared:
     data_fingerprint: str
     cache_key: str
     cache_hit: bool
+    #: What decides which examples are trained and scored on, and how they are tokenized
+    #: (config key -> value): stored with a study, which refuses a resume that changes it.
+    identity: dict[str, Any]
 
 
 def prepare(
@@ -407,12 +422,25 @@ def prepare(
             "max_eval": cfg.max_eval_samples,
         }
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:20]
+    names = {
+        "data": "data fingerprint",
+        "tokenizer": "tokenizer fingerprint",
+        "val": "data.validation_fraction",
+        "seed": "data.split_seed",
+        "max_train": "data.max_train_samples",
+        "max_eval": "data.max_eval_samples",
+        "text": "data.text_column",
+        "label": "data.label_column",
+    }
+    identity = {
+        names.get(k, f"data.{k}"): v for k, v in key_fields.items() if k not in ("v", "stage")
+    }
     root = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     entry = root / "tokenized" / key
     if (entry / "dataset_dict.json").exists():
         logger.info("Tokenized %s splits found in cache %s", stage, entry)
         loaded = load_from_disk(str(entry))
-        return Prepared(dict(loaded), data_fp, key, cache_hit=True)
+        return Prepared(dict(loaded), data_fp, key, cache_hit=True, identity=identity)
 
     if raw is None:
         raw, data_fp = load_raw(cfg, source)
@@ -434,7 +462,9 @@ def prepare(
     tokenized = DatasetDict({k: tokenize(v, tokenizer, cfg.max_length) for k, v in splits.items()})
     _save_atomically(tokenized, entry)
     logger.info("Cached tokenized splits in %s", entry)
-    return Prepared(dict(load_from_disk(str(entry))), data_fp, key, cache_hit=False)
+    return Prepared(
+        dict(load_from_disk(str(entry))), data_fp, key, cache_hit=False, identity=identity
+    )
 
 
 def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:

@@ -31,3 +31,11 @@ class StorageError(HpoError):
 
 class OfflineError(HpoError):
     """A resource needs the Hugging Face Hub, which cannot be reached from here."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a search; the message says what became of the running trial.
+
+    A ``KeyboardInterrupt``, so code that stops on Ctrl-C still stops; the CLI prints its
+    message as one line and exits with 130.
+    """

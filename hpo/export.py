@@ -17,6 +17,7 @@ import optuna
 import yaml
 
 from hpo.errors import ConfigError, StorageError
+from hpo.layout import write_atomically
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -103,11 +104,7 @@ def export_document(study: optuna.Study, config: HpoConfig) -> dict[str, Any]:
 def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dict[str, Any]:
     """Write the best trial's params with provenance to ``path``; returns the document."""
     doc = export_document(study, config)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)  # never a half-written params file
+    write_atomically(Path(path), yaml.safe_dump(doc, sort_keys=False))
     return doc
 
 
@@ -121,7 +118,8 @@ def load_params(path: str | Path, config: HpoConfig) -> tuple[dict[str, Any], fl
         doc = parse_yaml(Path(path).read_text(encoding="utf-8"), source=source)
     except FileNotFoundError:
         raise ConfigError(
-            f"{source}: params file not found. Write one with `hpo export`."
+            f"{source}: params file not found (looked for {Path(path).absolute()}). Write one "
+            "with `hpo export`."
         ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("params"), dict):
         raise ConfigError(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +128,53 @@ def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
             # A head with another number of classes is replaced rather than refused.
             "ignore_mismatched_sizes": True,
         }
-    return _from_pretrained(
-        AutoModelForSequenceClassification, cfg, "sequence-classification model", **head
+    # Transformers prints a load report (a table of missing keys) for every load: once per
+    # trial it is noise. hpo says once per process what was new, from the same loading info.
+    with _load_report_silenced():
+        model, info = _from_pretrained(
+            AutoModelForSequenceClassification,
+            cfg,
+            "sequence-classification model",
+            output_loading_info=True,
+            **head,
+        )
+    _log_new_weights(cfg.name, info)
+    return model
+
+
+@contextmanager
+def _load_report_silenced() -> Iterator[None]:
+    report_logger = logging.getLogger("transformers.modeling_utils")
+    level = report_logger.level
+    report_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        report_logger.setLevel(level)
+
+
+_reported: set[str] = set()
+
+
+def _log_new_weights(name: str, info: Mapping[str, Any]) -> None:
+    if name in _reported:
+        return
+    _reported.add(name)
+    missing = sorted(info.get("missing_keys") or [])
+    mismatched = sorted(
+        str(k[0]) if isinstance(k, tuple) else str(k) for k in info.get("mismatched_keys") or []
     )
+    unused = info.get("unexpected_keys") or []
+    new = missing + mismatched
+    if new:
+        logger.info(
+            "Loaded %s; new weights, trained from scratch in every trial: %s%s",
+            name,
+            ", ".join(new),
+            f" ({len(unused)} checkpoint weights unused)" if unused else "",
+        )
+    else:
+        logger.info("Loaded %s with every weight from the checkpoint.", name)
 
 
 def load_model_config(cfg: ModelSection) -> Any:

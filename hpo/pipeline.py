@@ -14,20 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo.layout import RunLayout, write_atomically
+
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
 
 logger = logging.getLogger(__name__)
-
-
-def final_dir(config: HpoConfig) -> Path:
-    """Where the tuned model and its metrics go: ``runs/<study>/final``."""
-    return config.output_dir / "final"
-
-
-def params_path(config: HpoConfig) -> Path:
-    """Where ``hpo run`` exports the best params: ``runs/<study>/best_params.yaml``."""
-    return config.output_dir / "best_params.yaml"
 
 
 def _cached_json(
@@ -39,10 +31,7 @@ def _cached_json(
             logger.info("Reusing %s", path)
             return done
     result = {**make(), "_key": key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -58,56 +47,62 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         "drop_test_overlap": config.data.drop_test_overlap,
     }
     return _cached_json(
-        config.output_dir / "baselines.json",
+        RunLayout.of(config).baselines,
         key,
         lambda: {"classical": classical(config), "zero_shot": zero_shot(config)},
     )
 
 
 def make_report(config: HpoConfig) -> Path:
-    """Rebuild ``report.md`` and its plots from the results files that exist."""
-    from hpo.dashboard import attach_artifacts, final_stage_files
-    from hpo.data import load_raw, train_test_overlap
+    """Rebuild ``report.md`` and its plots from the results files that exist.
+
+    Writes nothing else: not the study, not the dashboard's artifacts.
+    """
+    from hpo.data import labels_agree, load_raw, train_test_overlap
     from hpo.report import write_report
     from hpo.storage import load_existing_study
 
     study = load_existing_study(config)
+    layout = RunLayout.of(config)
     results: dict[str, Any] = {}
     for name, path in (
-        ("tuned", final_dir(config) / "metrics.json"),
-        ("reference", config.output_dir / "reference" / "metrics.json"),
+        ("tuned", layout.final / "metrics.json"),
+        ("reference", layout.reference / "metrics.json"),
     ):
         if path.exists():
             results[name] = json.loads(path.read_text())
-    baselines = config.output_dir / "baselines.json"
-    if baselines.exists():
-        results |= json.loads(baselines.read_text())
+    if layout.baselines.exists():
+        results |= json.loads(layout.baselines.read_text())
     # The overlap is measured on the data as published, before any dropping.
     raw, _ = load_raw(dataclasses.replace(config.data, drop_test_overlap=False))
-    overlap = train_test_overlap(raw["train"], raw["test"]) if "test" in raw else []
-    report = write_report(study, config, results, overlap, config.output_dir)
-    attach_artifacts(study, config, final_stage_files(config))
-    return report
+    overlap: list[tuple[str, bool]] = []
+    labels = None
+    if "test" in raw:
+        labels = raw["test"]["label"]
+        texts = train_test_overlap(raw["train"], raw["test"])
+        overlap = list(zip(texts, labels_agree(raw["train"], raw["test"], texts), strict=True))
+    return write_report(study, config, results, overlap, layout.root, test_labels=labels)
 
 
 def run_all(
     config: HpoConfig, *, quiet: bool = False, seeds: int = 1, with_reference: bool = False
 ) -> Path:
     """Every stage in order; returns the report's path."""
+    from hpo.dashboard import attach_artifacts, final_stage_files
     from hpo.export import export_best
     from hpo.retrain import plan_from_study, plan_reference, train_and_test
     from hpo.search import run_search
 
+    layout = RunLayout.of(config)
     study = run_search(config, quiet=quiet)
-    export_best(study, config, params_path(config))
+    export_best(study, config, layout.best_params)
     plan = plan_from_study(config)
-    train_and_test(config, plan, final_dir(config), seeds=seeds, quiet=quiet)
+    train_and_test(config, plan, layout.final, seeds=seeds, quiet=quiet)
     run_baselines(config)
     if with_reference:
         train_and_test(
-            config,
-            plan_reference(config, plan.stop_epoch),
-            config.output_dir / "reference",
-            quiet=quiet,
+            config, plan_reference(config, plan.stop_epoch), layout.reference, quiet=quiet
         )
-    return make_report(config)
+    report = make_report(config)
+    attach_artifacts(study, config, final_stage_files(config))
+    return report

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo.config import AUTO_WARMUP
 from hpo.data import LABEL_NAMES, prepare
 from hpo.export import best_trial, load_params, peak_epoch
+from hpo.layout import write_atomically
 from hpo.metrics import accuracy
 from hpo.model import load_tokenizer
-from hpo.space import reference_params
+from hpo.predict import FINAL_INFO
+from hpo.space import reference_params, reference_warmup_steps
 from hpo.storage import load_existing_study
 from hpo.training import StopAtEpochCallback, build_trainer, grid_point
 
@@ -35,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Written next to the saved model so `hpo predict` truncates the way training did.
-FINAL_INFO = "hpo_final.json"
 BOOTSTRAP_SAMPLES = 1000
 
 
@@ -71,13 +72,23 @@ def plan_reference(config: HpoConfig, epochs: float) -> Plan:
     """The reference setup, trained for ``epochs`` (the tuned run's epoch budget).
 
     Its searched keys come from ``reference``; the reference values of keys that are not
-    searched are used too, since they define the reference.
+    searched are used too, since they define the reference. ``warmup_steps: auto`` stays in
+    the plan and becomes steps when the training split's size is known (:func:`trained_params`).
     """
     params = dict(config.reference)
     params["num_train_epochs"] = max(1, int(np.ceil(epochs)))
     known = reference_params(config.search_space, params)
     extra = {k: v for k, v in params.items() if k not in known}
     return Plan({**known, **extra}, epochs, "reference setup")
+
+
+def trained_params(plan: Plan, config: HpoConfig, *, n_train: int) -> dict[str, Any]:
+    """The plan's params as training gets them: ``warmup_steps: auto`` in steps for a run on
+    ``n_train`` examples."""
+    params = dict(plan.params)
+    if params.get("warmup_steps") == AUTO_WARMUP:
+        params["warmup_steps"] = reference_warmup_steps(params, config.training, n_train=n_train)
+    return params
 
 
 def _on_grid(config: HpoConfig, epoch: float) -> float:
@@ -149,6 +160,7 @@ def train_and_test(
     tokenizer = load_tokenizer(config.model)
     prepared = prepare(config.data, tokenizer, stage="final")
     train, test = prepared.splits["train"], prepared.splits["test"]
+    params = trained_params(plan, config, n_train=len(train))
     base_seed = int(config.training.get("seed", 42))
     runs = []
     for i in range(seeds):
@@ -158,7 +170,7 @@ def train_and_test(
             i + 1,
             seeds,
             seed,
-            plan.params,
+            params,
             plan.stop_epoch,
             len(train),
         )
@@ -168,11 +180,11 @@ def train_and_test(
             eval_dataset=None,
             tokenizer=tokenizer,
             output_dir=out_dir / "checkpoints",
-            params=plan.params,
+            params=params,
             quiet=quiet,
             overrides={
                 "seed": seed,
-                **{k: v for k, v in plan.params.items() if k not in config.search_space},
+                **{k: v for k, v in params.items() if k not in config.search_space},
             },
         )
         trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
@@ -180,9 +192,10 @@ def train_and_test(
         output = trainer.train()
         train_seconds = time.perf_counter() - start
         logits, labels, test_seconds = predict_logits(trainer, test)
+        predictions = logits.argmax(-1)
         run = {
             "seed": seed,
-            **score(logits.argmax(-1), labels),
+            **score(predictions, labels),
             "epochs_trained": round(trainer.state.epoch or 0.0, 4),
             "train_seconds": round(train_seconds, 1),
             "train_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
@@ -194,6 +207,9 @@ def train_and_test(
         )
         if i == 0:
             _save_model(trainer, tokenizer, out_dir / "model", config, plan)
+            # Per-example predictions of the saved model, in test order: the report compares
+            # models scored on the same examples with a paired test.
+            first_predictions = predictions.tolist()
         runs.append(run)
         del trainer
         gc.collect()
@@ -205,16 +221,15 @@ def train_and_test(
         "seeds": seeds,
         "runs": runs,
         "params": plan.params,
+        "trained_params": params,
         "stop_epoch": plan.stop_epoch,
         "source": plan.source,
         "train_size": len(train),
         "data_fingerprint": prepared.data_fingerprint,
         "max_length": config.data.max_length,
+        "predictions": first_predictions,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = metrics_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    tmp.replace(metrics_path)
+    write_atomically(metrics_path, json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
@@ -225,6 +240,7 @@ def _save_model(
     tokenizer.save_pretrained(str(model_dir))
     info = {
         "max_length": config.data.max_length,
+        "text_column": config.data.text_column,
         "labels": list(LABEL_NAMES),
         "params": plan.params,
         "source": plan.source,

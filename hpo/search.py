@@ -16,13 +16,22 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from hpo.dashboard import update_study_note
+from hpo.config import check_training_setup
+from hpo.dashboard import CONFIG_FILE_ATTR, update_study_note
 from hpo.data import Prepared, prepare
-from hpo.errors import HpoError
+from hpo.errors import HpoError, Interrupted
+from hpo.layout import RunLayout, write_atomically
 from hpo.metrics import compute_objective
 from hpo.model import load_tokenizer
-from hpo.space import make_hp_space, reference_params
-from hpo.storage import build_pruner, build_sampler, fail_stale_trials, make_storage, open_study
+from hpo.space import make_hp_space, resolve_reference
+from hpo.storage import (
+    build_pruner,
+    build_sampler,
+    fail_stale_trials,
+    make_storage,
+    open_study,
+    requeue,
+)
 from hpo.training import SurplusTrialError, build_trainer
 
 if TYPE_CHECKING:
@@ -72,17 +81,29 @@ def finished(counts: dict[TrialState, int]) -> int:
     return counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
 
 
-def open_and_seed(config: HpoConfig) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
-    """Open (or create) the study, fail stale trials, and enqueue the reference on a new one."""
+def open_and_seed(
+    config: HpoConfig, prepared: Prepared
+) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
+    """Open (or create) the study for these data, fail stale trials, enqueue the reference on
+    a new one, and save the resolved config at ``runs/<study>/config.yaml``."""
     storage = make_storage(config.storage_url, study=config.study)
-    study = open_study(config, storage=storage)
+    study = open_study(config, storage=storage, data_identity=prepared.identity)
+    study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
     fail_stale_trials(study)
     if config.study.enqueue_reference and not study.trials:
-        params = reference_params(config.search_space, config.reference)
+        params = resolve_reference(
+            config.search_space,
+            config.reference,
+            config.training,
+            n_train=len(prepared.splits["train"]),
+        )
         if params:
             # skip_if_exists: two workers starting on an empty study enqueue it once.
             study.enqueue_trial(params, user_attrs={"reference": True}, skip_if_exists=True)
             logger.info("Enqueued the reference setup as trial 0: %s", params)
+    layout = RunLayout.of(config)
+    write_atomically(layout.config_file, config.to_yaml(absolute=True))
+    study.set_user_attr(CONFIG_FILE_ATTR, str(layout.config_file.absolute()))
     return storage, study
 
 
@@ -95,7 +116,7 @@ def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
     tokenizer = load_tokenizer(config.model)
     prepared = prepare(config.data, tokenizer, stage="search")
     logger.info(
-        "Search data: %d train / %d validation reviews (fingerprint %s, cache %s)",
+        "Search data: %d train / %d validation examples (fingerprint %s, cache %s)",
         len(prepared.splits["train"]),
         len(prepared.splits["validation"]),
         prepared.data_fingerprint,
@@ -114,10 +135,12 @@ def run_search(
     than ``study.grace_period`` and rerun with the same params. When the remaining trials are
     all running elsewhere, this process waits for them rather than start a surplus one.
     ``worker``: one of several processes on the study; its sampler seed gets a salt of its own.
+    On Ctrl-C the running trial is failed, its params are queued to run first when the search
+    resumes, and :class:`hpo.errors.Interrupted` says so.
     """
+    check_training_setup(config)
     tokenizer, prepared = load_search_data(config)
-    storage, study = open_and_seed(config)
-    study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
+    storage, study = open_and_seed(config, prepared)
     target = config.study.n_trials
     train, validation = prepared.splits["train"], prepared.splits["validation"]
     trainer = build_trainer(
@@ -125,16 +148,17 @@ def run_search(
         train_dataset=train,
         eval_dataset=validation,
         tokenizer=tokenizer,
-        output_dir=config.output_dir / "trials",
+        output_dir=RunLayout.of(config).trials,
         quiet=quiet,
         max_trials=target,
     )
-    hp_space = _logged(make_hp_space(config.search_space))
+    started: list[int] = []
+    hp_space = _logged(make_hp_space(config.search_space), started, study, target)
     salt = (os.getpid() * 7919) if worker else 0
     sampler = seeded_sampler(config, len(study.trials), salt=salt)
     failures = 0
     waiting_logged = False
-    progress = _TrialProgress(target, enabled=not quiet)
+    progress = _TrialProgress(target, finished(count_states(study)), enabled=not quiet)
     try:
         while True:
             fail_stale_trials(study)
@@ -152,15 +176,13 @@ def run_search(
                 time.sleep(poll_s)
                 continue
             waiting_logged = False
-            logger.info(
-                "Study %r: %d/%d trials finished, %d running; starting one.",
-                config.study.name,
-                done,
-                target,
-                running,
-            )
-            _run_one_trial(trainer, config, storage, hp_space, sampler, study)
-            update_study_note(study, config)
+            try:
+                _run_one_trial(trainer, config, storage, hp_space, sampler, study)
+            except KeyboardInterrupt:
+                raise _interrupted(study, started, config) from None
+            if started:
+                _log_outcome(study, started[-1])
+            update_study_note(study)
             failures = failures + 1 if finished(count_states(study)) == done else 0
             if failures >= MAX_CONSECUTIVE_FAILURES:
                 raise HpoError(
@@ -170,38 +192,106 @@ def run_search(
                 )
     finally:
         progress.close()
-    update_study_note(study, config)
+    update_study_note(study)
     return study
 
 
-def _logged(hp_space: Any) -> Any:
-    """``hp_space`` that logs which trial starts and with what params."""
+def _interrupted(study: optuna.Study, started: list[int], config: HpoConfig) -> Interrupted:
+    """Fail the interrupted trial, queue its params to run first, and say so."""
+    resume = f"run the same command again to resume (`hpo search {config.source}`)"
+    if not started:
+        return Interrupted(f"interrupted before any trial started; {resume}.")
+    number = started[-1]
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state == TrialState.RUNNING:  # interrupted outside Optuna's own handler
+        study.tell(number, state=TrialState.FAIL)
+    elif trial.state != TrialState.FAIL:  # it finished before the interrupt landed
+        return Interrupted(f"interrupted after trial {number} finished; {resume}.")
+    requeue(study, number)
+    update_study_note(study)
+    return Interrupted(
+        f"interrupted: trial {number} is marked FAILED and its params are queued to run first; "
+        f"{resume}."
+    )
+
+
+def _logged(hp_space: Any, started: list[int], study: optuna.Study, target: int) -> Any:
+    """``hp_space`` that logs one line when a trial starts, and notes its number."""
 
     def logged(trial: Any) -> dict[str, Any]:
         params = hp_space(trial)
         if hasattr(trial, "study"):
-            logger.info("Trial %d started: %s", trial.number, params)
+            started.append(trial.number)
+            done = finished(count_states(study))
+            frozen = study.get_trials(deepcopy=False)[trial.number]
+            retry = frozen.system_attrs.get("failed_trial")
+            again = f", rerun of trial {retry}" if retry is not None else ""
+            ref = ", the reference setup" if trial.user_attrs.get("reference") else ""
+            logger.info(
+                "Trial %d started (%d/%d finished%s%s): %s",
+                trial.number,
+                done,
+                target,
+                ref,
+                again,
+                {k: _short(v) for k, v in params.items()},
+            )
         return params
 
     return logged
 
 
-class _TrialProgress:
-    """A progress bar over the study's trials, with the best value so far."""
+def _short(value: Any) -> Any:
+    return float(f"{value:.4g}") if isinstance(value, float) else value
 
-    def __init__(self, total: int, *, enabled: bool) -> None:
+
+def _log_outcome(study: optuna.Study, number: int) -> None:
+    """One line when a trial completes (a pruned trial logged its own line when it stopped)."""
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state != TrialState.COMPLETE:
+        return
+    best = study.best_trial
+    peak = max(trial.user_attrs.get("evals") or [{}], key=lambda e: e.get("accuracy", 0.0))
+    logger.info(
+        "Trial %d finished: validation accuracy %.4f (peak at epoch %s) in %.0f s; best so far: "
+        "trial %d, %.4f",
+        number,
+        trial.value,
+        peak.get("epoch", "?"),
+        trial.duration.total_seconds() if trial.duration else 0.0,
+        best.number,
+        best.value,
+    )
+
+
+class _TrialProgress:
+    """A progress bar over the study's trials, with the best value so far.
+
+    It starts at the trials already finished, so its rate and ETA count this run's trials only.
+    """
+
+    def __init__(self, total: int, initial: int, *, enabled: bool) -> None:
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
-            total=total, desc="trials", unit="trial", disable=not enabled, position=0, leave=True
+            total=total,
+            initial=min(initial, total),
+            desc="trials",
+            unit="trial",
+            disable=not enabled,
+            position=0,
+            leave=True,
         )
 
     def update(self, done: int, study: optuna.Study) -> None:
-        self.bar.n = min(done, self.bar.total)
+        step = min(done, self.bar.total) - self.bar.n
         best = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
         if best:
             self.bar.set_postfix(best=f"{max(best):.4f}", refresh=False)
-        self.bar.refresh()
+        if step > 0:
+            self.bar.update(step)
+        else:
+            self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()

@@ -6,6 +6,7 @@ exactly the values it was scored with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from hpo.config import AUTO_WARMUP, REFERENCE_WARMUP_SHARE
 from hpo.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -153,3 +155,61 @@ def reference_params(
 ) -> dict[str, Any]:
     """The reference setup restricted to the searched keys (what gets enqueued)."""
     return {k: v for k, v in reference.items() if k in space}
+
+
+def reference_warmup_steps(
+    reference: Mapping[str, Any],
+    training: Mapping[str, Any],
+    *,
+    n_train: int,
+    epochs: float | None = None,
+) -> int:
+    """``reference.warmup_steps: auto`` in steps for a run on ``n_train`` examples.
+
+    The run's batch size and epochs are the reference's own (the training settings where the
+    reference has none; ``epochs`` overrides both); its warmup is the share of it that 100
+    steps were of the setup the reference comes from (:data:`REFERENCE_WARMUP_SHARE`).
+    """
+    batch = int(
+        reference.get("per_device_train_batch_size")
+        or training.get("per_device_train_batch_size", 8)
+    )
+    batch *= int(training.get("gradient_accumulation_steps", 1))
+    if epochs is None:
+        epochs = float(reference.get("num_train_epochs") or training.get("num_train_epochs", 3))
+    steps = math.ceil(math.ceil(n_train / batch) * epochs)
+    return round(REFERENCE_WARMUP_SHARE * steps)
+
+
+def resolve_reference(
+    space: Mapping[str, ParamSpec],
+    reference: Mapping[str, Any],
+    training: Mapping[str, Any],
+    *,
+    n_train: int,
+) -> dict[str, Any]:
+    """The enqueued reference trial: the searched keys of ``reference``, with
+    ``warmup_steps: auto`` turned into steps for a trial on ``n_train`` examples and moved onto
+    the search space's grid (the space itself is not changed)."""
+    params = reference_params(space, reference)
+    if params.get("warmup_steps") == AUTO_WARMUP:
+        # A searched num_train_epochs is the reference's; a fixed one is the training setting.
+        ref = {**reference, "num_train_epochs": reference.get("num_train_epochs")}
+        if "num_train_epochs" not in space:
+            ref["num_train_epochs"] = training.get("num_train_epochs", 3)
+        steps = reference_warmup_steps(ref, training, n_train=n_train)
+        params["warmup_steps"] = on_grid(space["warmup_steps"], steps)
+    return params
+
+
+def on_grid(spec: ParamSpec, value: float) -> int | float:
+    """``value`` clipped into an entry's range and rounded to its step (a categorical entry:
+    the nearest choice)."""
+    if spec.choices:
+        return min(spec.choices, key=lambda choice: abs(choice - value))
+    low, high = spec.low, spec.high
+    assert low is not None and high is not None  # a validated int/float entry
+    value = min(max(value, low), high)
+    if spec.step:
+        value = low + round((value - low) / spec.step) * spec.step
+    return round(value) if spec.type == "int" else float(value)

@@ -76,13 +76,17 @@ def _build_from(module: Any, spec: Mapping[str, Any], *, where: str, source: str
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
-def make_storage(url: str, *, study: StudySection | None = None) -> optuna.storages.RDBStorage:
+def make_storage(
+    url: str, *, study: StudySection | None = None, create: bool = True
+) -> optuna.storages.RDBStorage:
     """Open the Optuna storage at ``url``, creating the SQLite folder if needed.
 
     With ``study`` (a search or a worker), running trials send heartbeats, and a trial whose
     worker died (no heartbeat for ``grace_period`` s) is failed and retried with its params.
     SQLite is switched to WAL so a dashboard can read while trials write, and several worker
     processes can write in turn; each waits up to 60 s for the lock instead of failing.
+    ``create=False`` (commands that only read) opens an existing SQLite file as it is and
+    creates no file or folder; a missing file is a :class:`StorageError`.
     """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -102,22 +106,12 @@ def make_storage(url: str, *, study: StudySection | None = None) -> optuna.stora
                 f"study.storage: {url!r} is not a file; an in-memory SQLite study "
                 "cannot be resumed. Use sqlite:///storage/NAME.db."
             )
-        folder = Path(db).resolve().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"study.storage: cannot create folder {folder} ({exc.strerror}). "
-                "Choose a writable location."
-            ) from None
-        if not os.access(folder, os.W_OK) or (Path(db).exists() and not os.access(db, os.W_OK)):
-            raise StorageError(
-                f"study.storage: {db} is not writable. Fix its permissions or "
-                "choose another --storage."
-            )
         # A dashboard reading while the search writes must wait, not fail, on the file lock.
         engine_kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
-        _enable_wal(db)
+        if create:
+            _prepare_sqlite_file(db)
+        elif not Path(db).is_file():
+            raise MissingDatabaseError(Path(db))
     heartbeat: dict[str, Any] = {}
     if study is not None:
         heartbeat = {
@@ -140,6 +134,39 @@ def make_storage(url: str, *, study: StudySection | None = None) -> optuna.stora
         raise StorageError(
             f"study.storage: cannot open {url!r}: {str(exc).splitlines()[0]}"
         ) from None
+
+
+def _prepare_sqlite_file(db: str) -> None:
+    folder = Path(db).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"study.storage: cannot create folder {folder} ({exc.strerror}). "
+            "Choose a writable location."
+        ) from None
+    if not os.access(folder, os.W_OK) or (Path(db).exists() and not os.access(db, os.W_OK)):
+        raise StorageError(
+            f"study.storage: {Path(db).resolve()} is not writable. Fix its permissions or "
+            "choose another --storage."
+        )
+    _enable_wal(db)
+
+
+class MissingDatabaseError(StorageError):
+    """A command that only reads was pointed at a SQLite file that does not exist."""
+
+    def __init__(self, db: Path, study_name: str | None = None) -> None:
+        folder = db.resolve().parent
+        others = sorted(p.name for p in folder.glob("*.db")) if folder.is_dir() else []
+        nearby = f"; databases in {folder}: {', '.join(others)}" if others else ""
+        what = f"no study {study_name!r}" if study_name else "no study"
+        super().__init__(
+            f"study.storage: {what}: {db.resolve()} does not exist{nearby}. Run "
+            "`hpo search CONFIG` first, or pass the --storage (and --study-name) of an existing "
+            "study."
+        )
+        self.db = db
 
 
 def _create_rdb_storage(
@@ -189,13 +216,22 @@ def space_signature(config: HpoConfig) -> str:
     return json.dumps(config.to_dict()["search_space"], sort_keys=True)
 
 
-def open_study(
-    config: HpoConfig, *, storage: optuna.storages.BaseStorage | None = None
-) -> optuna.Study:
-    """Create the study, or resume it if it exists with the same search space.
+#: Study user attr: what decides which examples a trial trains and is scored on.
+DATA_IDENTITY_ATTR = "data_identity"
 
-    The resolved config is stored as study user attrs (``config.<section>``) so the dashboard
-    and exports show it.
+
+def open_study(
+    config: HpoConfig,
+    *,
+    storage: optuna.storages.BaseStorage | None = None,
+    data_identity: Mapping[str, Any] | None = None,
+) -> optuna.Study:
+    """Create the study, or resume it if it exists with the same search space and data.
+
+    ``data_identity`` (see :attr:`hpo.data.Prepared.identity`) is stored with a new study; a
+    resume with another one is refused, naming the keys, since trials scored on different
+    validation sets cannot be compared. The resolved config is stored as study user attrs
+    (``config.<section>``) so the dashboard and exports show it.
     """
     storage = storage or make_storage(config.storage_url, study=config.study)
     name = config.study.name
@@ -210,31 +246,64 @@ def open_study(
     )
     signature = space_signature(config)
     stored = study.user_attrs.get("search_space")
-    if stored is None:
-        study.set_user_attr("search_space", signature)
-    elif stored != signature:
+    if stored is not None and stored != signature:
         raise StorageError(
             f"study.name: study {name!r} in {config.storage_url} was created with a "
             f"different search space ({stored}). Use a new --study-name, or restore the "
             "original search_space."
         )
+    stored_identity = study.user_attrs.get(DATA_IDENTITY_ATTR)
+    if data_identity is not None and stored_identity is not None:
+        changed = [
+            f"{key} {stored_identity.get(key)!r} -> {data_identity.get(key)!r}"
+            for key in sorted(set(stored_identity) | set(data_identity))
+            if stored_identity.get(key) != data_identity.get(key)
+        ]
+        if changed:
+            raise StorageError(
+                f"study.name: study {name!r} in {config.storage_url} was searched on other "
+                f"data ({'; '.join(changed)}); its trials were trained and scored on other "
+                "examples. Use a new --study-name, or restore those keys."
+            )
+    if stored is None:
+        study.set_user_attr("search_space", signature)
+    if data_identity is not None and stored_identity is None:
+        study.set_user_attr(DATA_IDENTITY_ATTR, dict(data_identity))
     # The config of the latest run (n_trials may have grown), one attr per section:
     # optuna-dashboard cuts attr values at 1,024 characters.
-    for section, value in config.to_dict().items():
+    for section, value in config.to_dict(absolute=True).items():
         study.set_user_attr(f"{CONFIG_ATTR_PREFIX}{section}", value)
     return study
 
 
 def load_existing_study(config: HpoConfig) -> optuna.Study:
-    """Load a study that must already exist (for ``hpo trials`` and the final stage)."""
-    storage = make_storage(config.storage_url)
+    """Load a study that must already exist (``hpo trials``, export, report, the final stage).
+
+    Creates nothing: no database, no folder, no study. A missing study is one line that names
+    the studies the storage holds.
+    """
+    try:
+        storage = make_storage(config.storage_url, create=False)
+    except MissingDatabaseError as exc:
+        raise MissingDatabaseError(exc.db, config.study.name) from None
     try:
         return optuna.load_study(study_name=config.study.name, storage=storage)
     except KeyError:
+        names = optuna.get_all_study_names(storage)
+        there = f"studies there: {', '.join(names)}" if names else "it holds no study"
         raise StorageError(
-            f"study.name: no study {config.study.name!r} in {config.storage_url}. "
-            f"Run `hpo search {config.source}` first, or pass --study-name/--storage."
+            f"study.name: no study {config.study.name!r} in {config.storage_url} ({there}). "
+            f"Pass --study-name NAME, or run `hpo search {config.source}` first."
         ) from None
+
+
+def requeue(study: optuna.Study, number: int) -> None:
+    """Queue trial ``number``'s params to run next, as the heartbeat retry does for a trial
+    whose process was killed (same params, user attrs and ``failed_trial`` system attr)."""
+    trial = study.get_trials(deepcopy=False)[number]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        _RETRY_CALLBACK(max_retry=None)(study, trial)
 
 
 def fail_stale_trials(study: optuna.Study) -> None:

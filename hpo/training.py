@@ -25,6 +25,7 @@ from torch.utils.data import Sampler, SequentialSampler
 from transformers import (
     DataCollatorWithPadding,
     PrinterCallback,
+    ProgressCallback,
     Trainer,
     TrainerCallback,
     TrainerControl,
@@ -32,6 +33,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from hpo.config import AUTO_WARMUP
 from hpo.dropout import PackedDropout
 from hpo.errors import ConfigError
 from hpo.metrics import compute_metrics, compute_objective
@@ -64,7 +66,7 @@ def _placeholder(config: HpoConfig, key: str) -> Any:
     int 0, so a float ratio of 0.06 would silently become 0 without a float placeholder.
     """
     spec = config.search_space[key]
-    if key in config.reference:
+    if key in config.reference and config.reference[key] != AUTO_WARMUP:
         value = config.reference[key]
     elif spec.type == "categorical":
         value = spec.choices[0] if spec.choices else None
@@ -212,6 +214,24 @@ class GridEvaluationCallback(TrainerCallback):
         if point > self._last_point:
             self._last_point = point
             control.should_evaluate = True
+
+
+class WarmupCheckCallback(TrainerCallback):
+    """Warn when the warmup covers the whole run: the learning rate would never reach the
+    value the trial is meant to test (100 warmup steps of a 25-step run scored at chance)."""
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        warmup = args.get_warmup_steps(state.max_steps)
+        if state.max_steps > 0 and warmup >= state.max_steps:
+            logger.warning(
+                "warmup_steps=%d covers the whole run of %d steps, so the learning rate never "
+                "reaches learning_rate=%g. Lower warmup_steps (or its search range).",
+                warmup,
+                state.max_steps,
+                args.learning_rate,
+            )
 
 
 class StopAtEpochCallback(TrainerCallback):
@@ -400,6 +420,7 @@ class HpoTrainer(Trainer):
             self.add_callback(GridEvaluationCallback(evals_per_epoch))
         self.timer = StepTimer()
         self.add_callback(self.timer)
+        self.add_callback(WarmupCheckCallback())
         self._reset_trial_state()
 
     def _reset_trial_state(self) -> None:
@@ -649,4 +670,22 @@ def build_trainer(
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.
         trainer.remove_callback(PrinterCallback)
+    elif trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarOnlyProgressCallback)
     return trainer
+
+
+class BarOnlyProgressCallback(ProgressCallback):
+    """Trainer's step bar without the metric dicts it writes under it (numbers as strings,
+    one per logging step and evaluation): hpo logs one line per trial start, prune and
+    finish, and the trial's user attrs keep every evaluation."""
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        return None

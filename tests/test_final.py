@@ -155,15 +155,22 @@ def test_drop_test_overlap(tmp_path: Path) -> None:
     assert not {"review 0", "review 1", "review 2"} & set(dropped["train"]["text"])
 
 
+@pytest.mark.parametrize("where", ["repository root", "another folder"])
 def test_hpo_run_smoke_end_to_end(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = Path(__file__).resolve().parent.parent
-    monkeypatch.chdir(repo)  # the smoke config's paths are relative to the repository root
+    # The smoke config's paths are relative to its own folder, so it runs from anywhere.
+    cwd = repo if where == "repository root" else tmp_path / "elsewhere"
+    cwd.mkdir(exist_ok=True)
+    monkeypatch.chdir(cwd)
+    config_arg = (
+        "study_configs/smoke.yaml" if cwd == repo else str(repo / "study_configs/smoke.yaml")
+    )
     runs = tmp_path / "runs"
     argv = [
         "run",
-        "study_configs/smoke.yaml",
+        config_arg,
         "--quiet",
         "--storage",
         f"sqlite:///{tmp_path / 'smoke.db'}",
@@ -179,17 +186,23 @@ def test_hpo_run_smoke_end_to_end(
         assert (runs / png).stat().st_size > 5_000
         assert f"]({png})" in report
     assert "classical: TF-IDF + logistic regression" in report
-    assert "is higher**" in report
-    assert "0 distinct review texts appear in both" in report
+    assert "McNemar's exact test on the 400 paired test examples" in report
+    assert "No text appears in both the training and the test split." in report
+    assert "<details>" not in report
+    assert "Importances are computed from" in report
     metrics = json.loads((runs / "final" / "metrics.json").read_text())
     assert metrics["n"] == 400 and metrics["accuracy"] > 0.8
+    assert len(metrics["predictions"]) == 400
     stamp = (runs / "final" / "metrics.json").stat().st_mtime_ns
+    saved = yaml.safe_load((runs / "config.yaml").read_text())
+    assert saved["model"]["name"] == str(repo / "study_configs/smoke/model")
+    assert saved["study"]["storage"] == f"sqlite:///{tmp_path / 'smoke.db'}"
 
     # Every stage is resumable: a second run redoes nothing and prints the same report path.
     assert main(argv) == 0
     assert (runs / "final" / "metrics.json").stat().st_mtime_ns == stamp
 
-    # Predict with the final model: arguments, a file and standard input.
+    # Predict with the final model: arguments, files of each format and standard input.
     model_dir = str(runs / "final" / "model")
     capsys.readouterr()
     assert main(["predict", model_dir, "A great and moving film.", "Awful, boring mess."]) == 0

@@ -65,7 +65,6 @@ def test_the_walk_sees_imports_inside_functions(tmp_path: Path) -> None:
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "m.py").write_text(
-        "import os\nfrom pkg import x\n\ndef f():\n    import numpy.linalg\n"
-        "    from .y import z\n"
+        "import os\nfrom pkg import x\n\ndef f():\n    import numpy.linalg\n    from .y import z\n"
     )
     assert imported_top_level_modules(package) == {"numpy": "pkg/m.py"}
