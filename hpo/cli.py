@@ -373,12 +373,23 @@ COMMANDS = {
 
 
 class _NoInterruptTraceback(logging.Filter):
-    """Drops the log record of a trial failed by Ctrl-C, which carries the whole traceback
-    (Optuna logs every failed trial with it); the CLI says what happened in one line."""
+    """Drops Optuna's records of a trial failed by Ctrl-C: one with the whole traceback and
+    one with its value (None). The CLI says what happened in one line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._trial: str | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, KeyboardInterrupt)
+        if isinstance(exc, KeyboardInterrupt):
+            self._trial = message.split(" failed", 1)[0]  # "Trial 3"
+            return False
+        if self._trial and message.startswith(f"{self._trial} failed with value"):
+            self._trial = None
+            return False
+        return True
 
 
 def _setup_logging(quiet: bool, debug: bool) -> None:

@@ -142,15 +142,22 @@ def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
     return model
 
 
+class _NoLoadReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+
 @contextmanager
 def _load_report_silenced() -> Iterator[None]:
+    # A filter, not a level: Transformers 5 runs an extra tensor-parallel check (and warns
+    # about unsharded layers) when this logger's own level is WARNING or above.
     report_logger = logging.getLogger("transformers.modeling_utils")
-    level = report_logger.level
-    report_logger.setLevel(logging.ERROR)
+    quiet = _NoLoadReport()
+    report_logger.addFilter(quiet)
     try:
         yield
     finally:
-        report_logger.setLevel(level)
+        report_logger.removeFilter(quiet)
 
 
 _reported: set[str] = set()

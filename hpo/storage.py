@@ -302,7 +302,8 @@ def requeue(study: optuna.Study, number: int) -> None:
     whose process was killed (same params, user attrs and ``failed_trial`` system attr)."""
     trial = study.get_trials(deepcopy=False)[number]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+        # Experimental since Optuna 2.8; it is what the heartbeat retry uses too.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         _RETRY_CALLBACK(max_retry=None)(study, trial)
 
 

@@ -68,3 +68,33 @@ def test_the_walk_sees_imports_inside_functions(tmp_path: Path) -> None:
         "import os\nfrom pkg import x\n\ndef f():\n    import numpy.linalg\n    from .y import z\n"
     )
     assert imported_top_level_modules(package) == {"numpy": "pkg/m.py"}
+
+
+def _first_bash_block(text: str) -> list[str]:
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_opens_with_the_install_and_the_main_job() -> None:
+    """Right on an ordinary machine: PyTorch's own CPU index first (a bare torch requirement
+    pulls a multi-GB CUDA build), then the project; then the main job, data from the Hub."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    install, run = _first_bash_block(readme)
+    torch_step, project_step = install.split(" && ")
+    assert torch_step == "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    assert project_step == 'pip install -e ".[offline]"'
+    assert run == "hpo run study_configs/imdb_minilm.yaml"
+    assert f"{run} --set data.path=" in readme, "the offline form is shown beside it"
+
+
+def test_ci_builds_its_own_environment_with_the_readme_commands() -> None:
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    torch_step = _first_bash_block(readme)[0].split(" && ")[0]
+    assert "python3 -m venv" in ci and '. "$VENV/bin/activate"' in ci
+    assert f"{torch_step.replace('pip install', 'pip install --quiet')}\n" in ci
+    assert "LOCAL EQUIVALENT" in ci, "the disk wheel fallback is marked as such"
+    test_command = readme.split("Tests (offline", 1)[1].split("```bash\n", 1)[1].split("\n")[0]
+    assert test_command == 'pip install -e ".[offline,dev,postgres]" && pytest -q'
+    assert 'pip install --quiet -e ".[offline,dev,postgres]"' in ci
+    assert "python3 -m pytest -q" in ci

@@ -106,17 +106,43 @@ def test_kill_9_mid_trial_then_resume(make_config) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_fails_the_trial_and_says_how_to_resume(make_config) -> None:
+def test_ctrl_c_fails_the_trial_requeues_it_and_says_so_in_one_line(make_config) -> None:
     path = make_config(CRASHY)
     proc = _spawn("search", str(path), "--quiet")
     _wait_for(lambda: _running_with_progress(path), proc)
+    interrupted = next(t for t in _study(path).trials if t.state == TrialState.RUNNING)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert "run the same command again to resume" in err
-    states = [t.state for t in _study(path).trials]
-    assert TrialState.RUNNING not in states
-    assert states[-1] in (TrialState.FAIL, TrialState.PRUNED)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [
+        f"hpo: interrupted: trial {interrupted.number} is marked FAILED and its params are "
+        f"queued to run first; run the same command again to resume (`hpo search {path}`)."
+    ], err[-3000:]
+    trials = _study(path).trials
+    assert TrialState.RUNNING not in [t.state for t in trials]
+    assert trials[interrupted.number].state == TrialState.FAIL
+    queued = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(queued) == 1 and queued[0].params == interrupted.params
+    assert queued[0].system_attrs["failed_trial"] == interrupted.number
+
+    # The next search trains those params first, and the study ends exact.
+    study = run_search(load_config(path), quiet=True)
+    _check_exact(study, 4)
+    rerun = study.trials[queued[0].number]
+    assert rerun.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert rerun.params == interrupted.params
+    assert rerun.number == interrupted.number + 1, "the rerun is the next trial that trains"
+
+
+def test_ctrl_c_with_debug_shows_the_traceback(make_config) -> None:
+    path = make_config(CRASHY)
+    proc = _spawn("--debug", "search", str(path), "--quiet")
+    _wait_for(lambda: _running_with_progress(path), proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback (most recent call last)" in err and "Interrupted" in err
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import weakref
 from pathlib import Path
 from types import SimpleNamespace
@@ -169,6 +170,129 @@ def test_changed_search_space_is_refused(make_config) -> None:
     # The stored study is untouched.
     study = optuna.load_study(study_name="t", storage=changed.storage_url)
     assert len(study.trials) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("data.max_train_samples=300", "data.max_train_samples None -> 300"),
+        ("data.max_eval_samples=50", "data.max_eval_samples None -> 50"),
+        ("data.validation_fraction=0.3", "data.validation_fraction 0.2 -> 0.3"),
+        ("data.split_seed=7", "data.split_seed 42 -> 7"),
+        ("data.max_length=32", "data.max_length 48 -> 32"),
+    ],
+)
+def test_changed_data_is_refused_on_resume(make_config, override: str, key: str) -> None:
+    """Trials scored on different validation sets must not be mixed in one study."""
+    path = make_config({"study": {"n_trials": 1}})
+    run_search(load_config(path), quiet=True)
+    changed = load_config(path, [override, "study.n_trials=2"])
+    with pytest.raises(StorageError, match="was searched on other data") as info:
+        run_search(changed, quiet=True)
+    assert key in str(info.value)
+    study = optuna.load_study(study_name="t", storage=changed.storage_url)
+    assert len(study.trials) == 1
+    assert study.user_attrs["config.study"]["n_trials"] == 1, "nothing was written"
+
+
+def test_changed_data_files_are_refused_on_resume(make_config, tiny_data, tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    path = make_config({"study": {"n_trials": 1}, "data": {"path": str(data)}})
+    run_search(load_config(path), quiet=True)
+    with (data / "train.jsonl").open("a") as fh:
+        fh.write('{"text": "one more review", "label": 1}\n')
+    with pytest.raises(StorageError, match="data fingerprint"):
+        run_search(load_config(path, ["study.n_trials=2"]), quiet=True)
+
+
+def test_one_log_line_per_trial_start_prune_and_finish(make_config, tmp_path: Path) -> None:
+    """What a user reads in the terminal, from the CLI in its own process."""
+    import subprocess
+    import sys
+
+    path = make_config(
+        {
+            "study": {"n_trials": 4, "pruner": {"type": "ThresholdPruner", "lower": 0.99}},
+            "search_space": {"num_train_epochs": {"low": 1, "high": 2}},
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "hpo.cli", "search", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Progress bars redraw with carriage returns; log records start after them.
+    log = re.findall(r"\[(?:INFO|WARNING|ERROR) [\w.]+\] [^\n\r]*", proc.stderr)
+    study = optuna.load_study(study_name="t", storage=load_config(path).storage_url)
+    states = {t.number: t.state for t in study.trials}
+    assert len(states) == 4
+    for number, state in states.items():
+        started = [x for x in log if f"Trial {number} started" in x]
+        ended = [x for x in log if f"Trial {number} pruned" in x or f"Trial {number} finished" in x]
+        assert len(started) == 1 and len(ended) == 1, (number, log)
+        assert ("pruned" in ended[0]) == (state == optuna.trial.TrialState.PRUNED)
+    everything = proc.stderr + proc.stdout
+    for noise in ("Using an existing study", "LOAD REPORT", "not sharded", "{'loss'", "'eval_"):
+        assert noise not in everything, noise
+    assert sum("Loaded " in x for x in log) == 1, "the model's new weights are named once"
+
+
+def test_trials_bar_counts_only_new_trials(make_config) -> None:
+    from hpo.search import _TrialProgress
+
+    progress = _TrialProgress(10, 8, enabled=True)
+    assert progress.bar.n == 8 and progress.bar.format_dict["initial"] == 8
+    study = optuna.create_study(direction="maximize")
+    progress.update(9, study)
+    assert progress.bar.n == 9
+    # tqdm's rate is (n - initial) / elapsed: one trial, not nine.
+    fmt = progress.bar.format_dict
+    assert fmt["n"] - fmt["initial"] == 1
+    progress.close()
+
+
+def test_reference_warmup_is_a_share_of_the_run(make_config) -> None:
+    from hpo.config import REFERENCE_WARMUP_SHARE, ParamSpec
+    from hpo.space import resolve_reference
+
+    reference = {"learning_rate": 2e-5, "per_device_train_batch_size": 16, "warmup_steps": "auto"}
+    space = {"warmup_steps": ParamSpec("int", 0, 200, step=20)}
+    # 100 steps of the original 4,221-step run: the original setup gets its 100 back.
+    assert resolve_reference(
+        {"warmup_steps": ParamSpec("int", 0, 500)},
+        {**reference, "num_train_epochs": 3},
+        {},
+        n_train=22_500,
+    ) == {"warmup_steps": 100}
+    # 2,000 reviews, batch 16, 1 epoch: 125 steps, 3 warmup steps, on the space's grid of 20.
+    assert round(REFERENCE_WARMUP_SHARE * 125) == 3
+    assert resolve_reference(space, reference, {"num_train_epochs": 1}, n_train=2000) == {
+        "warmup_steps": 0
+    }
+    # A 25-step run never gets a warmup longer than itself.
+    assert resolve_reference(
+        {"warmup_steps": ParamSpec("int", 0, 200)}, reference, {"num_train_epochs": 1}, n_train=400
+    ) == {"warmup_steps": 1}
+    # A number the user wrote is used as written.
+    assert resolve_reference(space, {"warmup_steps": 40}, {}, n_train=400) == {"warmup_steps": 40}
+
+
+def test_warmup_longer_than_the_run_is_warned_about(
+    make_config, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = make_config(
+        {
+            "study": {"n_trials": 1},
+            "search_space": {"warmup_steps": {"type": "int", "low": 500, "high": 600}},
+        }
+    )
+    with caplog.at_level("WARNING", logger="hpo.training"):
+        run_search(load_config(path), quiet=True)
+    assert any("covers the whole run" in r.getMessage() for r in caplog.records)
 
 
 def _search_trainer(config: Any) -> tuple[Any, Any]:
