@@ -392,7 +392,7 @@ class _NoInterruptTraceback(logging.Filter):
         return True
 
 
-def _setup_logging(quiet: bool, debug: bool) -> None:
+def _setup_logging(quiet: bool) -> None:
     level = logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
         level=level, format="[%(levelname)s %(name)s] %(message)s", stream=sys.stderr
@@ -407,8 +407,10 @@ def _quiet_libraries(quiet: bool, debug: bool) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if not debug:
-        for handler in logging.getLogger("optuna").handlers:
+    for handler in logging.getLogger("optuna").handlers:
+        for old in [f for f in handler.filters if isinstance(f, _NoInterruptTraceback)]:
+            handler.removeFilter(old)
+        if not debug:
             handler.addFilter(_NoInterruptTraceback())
     if quiet:
         import datasets
@@ -427,11 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hpo`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Before torch is imported: OpenMP threads that wait for work sleep instead of spinning,
-    # so a second job on the same cores is not starved (see hpo.threads).
+    # Before torch is imported: OpenMP threads that wait for work spin only briefly, so a
+    # second job on the same cores is not starved (see hpo.threads).
     share_cores()
     quiet = getattr(args, "quiet", False)
-    _setup_logging(quiet, args.debug)
+    _setup_logging(quiet)
     # Tokenizers' Rust thread pool warns (and can deadlock) if the process forks after use.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

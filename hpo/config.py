@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import inspect
 import math
+import os
 import re
 import types
 import typing
@@ -331,9 +332,7 @@ def resolve_paths(raw: dict[str, Any], *, base: Path, keys: Sequence[str]) -> No
 
 
 def _normalized(path: Path) -> Path:
-    # os.path.normpath folds "a/../b" without following links, as a user reads the path.
-    import os.path
-
+    # normpath folds "a/../b" without following links, as a user reads the path.
     return Path(os.path.normpath(path))
 
 

@@ -198,7 +198,8 @@ def run_search(
 
 def _interrupted(study: optuna.Study, started: list[int], config: HpoConfig) -> Interrupted:
     """Fail the interrupted trial, queue its params to run first, and say so."""
-    resume = f"run the same command again to resume (`hpo search {config.source}`)"
+    saved = RunLayout.of(config).config_file.absolute()
+    resume = f"run the same command again to resume (or `hpo search {saved}`)"
     if not started:
         return Interrupted(f"interrupted before any trial started; {resume}.")
     number = started[-1]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 
 from hpo.cli import main
 
@@ -201,3 +202,37 @@ def test_predict_batch_size_has_help(capsys: pytest.CaptureFixture[str]) -> None
         main(["predict", "--help"])
     out = capsys.readouterr().out
     assert "reviews per forward pass" in out
+
+
+@pytest.mark.slow
+def test_the_notes_reproduce_command_resumes_the_same_study(
+    make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, delete: object
+) -> None:
+    """The note's command runs the saved config: every --set kept, from any folder."""
+    import shlex
+
+    from optuna_dashboard._note import get_note_from_system_attrs
+
+    path = make_config({"study": {"storage": delete}, "training": {"output_dir": delete}})
+    first = tmp_path / "first"
+    first.mkdir()
+    monkeypatch.chdir(first)
+    argv = ["search", str(path), "--quiet", "--set", "data.max_length=40", "--n-trials", "1"]
+    assert main(argv) == 0
+    saved = first / "runs" / "t" / "config.yaml"
+    assert yaml.safe_load(saved.read_text())["data"]["max_length"] == 40
+    storage = f"sqlite:///{first / 'storage' / 't.db'}"
+    rdb = optuna.storages.RDBStorage(storage)
+    attrs = rdb.get_study_system_attrs(rdb.get_study_id_from_name("t"))
+    body = get_note_from_system_attrs(attrs, None)["body"]
+    command = body.split("```bash\n", 1)[1].split("\n", 1)[0]
+    assert shlex.split(command) == ["hpo", "search", str(saved)]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main([*shlex.split(command)[1:], "--quiet"]) == 0
+    assert f"study 't' in {storage}: best trial 0" in capsys.readouterr().out
+    assert len(optuna.load_study(study_name="t", storage=storage).trials) == 1
+    assert list(elsewhere.iterdir()) == [], "nothing under the new current folder"

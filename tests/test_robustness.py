@@ -117,7 +117,8 @@ def test_ctrl_c_fails_the_trial_requeues_it_and_says_so_in_one_line(make_config)
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == [
         f"hpo: interrupted: trial {interrupted.number} is marked FAILED and its params are "
-        f"queued to run first; run the same command again to resume (`hpo search {path}`)."
+        f"queued to run first; run the same command again to resume (or `hpo search "
+        f"{load_config(path).output_dir / 'config.yaml'}`)."
     ], err[-3000:]
     trials = _study(path).trials
     assert TrialState.RUNNING not in [t.state for t in trials]

@@ -1,22 +1,32 @@
-"""OpenMP's wait policy is set before torch loads, unless the user chose one."""
+"""OpenMP threads spin briefly: set before torch loads, unless the user chose a setting."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
-from hpo.threads import WAIT_POLICY, share_cores
+import pytest
+
+from hpo.threads import SPIN_SETTING, share_cores
 
 
-def test_default_is_passive_and_a_user_value_is_kept() -> None:
+def test_default_is_a_short_spin() -> None:
     env: dict[str, str] = {}
-    assert share_cores(env) is True and env["OMP_WAIT_POLICY"] == WAIT_POLICY == "PASSIVE"
-    env = {"OMP_WAIT_POLICY": "ACTIVE"}
-    assert share_cores(env) is False and env["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert share_cores(env) is True and env == SPIN_SETTING == {"GOMP_SPINCOUNT": "10000"}
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [{"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "PASSIVE"}, {"GOMP_SPINCOUNT": "0"}],
+)
+def test_a_users_setting_is_kept(chosen: dict[str, str]) -> None:
+    env = dict(chosen)
+    assert share_cores(env) is False and env == chosen
 
 
 def test_the_cli_sets_it_before_torch_is_imported(make_config) -> None:
-    """The variable is read once, when OpenMP starts: it must be in the environment before
+    """libgomp reads the variable once, when it starts: it must be in the environment before
     the first ``import torch`` of an hpo process (and so of its worker processes)."""
     code = (
         "import os, sys\n"
@@ -25,14 +35,14 @@ def test_the_cli_sets_it_before_torch_is_imported(make_config) -> None:
         "class Probe:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'torch' and 'torch' not in seen:\n"
-        "            seen['torch'] = os.environ.get('OMP_WAIT_POLICY')\n"
+        "            seen['torch'] = os.environ.get('GOMP_SPINCOUNT')\n"
         "        return None\n"
         "sys.meta_path.insert(0, Probe())\n"
         f"main(['search', {str(make_config({'study': {'n_trials': 0}}))!r}, '--quiet'])\n"
         "print(seen)\n"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     ).stdout
-    assert out.strip().splitlines()[-1] == "{'torch': 'PASSIVE'}", out
+    assert out.strip().splitlines()[-1] == "{'torch': '10000'}", out
