@@ -65,7 +65,7 @@ TARGETS = {
 def bench_config(opts: argparse.Namespace, study: str, workdir: Path, **data: Any) -> Any:
     """The study both searches read (``--config``), resized by any ``--train``/``--eval``/
     ``--max-length``, with its storage, caches and outputs in ``workdir``."""
-    from hpo.config import load_config
+    from hpo.load import load_config
 
     overrides = [f"data.path={opts.data}"] if opts.data else []
     sizes = {
@@ -148,7 +148,7 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     import optuna
 
     from hpo.search import load_search_data, run_search
-    from hpo.training import hardware_precision, precision_defaults
+    from hpo.training_args import hardware_precision, precision_defaults
 
     config = bench_config(opts, "ours", workdir)
     precision = precision_defaults(config.training, **hardware_precision())
@@ -177,12 +177,13 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         TrainingArguments,
     )
 
+    from hpo.callbacks import StepTimer
     from hpo.data import load_raw, split_train
     from hpo.metrics import compute_metrics
     from hpo.model import resolve
+    from hpo.samplers import build_sampler
     from hpo.space import make_hp_space
-    from hpo.storage import build_sampler
-    from hpo.training import StepTimer, memory_mb
+    from hpo.training import memory_mb
 
     config = bench_config(opts, "plain", workdir)
     model_path = resolve(config.model.name)
@@ -286,9 +287,9 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def child_prep(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Time ``hpo.data.prepare`` on the whole training split (a cold or a warm cache)."""
-    from hpo.data import prepare
+    """Time ``hpo.prepare.prepare`` on the whole training split (a cold or a warm cache)."""
     from hpo.model import load_tokenizer
+    from hpo.prepare import prepare
 
     config = bench_config(opts, "prep", workdir, max_train_samples=None, max_eval_samples=None)
     tokenizer = load_tokenizer(config.model)

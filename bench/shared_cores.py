@@ -49,7 +49,7 @@ POLICIES: dict[str, dict[str, str]] = {
 #: One search as hpo runs it, but through the library: the CLI would set the policy itself.
 RUNNER = """
 import sys, time
-from hpo.config import load_config
+from hpo.load import load_config
 from hpo.search import run_search
 config = load_config(sys.argv[1], sys.argv[2:])
 start = time.perf_counter()

@@ -6,8 +6,9 @@ Optuna storage (SQLite by default) so a study can be resumed and browsed in optu
 
 from __future__ import annotations
 
-from hpo.config import HpoConfig, load_config
+from hpo.config import HpoConfig
 from hpo.errors import ConfigError, DataError, HpoError, ModelError, OfflineError, StorageError
+from hpo.load import load_config
 
 __all__ = [
     "ConfigError",

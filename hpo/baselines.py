@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.data import LABEL_ALIASES, load_raw, prepare
+from hpo.data import LABEL_ALIASES, LABEL_NAMES, load_raw
+from hpo.layout import RunLayout
+from hpo.metrics import predict_logits, score
 from hpo.model import load_model, load_model_config, load_tokenizer
-from hpo.retrain import predict_logits, score
+from hpo.prepare import prepare
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -35,7 +37,7 @@ def classical(config: HpoConfig) -> dict[str, Any]:
     model.fit(train["text"], np.asarray(train["label"]))
     fit_seconds = time.perf_counter() - start
     predictions = model.predict(test["text"])
-    result = score(np.asarray(predictions), np.asarray(test["label"]))
+    result = score(np.asarray(predictions), np.asarray(test["label"]), LABEL_NAMES)
     result |= {
         "name": "TF-IDF + logistic regression",
         "train_seconds": round(fit_seconds, 1),
@@ -57,7 +59,7 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
     """The pretrained model without fine-tuning, if its head already predicts sentiment."""
     from transformers import Trainer
 
-    from hpo.training import training_arguments
+    from hpo.training_args import training_arguments
 
     model_config = load_model_config(config.model)
     mapping = sentiment_head(getattr(model_config, "id2label", None) or {})
@@ -71,12 +73,12 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
     model = load_model(config.model, own_head=True)
     tokenizer = load_tokenizer(config.model)
     test = prepare(config.data, tokenizer, stage="final").splits["test"]
-    args = training_arguments(config, output_dir=config.output_dir / "zero_shot", quiet=True)
+    args = training_arguments(config, output_dir=RunLayout.of(config).zero_shot, quiet=True)
     trainer = Trainer(model=model, args=args, processing_class=tokenizer)
     logits, labels, seconds = predict_logits(trainer, test)
     ids = logits.argmax(-1)
     predictions = np.asarray([mapping[int(i)] for i in ids])
-    result = score(predictions, labels)
+    result = score(predictions, labels, LABEL_NAMES)
     result |= {
         "name": "pretrained, no fine-tuning",
         "applicable": True,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hpo.errors import HpoError, Interrupted
+from hpo.logs import quiet_libraries, setup_logging
 from hpo.threads import share_cores
 
 logger = logging.getLogger("hpo")
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace, *, check_training: bool = True) -> Any:
     """The config named on the command line. ``check_training=False`` for commands that only
     read: the checks that import Transformers and torch are left to the commands that train."""
-    from hpo.config import load_config
+    from hpo.load import load_config
 
     extra = {"n_trials": getattr(args, "n_trials", None)}
     return load_config(
@@ -211,7 +212,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if workers < 1:
         raise HpoError(f"--workers must be >= 1, got {workers}.")
     if workers > 1:
-        study = _search_with_workers(args, config, workers)
+        from hpo.workers import search_with_workers
+
+        study = search_with_workers(config, workers, quiet=args.quiet)
     else:
         study = run_search(config, quiet=args.quiet, worker=args.command == "worker")
     where = f"study {config.study.name!r} in {config.storage_url}"
@@ -222,27 +225,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     print(f"{where}: best trial {best.number} accuracy={best.value:.4f} params={best.params}")
     return 0
-
-
-def _search_with_workers(args: argparse.Namespace, config: Any, workers: int) -> Any:
-    from hpo.search import load_search_data, open_and_seed
-    from hpo.workers import run_workers
-
-    # Create the study, enqueue the reference and fill the tokenization cache once, here,
-    # so the workers start on a ready study instead of racing to build it.
-    _, prepared = load_search_data(config)
-    _, study = open_and_seed(config, prepared)
-    argv = ["worker", args.config, *(f"--set={o}" for o in args.overrides)]
-    argv += ["--study-name", config.study.name, "--storage", config.storage_url]
-    argv += ["--n-trials", str(config.study.n_trials)]
-    argv += ["--quiet"] if args.quiet else []
-    code = run_workers(argv, workers)
-    if code != 0:
-        raise HpoError(
-            f"a worker exited with code {code}; see its output above. Completed trials are "
-            f"kept: run the same command again to resume."
-        )
-    return study
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -264,7 +246,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     """``hpo retrain``: the final stage for the best (or given, or reference) params."""
-    from hpo.layout import RunLayout
+    from hpo.layout import RunLayout, model_dir
     from hpo.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
 
     config = _load(args)
@@ -283,7 +265,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     )
     print(
         f"test accuracy {metrics['accuracy']:.4f} on {metrics['n']} reviews{spread}; "
-        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}; model in {out / 'model'}"
+        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}; model in {model_dir(out)}"
     )
     return 0
 
@@ -372,55 +354,6 @@ COMMANDS = {
 }
 
 
-class _NoInterruptTraceback(logging.Filter):
-    """Drops Optuna's records of a trial failed by Ctrl-C: one with the whole traceback and
-    one with its value (None). The CLI says what happened in one line."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._trial: str | None = None
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, KeyboardInterrupt):
-            self._trial = message.split(" failed", 1)[0]  # "Trial 3"
-            return False
-        if self._trial and message.startswith(f"{self._trial} failed with value"):
-            self._trial = None
-            return False
-        return True
-
-
-def _setup_logging(quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=level, format="[%(levelname)s %(name)s] %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("hpo").setLevel(level)
-
-
-def _quiet_libraries(quiet: bool, debug: bool) -> None:
-    """Keep the libraries to warnings: hpo logs one line per trial start, prune and finish
-    itself (Optuna's own lines would repeat them, and say "Using an existing study" before
-    every trial)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for handler in logging.getLogger("optuna").handlers:
-        for old in [f for f in handler.filters if isinstance(f, _NoInterruptTraceback)]:
-            handler.removeFilter(old)
-        if not debug:
-            handler.addFilter(_NoInterruptTraceback())
-    if quiet:
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
-
-
 #: Commands that import the training stack (and so Optuna's loggers are worth setting up).
 _TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain"})
 
@@ -433,12 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # second job on the same cores is not starved (see hpo.threads).
     share_cores()
     quiet = getattr(args, "quiet", False)
-    _setup_logging(quiet)
+    setup_logging(quiet)
     # Tokenizers' Rust thread pool warns (and can deadlock) if the process forks after use.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         if args.command in _TRAINING_COMMANDS:
-            _quiet_libraries(quiet, args.debug)
+            quiet_libraries(quiet, args.debug)
         return COMMANDS[args.command](args)
     except HpoError as exc:
         if args.debug:

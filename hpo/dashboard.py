@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 import optuna
 import yaml
 
+from hpo.errors import StorageError
 from hpo.layout import RunLayout
 from hpo.storage import stored_config
+from hpo.trials import best_trial, peak_epoch
 
 if TYPE_CHECKING:
     from optuna.artifacts import FileSystemArtifactStore
@@ -70,16 +72,16 @@ def study_note(study: optuna.Study) -> str:
         "",
     ]
     try:
-        best = study.best_trial
-    except ValueError:
+        best = best_trial(study)
+    except StorageError:
         lines += ["No trial has completed yet."]
     else:
-        evals = best.user_attrs.get("evals", [])
-        peak = max(evals, key=lambda e: e["accuracy"], default=None)
+        epoch = peak_epoch(best)
+        seen = [e["samples_seen"] for e in best.user_attrs.get("evals", []) if e["epoch"] == epoch]
         lines += [
             f"## Best trial so far: #{best.number}, accuracy {best.value:.4f}",
             "",
-            f"Peak at epoch {peak['epoch']} ({peak['samples_seen']} samples seen)." if peak else "",
+            f"Peak at epoch {epoch}" + (f" ({seen[0]} samples seen)." if seen else "."),
             "",
             "```yaml",
             yaml.safe_dump(best.params, sort_keys=False).rstrip(),

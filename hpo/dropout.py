@@ -1,9 +1,9 @@
 """Dropout masks for training on a CPU, drawn four to a random number.
 
 PyTorch's CPU dropout draws one random number per element with ``bernoulli_``, and on CPUs
-where it does not hand that to MKL (AMD's, among others) it draws them on one thread. For
-MiniLM at 128 tokens under bf16 that was a quarter of a training step on the 2-core EPYC this
-project is developed on (``aten::bernoulli_`` in ``torch.profiler``). Here each 64-bit draw of
+where it does not hand that to MKL (AMD's, among others) it draws them on one thread, a large
+share of a small model's training step (``aten::bernoulli_`` in ``torch.profiler``; the
+README's *Dropout masks* has the measured share and the step times). Here each 64-bit draw of
 PyTorch's own generator gives four 16-bit lanes, and a lane below ``round(p * 65536)`` drops
 its element: the mask is Bernoulli with ``p`` rounded to 1/65536 (0.1 becomes 0.100006), the
 kept elements are scaled by the exact inverse of the keep rate, so the expectation is

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import optuna
 import yaml
 
-from hpo.errors import ConfigError, StorageError
+from hpo.errors import ConfigError
 from hpo.layout import write_atomically
+from hpo.trials import best_trial, peak_epoch
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -51,26 +52,6 @@ def hardware() -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["gpu_count"] = torch.cuda.device_count()
     return info
-
-
-def peak_epoch(trial: optuna.trial.FrozenTrial) -> float:
-    """The epoch (fraction allowed) of the trial's best evaluation: the model it keeps."""
-    evals = trial.user_attrs.get("evals") or []
-    if not evals:
-        return float(trial.params.get("num_train_epochs", 1))
-    best = max(evals, key=lambda e: (e["accuracy"], -e["epoch"]))  # earliest of equal bests
-    return float(best["epoch"])
-
-
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
-    """``study.best_trial``, as a clear error when no trial has completed."""
-    try:
-        return study.best_trial
-    except ValueError:
-        raise StorageError(
-            f"study {study.study_name!r} has no completed trial to export; run "
-            "`hpo search` until one completes."
-        ) from None
 
 
 def export_document(study: optuna.Study, config: HpoConfig) -> dict[str, Any]:
@@ -110,7 +91,7 @@ def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dic
 
 def load_params(path: str | Path, config: HpoConfig) -> tuple[dict[str, Any], float | None]:
     """Read an exported file back: (params, peak epoch or None), checked against the space."""
-    from hpo.config import parse_yaml
+    from hpo.load import parse_yaml
     from hpo.space import check_contains
 
     source = str(path)

@@ -1,8 +1,8 @@
 """Is the Hugging Face Hub reachable? Asked once, in a few seconds, before any hub download.
 
-Without this, an unreachable Hub costs 25-50 s of retries per file (seen here: 49 s for one
-tokenizer) before the libraries give up. With it, hub ids resolve from the local HF cache at
-once, and a missing file fails at once with advice on going offline.
+Without this, an unreachable Hub costs the libraries' retries for every file before they give
+up. With it, hub ids resolve from the local HF cache at once, and a missing file fails at once
+with advice on going offline.
 """
 
 from __future__ import annotations

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from hpo.errors import HpoError, ModelError
+from hpo.layout import read_model_record
 
 DEFAULT_MAX_LENGTH = 512
-#: Written next to the saved model by ``hpo retrain``: how the model was trained to read text.
-FINAL_INFO = "hpo_final.json"
 
 
 def final_info(model_dir: str | Path) -> dict[str, Any]:
@@ -22,8 +21,7 @@ def final_info(model_dir: str | Path) -> dict[str, Any]:
             f"{folder}: not a model folder (no config.json). Give the folder "
             "written by `hpo retrain`, e.g. runs/<study>/final/model."
         )
-    info_path = folder / FINAL_INFO
-    return json.loads(info_path.read_text()) if info_path.is_file() else {}
+    return read_model_record(folder)
 
 
 def load_final(model_dir: str | Path) -> tuple[Any, Any, int]:

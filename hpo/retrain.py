@@ -20,25 +20,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo.callbacks import StopAtEpochCallback, grid_point
 from hpo.config import AUTO_WARMUP
-from hpo.data import LABEL_NAMES, prepare
-from hpo.export import best_trial, load_params, peak_epoch
-from hpo.layout import write_atomically
-from hpo.metrics import accuracy
+from hpo.data import LABEL_NAMES
+from hpo.errors import HpoError
+from hpo.export import load_params
+from hpo.layout import checkpoints_dir, model_dir, write_atomically, write_model_record
+from hpo.metrics import predict_logits, score
 from hpo.model import load_tokenizer
-from hpo.predict import FINAL_INFO
+from hpo.prepare import prepare
 from hpo.space import reference_params, reference_warmup_steps
 from hpo.storage import load_existing_study
-from hpo.training import StopAtEpochCallback, build_trainer, grid_point
+from hpo.training import build_trainer, replay
+from hpo.trials import best_trial, peak_epoch
 
 if TYPE_CHECKING:
-    from datasets import Dataset
-
     from hpo.config import HpoConfig
 
 logger = logging.getLogger(__name__)
-
-BOOTSTRAP_SAMPLES = 1000
 
 
 @dataclass(frozen=True)
@@ -96,49 +95,6 @@ def _on_grid(config: HpoConfig, epoch: float) -> float:
     return max(1, grid_point(epoch, k)) / k
 
 
-def bootstrap_ci(
-    correct: np.ndarray, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
-) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of a 0/1 vector."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(correct), size=(samples, len(correct)))
-    means = correct[idx].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def score(predictions: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Test accuracy (through ``evaluate``), n, 95% bootstrap CI and confusion matrix."""
-    correct = (predictions == labels).astype(np.float64)
-    low, high = bootstrap_ci(correct)
-    matrix = [
-        [int(((labels == t) & (predictions == p)).sum()) for p in range(len(LABEL_NAMES))]
-        for t in range(len(LABEL_NAMES))
-    ]
-    return {
-        "accuracy": accuracy(predictions.tolist(), labels.tolist()),
-        "n": len(labels),
-        "ci95": [round(low, 6), round(high, 6)],
-        "confusion_matrix": {"labels": list(LABEL_NAMES), "rows_true_cols_pred": matrix},
-    }
-
-
-def predict_logits(trainer: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, float]:
-    """Logits and labels of ``dataset`` in its original order, and the seconds it took.
-
-    Batches are built in length order (less padding); the order does not change a prediction.
-    """
-    order = np.argsort(np.asarray(dataset["length"]), kind="stable")
-    start = time.perf_counter()
-    output = trainer.predict(dataset.select(order))
-    seconds = time.perf_counter() - start
-    logits = np.empty_like(output.predictions)
-    logits[order] = output.predictions
-    labels = np.empty_like(output.label_ids)
-    labels[order] = output.label_ids
-    return logits, labels, seconds
-
-
 def train_and_test(
     config: HpoConfig, plan: Plan, out_dir: Path, *, seeds: int = 1, quiet: bool = False
 ) -> dict[str, Any]:
@@ -157,6 +113,13 @@ def train_and_test(
         ):
             logger.info("Final stage already done: %s", metrics_path)
             return done
+        raise HpoError(
+            f"{out_dir.absolute()} holds the results of another plan ({done.get('source')}, "
+            f"params {done.get('params')}, {done.get('seeds')} seed(s), stopped at epoch "
+            f"{done.get('stop_epoch')}); this one is {plan.source}, params {plan.params}, "
+            f"{seeds} seed(s), epoch {plan.stop_epoch}. Move or delete that folder to train "
+            "this plan, or set another --set training.output_dir."
+        )
     tokenizer = load_tokenizer(config.model)
     prepared = prepare(config.data, tokenizer, stage="final")
     train, test = prepared.splits["train"], prepared.splits["test"]
@@ -179,8 +142,7 @@ def train_and_test(
             train_dataset=train,
             eval_dataset=None,
             tokenizer=tokenizer,
-            output_dir=out_dir / "checkpoints",
-            params=params,
+            output_dir=checkpoints_dir(out_dir),
             quiet=quiet,
             overrides={
                 "seed": seed,
@@ -189,13 +151,14 @@ def train_and_test(
         )
         trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
         start = time.perf_counter()
-        output = trainer.train()
+        # The searched params go in the way every trial's did: through hp_space.
+        output = trainer.train(trial=replay(trainer, config, params))
         train_seconds = time.perf_counter() - start
         logits, labels, test_seconds = predict_logits(trainer, test)
         predictions = logits.argmax(-1)
         run = {
             "seed": seed,
-            **score(predictions, labels),
+            **score(predictions, labels, LABEL_NAMES),
             "epochs_trained": round(trainer.state.epoch or 0.0, 4),
             "train_seconds": round(train_seconds, 1),
             "train_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
@@ -206,7 +169,7 @@ def train_and_test(
             "Seed %d: test accuracy %.4f (95%% CI %.4f-%.4f)", seed, run["accuracy"], *run["ci95"]
         )
         if i == 0:
-            _save_model(trainer, tokenizer, out_dir / "model", config, plan)
+            _save_model(trainer, tokenizer, model_dir(out_dir), config, plan)
             # Per-example predictions of the saved model, in test order: the report compares
             # models scored on the same examples with a paired test.
             first_predictions = predictions.tolist()
@@ -246,4 +209,4 @@ def _save_model(
         "source": plan.source,
         "model": config.model.name,
     }
-    (model_dir / FINAL_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    write_model_record(model_dir, info)

@@ -16,13 +16,12 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from hpo.config import check_training_setup
 from hpo.dashboard import CONFIG_FILE_ATTR, update_study_note
-from hpo.data import Prepared, prepare
 from hpo.errors import HpoError, Interrupted
 from hpo.layout import RunLayout, write_atomically
 from hpo.metrics import compute_objective
 from hpo.model import load_tokenizer
+from hpo.prepare import Prepared, prepare
 from hpo.space import make_hp_space, resolve_reference
 from hpo.storage import (
     build_pruner,
@@ -32,7 +31,9 @@ from hpo.storage import (
     open_study,
     requeue,
 )
-from hpo.training import SurplusTrialError, build_trainer
+from hpo.training import build_trainer
+from hpo.training_args import check_training_setup
+from hpo.trials import SurplusTrialError, count_states, finished
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -66,19 +67,6 @@ def seeded_sampler(
     if spec.get("seed") is not None:
         spec["seed"] = (int(spec["seed"]) + n_existing + salt) % 2**32
     return build_sampler(spec, source=config.source)
-
-
-def count_states(study: optuna.Study) -> dict[TrialState, int]:
-    """Number of trials in each state, read fresh from storage."""
-    counts = dict.fromkeys(TrialState, 0)
-    for trial in study.get_trials(deepcopy=False):
-        counts[trial.state] += 1
-    return counts
-
-
-def finished(counts: dict[TrialState, int]) -> int:
-    """Trials that count toward ``n_trials``."""
-    return counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
 
 
 def open_and_seed(

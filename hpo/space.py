@@ -109,14 +109,33 @@ def check_contains(
 ) -> None:
     """Check that a given value (the reference setup, exported params) lies in its space."""
     dist = to_distribution(spec, where=where, source=source)
-    try:
-        inside = dist._contains(dist.to_internal_repr(value))  # Optuna's own membership test
-    except (ValueError, TypeError):
-        inside = False
-    if not inside:
+    if not contains(dist, value):
         raise ConfigError(
             f"{source}: {where}: the value {value!r} is outside the search space ({dist}). " + hint
         )
+
+
+def contains(dist: BaseDistribution, value: Any) -> bool:
+    """Whether ``value`` is one that ``dist`` can suggest: a choice, or a number in range on
+    the step grid (an int entry takes whole numbers only)."""
+    if isinstance(dist, CategoricalDistribution):
+        # True == 1 in Python; a bool is only its own choice.
+        return any(
+            value == choice and isinstance(value, bool) == isinstance(choice, bool)
+            for choice in dist.choices
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(dist, IntDistribution) and float(value) != int(value):
+        return False
+    low, high = dist.low, dist.high  # type: ignore[attr-defined]
+    if not low <= value <= high:
+        return False
+    step = getattr(dist, "step", None)
+    if not step:
+        return True
+    offset = (value - low) / step
+    return abs(offset - round(offset)) < 1e-8
 
 
 def suggest(trial: optuna.Trial, name: str, dist: BaseDistribution) -> Any:

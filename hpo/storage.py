@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from hpo.errors import ConfigError, StorageError
+from hpo.errors import StorageError
+from hpo.samplers import build_pruner, build_sampler
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig, StudySection
@@ -40,40 +41,6 @@ _RETRY_ARG = (
 
 #: Seconds a SQLite connection waits for a lock before "database is locked" (dashboard + search).
 SQLITE_TIMEOUT_S = 60
-
-
-def build_sampler(
-    spec: Mapping[str, Any], *, source: str = "<dict>"
-) -> optuna.samplers.BaseSampler:
-    """``{type: TPESampler, seed: 42, ...}`` -> an Optuna sampler (its own checks run)."""
-    return _build_from(optuna.samplers, spec, where="study.sampler", source=source)
-
-
-def build_pruner(spec: Mapping[str, Any], *, source: str = "<dict>") -> optuna.pruners.BasePruner:
-    """``{type: MedianPruner, ...}`` -> an Optuna pruner; ``type: none`` -> ``NopPruner``."""
-    spec = dict(spec)
-    if str(spec.get("type", "")).lower() in ("none", "nop", "nopruner"):
-        spec["type"] = "NopPruner"
-    return _build_from(optuna.pruners, spec, where="study.pruner", source=source)
-
-
-def _build_from(module: Any, spec: Mapping[str, Any], *, where: str, source: str) -> Any:
-    from hpo.config import check_kwargs
-
-    kwargs = dict(spec)
-    name = kwargs.pop("type", None)
-    valid = sorted(n for n in getattr(module, "__all__", []) if not n.startswith("Base"))
-    cls = getattr(module, str(name), None) if name else None
-    if not isinstance(cls, type):
-        raise ConfigError(
-            f"{source}: {where}.type: {name!r} is not in {module.__name__}. "
-            f"Valid: {', '.join(valid)}."
-        )
-    check_kwargs(cls.__init__, kwargs, where=where, source=source, owner=cls.__name__)
-    try:
-        return cls(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
 def make_storage(

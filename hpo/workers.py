@@ -12,6 +12,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from hpo.errors import HpoError
+from hpo.layout import RunLayout
+
+if TYPE_CHECKING:
+    from hpo.config import HpoConfig
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +63,25 @@ def run_workers(worker_argv: Sequence[str], n_workers: int) -> int:
         raise
     failed = [c for c in codes if c != 0]
     return failed[0] if failed else 0
+
+
+def search_with_workers(config: HpoConfig, n_workers: int, *, quiet: bool = False) -> Any:
+    """Prepare the study and the tokenization cache once, then run ``n_workers`` workers on it.
+
+    The workers run the study's saved config (``runs/<study>/config.yaml``: every override
+    applied, absolute paths), so they search exactly what this process was asked to.
+    """
+    from hpo.search import load_search_data, open_and_seed
+
+    # Here, not in the workers: they start on a ready study instead of racing to build it.
+    _, prepared = load_search_data(config)
+    _, study = open_and_seed(config, prepared)
+    argv = ["worker", str(RunLayout.of(config).config_file.absolute())]
+    argv += ["--quiet"] if quiet else []
+    code = run_workers(argv, n_workers)
+    if code != 0:
+        raise HpoError(
+            f"a worker exited with code {code}; see its output above. Completed trials are "
+            f"kept: run the same command again to resume."
+        )
+    return study

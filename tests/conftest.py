@@ -16,7 +16,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from hpo._tiny import build_model, synthetic_reviews, write_jsonl
+from tiny import build_model, synthetic_reviews, write_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 

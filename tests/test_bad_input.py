@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 from hpo.cli import main
-from hpo.config import load_config
+from hpo.load import load_config
 from hpo.search import run_search
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hpo.config import load_config, parse_yaml
 from hpo.errors import ConfigError
+from hpo.load import load_config, parse_yaml
 
 BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown top key", {"trainin": {}}, "trainin: unknown key. Valid keys: study, model"),
@@ -269,7 +269,7 @@ def test_paths_in_a_file_resolve_against_its_folder(
 def test_model_name_is_a_path_only_when_it_looks_like_one(
     tmp_path: Path, name: str, expected: str
 ) -> None:
-    from hpo.config import resolve_paths
+    from hpo.load import resolve_paths
 
     raw = {"model": {"name": name}}
     resolve_paths(raw, base=tmp_path / "f", keys=("model.name",))

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from hpo.config import load_config
 from hpo.dashboard import study_note
+from hpo.load import load_config
 from hpo.search import run_search
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tiny import synthetic_reviews, write_jsonl
 
-from hpo._tiny import synthetic_reviews, write_jsonl
 from hpo.config import DataSection, ModelSection
-from hpo.data import load_raw, prepare, split_train
+from hpo.data import load_raw, split_train
 from hpo.errors import DataError
 from hpo.model import load_tokenizer
+from hpo.prepare import prepare
 
 
 def _cfg(path: Path, **kw: object) -> DataSection:
@@ -121,13 +122,13 @@ def test_tokenization_is_cached_across_runs(
     assert "attention_mask" in first.splits["train"].column_names
 
     # A second run must not tokenize (nor even read the raw data) again.
-    import hpo.data
+    import hpo.prepare
 
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("tokenized again")
 
-    monkeypatch.setattr(hpo.data, "tokenize", fail)
-    monkeypatch.setattr(hpo.data, "load_raw", fail)
+    monkeypatch.setattr(hpo.prepare, "tokenize", fail)
+    monkeypatch.setattr(hpo.prepare, "load_raw", fail)
     second = prepare(cfg, tokenizer)
     assert second.cache_hit and second.cache_key == first.cache_key
     assert second.splits["train"]["input_ids"] == first.splits["train"]["input_ids"]

@@ -9,16 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from tiny import build_model
 
 import hpo.retrain
-from hpo._tiny import build_model
 from hpo.baselines import classical, sentiment_head, zero_shot
 from hpo.cli import main
-from hpo.config import DataSection, load_config
+from hpo.config import DataSection
 from hpo.data import load_raw
 from hpo.errors import ConfigError
 from hpo.export import load_params
-from hpo.retrain import bootstrap_ci, plan_from_study, train_and_test
+from hpo.load import load_config
+from hpo.metrics import bootstrap_ci
+from hpo.retrain import plan_from_study, train_and_test
 from hpo.search import run_search
 from hpo.storage import load_existing_study
 
@@ -219,3 +221,19 @@ def test_hpo_run_smoke_end_to_end(
     # Empty input is an error.
     assert main(["predict", model_dir]) == 2
     assert "no review given" in capsys.readouterr().err
+
+
+def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_path: Path) -> None:
+    from hpo.errors import HpoError
+    from hpo.retrain import Plan
+
+    config = load_config(searched)
+    plan = plan_from_study(config)
+    out = tmp_path / "final"
+    train_and_test(config, plan, out, quiet=True)
+    before = (out / "metrics.json").read_bytes()
+    other = Plan({**plan.params, "learning_rate": 0.004}, plan.stop_epoch, "another plan")
+    with pytest.raises(HpoError, match="holds the results of another plan") as info:
+        train_and_test(config, other, out, quiet=True)
+    assert str(out) in str(info.value) and "\n" not in str(info.value)
+    assert (out / "metrics.json").read_bytes() == before

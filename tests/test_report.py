@@ -89,7 +89,7 @@ def test_paired_comparison_says_whether_a_difference_is_significant() -> None:
 
 
 def test_overlap_section_reports_what_the_data_shows(make_config) -> None:
-    from hpo.config import load_config
+    from hpo.load import load_config
 
     config = load_config(make_config())
     none = "\n".join(_overlap_section([], config))

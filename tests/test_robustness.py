@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 from sqlalchemy.exc import OperationalError
 
 from hpo.cli import main
-from hpo.config import load_config
+from hpo.load import load_config
 from hpo.search import run_search
 from hpo.storage import make_storage
 from hpo.training import HpoTrainer

@@ -14,12 +14,13 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from hpo.config import load_config
 from hpo.errors import StorageError
+from hpo.load import load_config
+from hpo.sampler import LengthBucketSampler
 from hpo.search import count_states, finished, load_search_data, run_search
 from hpo.space import make_hp_space
 from hpo.storage import stored_config
-from hpo.training import LengthBucketSampler, build_trainer
+from hpo.training import build_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -290,7 +291,7 @@ def test_warmup_longer_than_the_run_is_warned_about(
             "search_space": {"warmup_steps": {"type": "int", "low": 500, "high": 600}},
         }
     )
-    with caplog.at_level("WARNING", logger="hpo.training"):
+    with caplog.at_level("WARNING", logger="hpo.callbacks"):
         run_search(load_config(path), quiet=True)
     assert any("covers the whole run" in r.getMessage() for r in caplog.records)
 

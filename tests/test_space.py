@@ -37,3 +37,23 @@ def test_hp_space_replays_fixed_trial() -> None:
     assert params == trial.params
     # The final stage replays a best trial through the same map.
     assert make_hp_space(space)(optuna.trial.FixedTrial(params)) == params
+
+
+@pytest.mark.parametrize(
+    ("dist", "inside", "outside"),
+    [
+        (FloatDistribution(1e-5, 1e-3, log=True), [1e-5, 2e-4, 1e-3], [1e-6, 0.01, "x", True]),
+        (FloatDistribution(0.0, 1.0, step=0.25), [0.0, 0.5, 1], [0.3, 1.25]),
+        (IntDistribution(0, 200, step=20), [0, 40, 200], [30, 220, 40.5, -20]),
+        (IntDistribution(1, 3), [1, 2.0, 3], [0, 2.5]),
+        (CategoricalDistribution([16, 32]), [16, 32, 16.0], [8, "16"]),
+        (CategoricalDistribution([True, False]), [True, False], [1, 0]),
+    ],
+)
+def test_contains_matches_what_the_distribution_can_suggest(
+    dist: object, inside: list[object], outside: list[object]
+) -> None:
+    from hpo.space import contains
+
+    assert all(contains(dist, v) for v in inside), inside
+    assert not any(contains(dist, v) for v in outside), outside

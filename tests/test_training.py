@@ -9,12 +9,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from hpo.training import (
-    LengthBucketSampler,
-    precision_defaults,
-    training_attention,
-    training_dropout,
-)
+from hpo.kernels import training_attention, training_dropout
+from hpo.sampler import LengthBucketSampler
+from hpo.training_args import precision_defaults
 
 
 def test_precision_defaults_follow_the_gpu_and_the_config() -> None:

@@ -1,7 +1,7 @@
 """Tiny offline stand-ins: synthetic reviews and tiny random BERT/DistilBERT models.
 
 They let the smoke study and the test suite run a real search end to end in seconds, with no
-network and no files outside the repo. ``python -m hpo._tiny DIR`` rebuilds the smoke assets
+network and no files outside the repo. ``python tests/tiny.py DIR`` rebuilds the smoke assets
 (``study_configs/smoke/``) byte-for-byte from a seed.
 """
 

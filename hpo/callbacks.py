@@ -1,0 +1,143 @@
+"""Trainer callbacks of a trial: when to evaluate, when to stop, what the steps cost, what the
+terminal shows."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from transformers import (
+    ProgressCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def grid_point(epoch: float, evals_per_epoch: int) -> int:
+    """Index of the last evaluation point reached at ``epoch`` (1e-6 absorbs float error)."""
+    return math.floor(epoch * evals_per_epoch + 1e-6)
+
+
+class GridEvaluationCallback(TrainerCallback):
+    """Evaluate ``evals_per_epoch`` times per epoch, at the same fractions of an epoch in every
+    trial whatever its batch size, so intermediate values line up for the pruner."""
+
+    def __init__(self, evals_per_epoch: int) -> None:
+        self.evals_per_epoch = evals_per_epoch
+        self._last_point = 0
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._last_point = 0
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        point = grid_point(state.epoch or 0.0, self.evals_per_epoch)
+        if point > self._last_point:
+            self._last_point = point
+            control.should_evaluate = True
+
+
+class WarmupCheckCallback(TrainerCallback):
+    """Warn when the warmup covers the whole run: the learning rate would never reach the
+    value the trial is meant to test (100 warmup steps of a 25-step run scored at chance)."""
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        warmup = args.get_warmup_steps(state.max_steps)
+        if state.max_steps > 0 and warmup >= state.max_steps:
+            logger.warning(
+                "warmup_steps=%d covers the whole run of %d steps, so the learning rate never "
+                "reaches learning_rate=%g. Lower warmup_steps (or its search range).",
+                warmup,
+                state.max_steps,
+                args.learning_rate,
+            )
+
+
+class StopAtEpochCallback(TrainerCallback):
+    """Stop training once ``epoch`` is reached, keeping the learning-rate schedule of the full
+    ``num_train_epochs`` run (``max_steps`` would squeeze the schedule instead)."""
+
+    def __init__(self, epoch: float) -> None:
+        self.epoch = epoch
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if (state.epoch or 0.0) >= self.epoch - 1e-6:
+            control.should_training_stop = True
+
+
+class StepTimer(TrainerCallback):
+    """Seconds spent inside training steps and inside evaluation, per ``train()`` call.
+
+    A trial's wall time minus these two is its overhead: model loading, data loaders, checkpoint
+    writes, storage round trips. The search speed benchmark (``bench/search_speed.py``) attaches
+    the same timer to the plain recipe, so both are measured alike.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, float]] = []
+        self._step_start: float | None = None
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.runs.append({"step_seconds": 0.0, "eval_seconds": 0.0, "n_evals": 0})
+        self._step_start = None
+
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self._step_start = time.perf_counter()
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if self._step_start is not None and self.runs:
+            self.runs[-1]["step_seconds"] += time.perf_counter() - self._step_start
+        self._step_start = None
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # eval_runtime is Trainer's own clock over the whole evaluate() call.
+        if self.runs and metrics:
+            self.runs[-1]["eval_seconds"] += float(metrics.get("eval_runtime", 0.0))
+            self.runs[-1]["n_evals"] += 1
+
+    @property
+    def last(self) -> dict[str, float]:
+        """Figures of the latest ``train()`` call (zeros before the first)."""
+        return self.runs[-1] if self.runs else {"step_seconds": 0.0, "eval_seconds": 0.0}
+
+
+class BarOnlyProgressCallback(ProgressCallback):
+    """Trainer's step bar without the metric dicts it writes under it (numbers as strings,
+    one per logging step and evaluation): hpo logs one line per trial start, prune and
+    finish, and the trial's user attrs keep every evaluation."""
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        return None

@@ -1,0 +1,59 @@
+"""What a command prints while it works: hpo's own log lines, and the libraries kept quiet.
+
+Only the CLI calls these; library code logs through ``logging.getLogger(__name__)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's records of a trial failed by Ctrl-C: one with the whole traceback and
+    one with its value (None). The CLI says what happened in one line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._trial: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, KeyboardInterrupt):
+            self._trial = message.split(" failed", 1)[0]  # "Trial 3"
+            return False
+        if self._trial and message.startswith(f"{self._trial} failed with value"):
+            self._trial = None
+            return False
+        return True
+
+
+def setup_logging(quiet: bool) -> None:
+    """Log records of hpo to standard error: INFO, or WARNING with ``--quiet``."""
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(
+        level=level, format="[%(levelname)s %(name)s] %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("hpo").setLevel(level)
+
+
+def quiet_libraries(quiet: bool, debug: bool) -> None:
+    """Keep the libraries to warnings: hpo logs one line per trial start, prune and finish
+    itself (Optuna's own lines would repeat them, and say "Using an existing study" before
+    every trial)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for handler in logging.getLogger("optuna").handlers:
+        for old in [f for f in handler.filters if isinstance(f, _NoInterruptTraceback)]:
+            handler.removeFilter(old)
+        if not debug:
+            handler.addFilter(_NoInterruptTraceback())
+    if quiet:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()

@@ -1,0 +1,191 @@
+"""Tokenize the splits of a stage once and cache them on disk.
+
+Tokenized splits are cached under a key built from the data's content fingerprint, the
+tokenizer's content hash, ``max_length`` and the split settings, so every trial and every later
+run reuses them; a cache entry appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.data import load_raw, locate, split_train
+from hpo.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+    from transformers import PreTrainedTokenizerBase
+
+    from hpo.config import DataSection
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the tokenized layout changes, so old cache entries are not reused.
+_CACHE_VERSION = 1
+
+
+def default_cache_dir() -> Path:
+    """``$HPO_CACHE_DIR``, else ``$XDG_CACHE_HOME/hpo``, else ``~/.cache/hpo``."""
+    if os.environ.get("HPO_CACHE_DIR"):
+        return Path(os.environ["HPO_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hpo"
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A content hash of the tokenizer (vocab, normalizer, special tokens), not of its name."""
+    digest = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        state = json.loads(backend.to_str())
+        # Truncation/padding are per-call state that a tokenizer call leaves behind, not identity.
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        digest.update(json.dumps(state, sort_keys=True).encode())
+    else:  # slow tokenizer: the vocab decides the ids
+        digest.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    digest.update(f"{tokenizer.truncation_side}|{tokenizer.model_max_length}".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Tokenized splits plus what identifies them."""
+
+    splits: dict[str, Dataset]
+    data_fingerprint: str
+    cache_key: str
+    cache_hit: bool
+    #: What decides which examples are trained and scored on, and how they are tokenized
+    #: (config key -> value): stored with a study, which refuses a resume that changes it.
+    identity: dict[str, Any]
+
+
+def prepare(
+    cfg: DataSection,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    stage: str = "search",
+) -> Prepared:
+    """Tokenized splits for a stage, from the cache when possible.
+
+    ``stage="search"``: ``train`` (capped) and ``validation``. ``stage="final"``: ``train`` (the
+    whole training split: train plus validation) and ``test``.
+    """
+    from datasets import DatasetDict, load_from_disk
+
+    if stage not in ("search", "final"):
+        raise ValueError(f"stage must be 'search' or 'final', got {stage!r}")
+    source = locate(cfg)
+    raw = None
+    data_fp = source.fingerprint
+    if source.kind == "hub":  # the hub's fingerprint needs the (locally cached) dataset
+        raw, data_fp = load_raw(cfg, source)
+    key_fields = {
+        "v": _CACHE_VERSION,
+        "stage": stage,
+        "data": data_fp,
+        "text": cfg.text_column,
+        "label": cfg.label_column,
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "max_length": cfg.max_length,
+        "drop_test_overlap": cfg.drop_test_overlap,
+    }
+    if stage == "search":
+        key_fields |= {
+            "val": cfg.validation_fraction,
+            "seed": cfg.split_seed,
+            "max_train": cfg.max_train_samples,
+            "max_eval": cfg.max_eval_samples,
+        }
+    key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:20]
+    names = {
+        "data": "data fingerprint",
+        "tokenizer": "tokenizer fingerprint",
+        "val": "data.validation_fraction",
+        "seed": "data.split_seed",
+        "max_train": "data.max_train_samples",
+        "max_eval": "data.max_eval_samples",
+        "text": "data.text_column",
+        "label": "data.label_column",
+    }
+    identity = {
+        names.get(k, f"data.{k}"): v for k, v in key_fields.items() if k not in ("v", "stage")
+    }
+    root = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    entry = root / "tokenized" / key
+    if (entry / "dataset_dict.json").exists():
+        logger.info("Tokenized %s splits found in cache %s", stage, entry)
+        loaded = load_from_disk(str(entry))
+        return Prepared(dict(loaded), data_fp, key, cache_hit=True, identity=identity)
+
+    if raw is None:
+        raw, data_fp = load_raw(cfg, source)
+    if stage == "search":
+        train, validation = split_train(raw["train"], cfg)
+        splits = {"train": train, "validation": validation}
+    else:
+        if "test" not in raw:
+            raise DataError(
+                f"data: no test split in {source.location}; the final stage needs "
+                "test.parquet/csv/jsonl (or aclImdb/test)."
+            )
+        splits = {"train": raw["train"], "test": raw["test"]}
+    logger.info(
+        "Tokenizing %s (max_length=%d) ...",
+        ", ".join(f"{k}={len(v)}" for k, v in splits.items()),
+        cfg.max_length,
+    )
+    tokenized = DatasetDict({k: tokenize(v, tokenizer, cfg.max_length) for k, v in splits.items()})
+    _save_atomically(tokenized, entry)
+    logger.info("Cached tokenized splits in %s", entry)
+    return Prepared(
+        dict(load_from_disk(str(entry))), data_fp, key, cache_hit=False, identity=identity
+    )
+
+
+def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
+    """Truncate to ``max_length`` without padding; keep a ``length`` column for length grouping."""
+
+    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        return enc
+
+    return ds.map(
+        encode,
+        batched=True,
+        batch_size=1000,
+        remove_columns=["text"],
+        desc="Tokenizing",
+        load_from_cache_file=False,
+    )
+
+
+def _save_atomically(ds: DatasetDict, entry: Path) -> None:
+    # Two processes (workers, or a crash halfway) must never see a half-written cache entry.
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        ds.save_to_disk(str(tmp))
+        try:
+            tmp.rename(entry)
+        except OSError:  # another process won the race; its copy is identical
+            if not (entry / "dataset_dict.json").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def real_tokens(ds: Dataset) -> int:
+    """Sum of unpadded token counts of a tokenized split."""
+    return int(sum(ds["length"]))
