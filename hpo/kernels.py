@@ -37,8 +37,8 @@ def _on_cpu(args: TrainingArguments) -> bool:
 
 def training_dropout(requested: str, args: TrainingArguments) -> bool:
     """Whether training steps draw dropout masks with :class:`hpo.dropout.PackedDropout`:
-    ``model.dropout_masks: auto`` does on a CPU, where PyTorch draws one random number per
-    element (on one thread on some CPUs); a GPU keeps PyTorch's fused dropout."""
+    only if asked for (``model.dropout_masks: auto``) and on a CPU, where PyTorch draws one
+    random number per element (on one thread on some CPUs); a GPU keeps its fused dropout."""
     return requested == "auto" and _on_cpu(args)
 
 
