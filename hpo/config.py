@@ -100,7 +100,7 @@ class ModelSection:
     #: Run code from the model repository. Off unless you trust it.
     trust_remote_code: bool = False
     #: Attention kernel: ``auto`` picks the faster one for training and for scoring on this
-    #: hardware (see :func:`hpo.training.training_attention`); or ``eager``, ``sdpa``,
+    #: hardware (see :func:`hpo.kernels.training_attention`); or ``eager``, ``sdpa``,
     #: ``flash_attention_2``, ... as Transformers' ``attn_implementation``, used throughout.
     attn_implementation: str = "auto"
     #: Dropout masks in training steps: ``torch`` (the default) keeps PyTorch's own; ``auto``

@@ -113,7 +113,7 @@ def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
 
     ``own_head=True`` keeps the checkpoint's head and label names (the zero-shot baseline).
     ``model.attn_implementation: auto`` loads Transformers' default kernel (training may switch
-    it, see :func:`hpo.training.training_attention`); any other value is loaded as given.
+    it, see :func:`hpo.kernels.training_attention`); any other value is loaded as given.
     """
     from transformers import AutoModelForSequenceClassification
 
