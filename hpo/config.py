@@ -185,8 +185,8 @@ class HpoConfig:
         out.pop("source")
         out["study"]["storage"] = self.storage_url
         if absolute:
-            out["study"]["storage"] = _absolute_sqlite_url(self.storage_url, Path.cwd())
-            out["training"]["output_dir"] = str(_normalized(self.output_dir.absolute()))
+            out["study"]["storage"] = absolute_sqlite_url(self.storage_url, Path.cwd())
+            out["training"]["output_dir"] = str(normalized_path(self.output_dir.absolute()))
         out["search_space"] = {
             k: {kk: vv for kk, vv in v.items() if vv is not None and not (kk == "log" and not vv)}
             for k, v in out["search_space"].items()
@@ -211,19 +211,21 @@ SECTIONS: dict[str, type] = {
 # --------------------------------------------------------------------------------------------
 
 
-def _normalized(path: Path) -> Path:
-    # normpath folds "a/../b" without following links, as a user reads the path.
+def normalized_path(path: Path) -> Path:
+    """``path`` with "a/../b" folded, without following links, as a user reads the path."""
     return Path(os.path.normpath(path))
 
 
-def _absolute_sqlite_url(url: str, base: Path) -> str:
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """A ``sqlite:///relative.db`` URL with its file made absolute against ``base``; any other
+    URL as it is."""
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return url
     file, sep, query = url[len(prefix) :].partition("?")
     if not file or file == ":memory:" or file.startswith("/"):
         return url
-    return f"{prefix}{_normalized(base / file)}{sep}{query}"
+    return f"{prefix}{normalized_path(base / file)}{sep}{query}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from hpo.config import (
     HpoConfig,
     ParamSpec,
     StudySection,
-    _absolute_sqlite_url,
-    _normalized,
+    absolute_sqlite_url,
     build_section,
+    normalized_path,
     reject_unknown,
 )
 from hpo.errors import ConfigError
@@ -142,13 +142,13 @@ def resolve_paths(raw: dict[str, Any], *, base: Path, keys: Sequence[str]) -> No
             continue
         value = node[name]
         if key == "study.storage":
-            node[name] = _absolute_sqlite_url(value, base)
+            node[name] = absolute_sqlite_url(value, base)
         elif key == "model.name":
             candidate = base / Path(value).expanduser()
             if candidate.exists() or value.startswith((".", "/", "~")):
-                node[name] = str(_normalized(candidate))
+                node[name] = str(normalized_path(candidate))
         elif key in PATH_KEYS and value:
-            node[name] = str(_normalized(base / Path(value).expanduser()))
+            node[name] = str(normalized_path(base / Path(value).expanduser()))
 
 
 def apply_override(raw: dict[str, Any], item: str, *, source: str) -> str:

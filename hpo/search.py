@@ -33,7 +33,7 @@ from hpo.storage import (
 )
 from hpo.training import build_trainer
 from hpo.training_args import check_training_setup
-from hpo.trials import SurplusTrialError, count_states, finished
+from hpo.trials import SurplusTrialError, count_states, finished, peak_epoch
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -240,13 +240,12 @@ def _log_outcome(study: optuna.Study, number: int) -> None:
     if trial.state != TrialState.COMPLETE:
         return
     best = study.best_trial
-    peak = max(trial.user_attrs.get("evals") or [{}], key=lambda e: e.get("accuracy", 0.0))
     logger.info(
         "Trial %d finished: validation accuracy %.4f (peak at epoch %s) in %.0f s; best so far: "
         "trial %d, %.4f",
         number,
         trial.value,
-        peak.get("epoch", "?"),
+        peak_epoch(trial),
         trial.duration.total_seconds() if trial.duration else 0.0,
         best.number,
         best.value,
