@@ -14,6 +14,7 @@ from hpo.layout import RunLayout
 from hpo.metrics import predict_logits, score
 from hpo.model import load_model, load_model_config, load_tokenizer
 from hpo.prepare import prepare
+from hpo.training_args import training_arguments
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -58,8 +59,6 @@ def sentiment_head(id2label: dict[int, str]) -> dict[int, int] | None:
 def zero_shot(config: HpoConfig) -> dict[str, Any]:
     """The pretrained model without fine-tuning, if its head already predicts sentiment."""
     from transformers import Trainer
-
-    from hpo.training_args import training_arguments
 
     model_config = load_model_config(config.model)
     mapping = sentiment_head(getattr(model_config, "id2label", None) or {})

@@ -21,7 +21,7 @@ import yaml
 
 from hpo.errors import StorageError
 from hpo.layout import RunLayout
-from hpo.storage import stored_config
+from hpo.storage import make_storage, stored_config
 from hpo.trials import best_trial, peak_epoch
 
 if TYPE_CHECKING:
@@ -159,8 +159,6 @@ def final_stage_files(config: HpoConfig) -> list[Path]:
 def serve(config: HpoConfig, *, host: str, port: int) -> None:
     """Run optuna-dashboard on the study's storage and artifact store (blocks)."""
     from optuna_dashboard import run_server
-
-    from hpo.storage import make_storage
 
     # Same engine settings as the search (WAL, busy timeout): reading while trials are written
     # waits for the lock instead of failing with "database is locked".

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpo.errors import DataError, OfflineError
+from hpo.hub import datasets_offline, local_only
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -219,8 +220,6 @@ def _load_files(source: Source) -> DatasetDict:
 
 def _load_hub(cfg: DataSection) -> tuple[DatasetDict, str]:
     from datasets import load_dataset
-
-    from hpo.hub import datasets_offline, local_only
 
     try:
         with datasets_offline(local_only()):

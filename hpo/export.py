@@ -18,6 +18,8 @@ import yaml
 
 from hpo.errors import ConfigError
 from hpo.layout import write_atomically
+from hpo.load import parse_yaml
+from hpo.space import check_contains
 from hpo.trials import best_trial, peak_epoch
 
 if TYPE_CHECKING:
@@ -91,8 +93,6 @@ def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dic
 
 def load_params(path: str | Path, config: HpoConfig) -> tuple[dict[str, Any], float | None]:
     """Read an exported file back: (params, peak epoch or None), checked against the space."""
-    from hpo.load import parse_yaml
-    from hpo.space import check_contains
 
     source = str(path)
     try:

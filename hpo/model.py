@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpo.data import LABEL_NAMES
 from hpo.errors import ModelError, OfflineError
+from hpo.hub import local_only
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -63,8 +64,6 @@ def resolve(name: str) -> str:
 
 def _local_only(target: str) -> bool:
     """Folders never need the Hub; hub ids use only the local cache when it is unreachable."""
-    from hpo.hub import local_only
-
     return Path(target).exists() or local_only()
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpo.errors import HpoError
 from hpo.layout import RunLayout
+from hpo.search import load_search_data, open_and_seed
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -71,8 +72,6 @@ def search_with_workers(config: HpoConfig, n_workers: int, *, quiet: bool = Fals
     The workers run the study's saved config (``runs/<study>/config.yaml``: every override
     applied, absolute paths), so they search exactly what this process was asked to.
     """
-    from hpo.search import load_search_data, open_and_seed
-
     # Here, not in the workers: they start on a ready study instead of racing to build it.
     _, prepared = load_search_data(config)
     _, study = open_and_seed(config, prepared)
