@@ -11,6 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo.metrics import mcnemar
+from hpo.trials import short_params
 
 
 def trials_table(study: optuna.Study) -> str:
@@ -22,7 +23,7 @@ def trials_table(study: optuna.Study) -> str:
         value = f"{t.value:.4f}" if t.value is not None else "-"
         if t.value is None and t.intermediate_values:
             value = f"({max(t.intermediate_values.values()):.4f})"
-        params = json.dumps({k: _short(v) for k, v in t.params.items()})
+        params = json.dumps(short_params(t.params))
         rows.append([str(t.number), t.state.name, value, seconds, params])
     if not rows:
         return f"study {study.study_name!r} has no trials yet."
@@ -32,10 +33,6 @@ def trials_table(study: optuna.Study) -> str:
         cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)]
         lines.append("  ".join([*cells, r[-1]]))
     return "\n".join(lines)
-
-
-def _short(value: object) -> object:
-    return float(f"{value:.4g}") if isinstance(value, float) else value
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,7 +122,7 @@ _SHORT_NAMES = {
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{_SHORT_NAMES.get(k, k)} {_short(v)}" for k, v in params.items())
+    return ", ".join(f"{_SHORT_NAMES.get(k, k)} {v}" for k, v in short_params(params).items())
 
 
 def _pyplot() -> Any:

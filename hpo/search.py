@@ -32,8 +32,7 @@ from hpo.storage import (
     requeue,
 )
 from hpo.training import build_trainer
-from hpo.training_args import check_training_setup
-from hpo.trials import SurplusTrialError, count_states, finished, peak_epoch
+from hpo.trials import SurplusTrialError, count_states, finished, peak_epoch, short_params
 
 if TYPE_CHECKING:
     from hpo.config import HpoConfig
@@ -126,7 +125,6 @@ def run_search(
     On Ctrl-C the running trial is failed, its params are queued to run first when the search
     resumes, and :class:`hpo.errors.Interrupted` says so.
     """
-    check_training_setup(config)
     tokenizer, prepared = load_search_data(config)
     storage, study = open_and_seed(config, prepared)
     target = config.study.n_trials
@@ -223,15 +221,11 @@ def _logged(hp_space: Any, started: list[int], study: optuna.Study, target: int)
                 target,
                 ref,
                 again,
-                {k: _short(v) for k, v in params.items()},
+                short_params(params),
             )
         return params
 
     return logged
-
-
-def _short(value: Any) -> Any:
-    return float(f"{value:.4g}") if isinstance(value, float) else value
 
 
 def _log_outcome(study: optuna.Study, number: int) -> None:

@@ -213,10 +213,8 @@ def resolve_reference(
     params = reference_params(space, reference)
     if params.get("warmup_steps") == AUTO_WARMUP:
         # A searched num_train_epochs is the reference's; a fixed one is the training setting.
-        ref = {**reference, "num_train_epochs": reference.get("num_train_epochs")}
-        if "num_train_epochs" not in space:
-            ref["num_train_epochs"] = training.get("num_train_epochs", 3)
-        steps = reference_warmup_steps(ref, training, n_train=n_train)
+        epochs = None if "num_train_epochs" in space else training.get("num_train_epochs", 3)
+        steps = reference_warmup_steps(reference, training, n_train=n_train, epochs=epochs)
         params["warmup_steps"] = on_grid(space["warmup_steps"], steps)
     return params
 

@@ -3,6 +3,7 @@ peaked, and the trial one worker too many started."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import optuna
@@ -50,6 +51,11 @@ class SurplusTrialError(RuntimeError):
     Workers check the count before they start a trial, but two may pass that check at once;
     the later trial (by number) is failed before it trains, so the total stays exact.
     """
+
+
+def short_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's params for people: floats to 4 significant digits."""
+    return {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in params.items()}
 
 
 def check_not_surplus(trial: Any, max_trials: int) -> None:
