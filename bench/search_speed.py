@@ -178,11 +178,12 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     )
 
     from hpo.callbacks import StepTimer
-    from hpo.data import load_raw, split_train
-    from hpo.metrics import compute_metrics
+    from hpo.data import load_raw
+    from hpo.metrics import Objective, make_compute_metrics
     from hpo.model import resolve
     from hpo.samplers import build_sampler
     from hpo.space import make_hp_space
+    from hpo.splits import split_train
     from hpo.training import memory_mb
 
     config = bench_config(opts, "plain", workdir)
@@ -243,7 +244,7 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         train_dataset=train,
         eval_dataset=validation,
         processing_class=tokenizer,
-        compute_metrics=compute_metrics,
+        compute_metrics=make_compute_metrics(Objective("accuracy", 2)),
     )
     timer, memory = StepTimer(), Memory()
     trainer.add_callback(timer)

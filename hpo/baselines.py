@@ -1,19 +1,21 @@
 """Baselines on the same test split: TF-IDF + logistic regression, and the pretrained model as
-it is (zero-shot) when it already has a sentiment head."""
+it is (zero-shot) when its head already predicts the data's classes."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.data import LABEL_ALIASES, LABEL_NAMES, load_raw
+from hpo.labels import names_of
 from hpo.layout import RunLayout
-from hpo.metrics import predict_logits, score
+from hpo.metrics import objective_for, predict_logits, score
 from hpo.model import load_model, load_model_config, load_tokenizer
 from hpo.prepare import prepare
+from hpo.splits import final_splits
 from hpo.training_args import training_arguments
 
 if TYPE_CHECKING:
@@ -21,63 +23,88 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Spellings of one class that checkpoints and data sets use (SST-2's NEGATIVE, IMDb's neg).
+#: A checkpoint's default names (LABEL_0, ...) name no class, so they never match.
+_SYNONYMS = {"negative": "neg", "positive": "pos"}
+
 
 def classical(config: HpoConfig) -> dict[str, Any]:
-    """TF-IDF (word 1-2 grams) + logistic regression, trained on the whole training split."""
+    """TF-IDF (word 1-2 grams) + logistic regression, trained on the whole training split.
+
+    Text pairs get a vectorizer per side, side by side, so the model sees which words are on
+    which side.
+    """
+    from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
 
-    raw, _ = load_raw(config.data)
-    train, test = raw["train"], raw["test"]
-    model = make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True),
-        LogisticRegression(C=4.0, max_iter=2000),
-    )
+    made = final_splits(config.data)
+    train, test = made.splits["train"], made.splits["test"]
+    sides = ["text", "text_pair"] if "text_pair" in train.column_names else ["text"]
+    vectorizers = [
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True) for _ in sides
+    ]
+    model = LogisticRegression(C=4.0, max_iter=2000)
     start = time.perf_counter()
-    model.fit(train["text"], np.asarray(train["label"]))
+    features = hstack([v.fit_transform(train[s]) for v, s in zip(vectorizers, sides, strict=True)])
+    model.fit(features.tocsr(), np.asarray(train["label"]))
     fit_seconds = time.perf_counter() - start
-    predictions = model.predict(test["text"])
-    result = score(np.asarray(predictions), np.asarray(test["label"]), LABEL_NAMES)
+    test_features = hstack([v.transform(test[s]) for v, s in zip(vectorizers, sides, strict=True)])
+    predictions = np.asarray(model.predict(test_features.tocsr()))
+    labels = names_of(train)
+    result = score(predictions, np.asarray(test["label"]), labels, objective_for(config, labels))
     result |= {
         "name": "TF-IDF + logistic regression",
         "train_seconds": round(fit_seconds, 1),
-        "predictions": np.asarray(predictions).tolist(),
+        "predictions": predictions.tolist(),
     }
     logger.info("Classical baseline: test accuracy %.4f", result["accuracy"])
     return result
 
 
-def sentiment_head(id2label: dict[int, str]) -> dict[int, int] | None:
-    """Map a model's own label ids to ours by their names (POSITIVE -> 1), or None."""
-    mapping = {int(i): LABEL_ALIASES.get(str(name).strip().lower()) for i, name in id2label.items()}
-    if len(mapping) != 2 or None in mapping.values() or set(mapping.values()) != {0, 1}:
+def head_mapping(id2label: dict[int, str], labels: Sequence[str]) -> dict[int, int] | None:
+    """Map a model's own label ids to the data's class ids by their names (POSITIVE -> pos),
+    or None when the two sets of names differ."""
+
+    def key(name: Any) -> str:
+        low = str(name).strip().lower()
+        return _SYNONYMS.get(low, low)
+
+    ours = {key(name): i for i, name in enumerate(labels)}
+    mapping = {int(i): ours.get(key(name)) for i, name in id2label.items()}
+    if (
+        len(mapping) != len(ours)
+        or None in mapping.values()
+        or len(set(mapping.values())) != len(ours)
+    ):
         return None
     return mapping  # type: ignore[return-value]
 
 
 def zero_shot(config: HpoConfig) -> dict[str, Any]:
-    """The pretrained model without fine-tuning, if its head already predicts sentiment."""
+    """The pretrained model without fine-tuning, if its head's label names are the data's."""
     from transformers import Trainer
 
+    tokenizer = load_tokenizer(config.model)
+    prepared = prepare(config.data, tokenizer, stage="final")
+    labels = prepared.labels
     model_config = load_model_config(config.model)
-    mapping = sentiment_head(getattr(model_config, "id2label", None) or {})
+    mapping = head_mapping(getattr(model_config, "id2label", None) or {}, labels)
     if mapping is None:
         names = list((getattr(model_config, "id2label", None) or {}).values())
         return {
             "name": "pretrained, no fine-tuning",
             "applicable": False,
-            "reason": f"the model has no sentiment head (labels: {names})",
+            "reason": f"the model's head predicts {names}, not the data's classes {list(labels)}",
         }
     model = load_model(config.model, own_head=True)
-    tokenizer = load_tokenizer(config.model)
-    test = prepare(config.data, tokenizer, stage="final").splits["test"]
+    test = prepared.splits["test"]
     args = training_arguments(config, output_dir=RunLayout.of(config).zero_shot, quiet=True)
     trainer = Trainer(model=model, args=args, processing_class=tokenizer)
-    logits, labels, seconds = predict_logits(trainer, test)
+    logits, test_labels, seconds = predict_logits(trainer, test)
     ids = logits.argmax(-1)
     predictions = np.asarray([mapping[int(i)] for i in ids])
-    result = score(predictions, labels, LABEL_NAMES)
+    result = score(predictions, test_labels, labels, objective_for(config, labels))
     result |= {
         "name": "pretrained, no fine-tuning",
         "applicable": True,

@@ -137,17 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
     )
-    p.add_argument("texts", nargs="*", help="reviews to label")
+    p.add_argument("texts", nargs="*", help="texts to label")
     p.add_argument(
         "--file",
-        help="read reviews from FILE: .csv, .tsv, .jsonl or .parquet by their text column; "
-        ".txt (or any other) one per line; '-' reads standard input, one per line",
+        help="read texts from FILE: .csv, .tsv, .jsonl or .parquet by their text column (and "
+        "pair column, for a text-pair model); .txt (or any other) one per line; '-' reads "
+        "standard input, one per line",
     )
-    p.add_argument(
-        "--text-column",
-        help="the column of --file that holds the text (default: the training data's "
-        "data.text_column, recorded with the model)",
-    )
+    for flag, key in (("--text-column", "text_column"), ("--pair-column", "text_pair_column")):
+        p.add_argument(flag, help=f"the column of --file (default: data.{key} of the model)")
     p.add_argument(
         "--batch-size",
         type=int,
@@ -223,7 +221,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     except ValueError:  # every trial was pruned
         print(f"{where}: no trial completed (all pruned); see `hpo trials {args.config}`.")
         return 0
-    print(f"{where}: best trial {best.number} accuracy={best.value:.4f} params={best.params}")
+    metric = config.study.metric
+    print(f"{where}: best trial {best.number} {metric}={best.value:.4f} params={best.params}")
     return 0
 
 
@@ -237,10 +236,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = args.output or RunLayout.of(config).best_params
     doc = export_best(load_existing_study(config), config, out)
     prov = doc["provenance"]
-    print(
-        f"trial {prov['trial_number']} (validation accuracy {prov['validation_accuracy']:.4f}, "
-        f"peak at epoch {prov['peak_epoch']}) -> {out}"
-    )
+    value = f"validation {prov['metric']} {prov['validation_value']:.4f}"
+    print(f"trial {prov['trial_number']} ({value}, peak at epoch {prov['peak_epoch']}) -> {out}")
     return 0
 
 
@@ -263,9 +260,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if args.seeds > 1
         else ""
     )
+    chosen = metrics["metric"]
+    extra = f"; test {chosen} {metrics['metric_value']:.4f}" if chosen != "accuracy" else ""
     print(
-        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n']} reviews{spread}; "
-        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}; model in {model_dir(out)}"
+        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n']} examples{spread}; "
+        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}{extra}; model in "
+        f"{model_dir(out)}"
     )
     return 0
 
@@ -298,10 +298,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise HpoError(f"--batch-size must be >= 1, got {args.batch_size}.")
-    texts = list(args.texts)
+    texts: list[Any] = list(args.texts)
     if args.file:
-        column = args.text_column or final_info(args.model_dir).get("text_column", "text")
-        texts += read_texts(args.file, text_column=column)
+        info = final_info(args.model_dir)
+        column = args.text_column or info.get("text_column", "text")
+        pair = args.pair_column or info.get("text_pair_column")
+        texts += read_texts(args.file, text_column=column, pair_column=pair)
     for row in predict(args.model_dir, texts, batch_size=args.batch_size):
         print(json.dumps(row, ensure_ascii=False))
     return 0
@@ -330,7 +332,7 @@ def cmd_trials(args: argparse.Namespace) -> int:
     from hpo.storage import load_existing_study
 
     config = _load(args, check_training=False)
-    print(trials_table(load_existing_study(config)))
+    print(trials_table(load_existing_study(config), config.study.metric))
     return 0
 
 

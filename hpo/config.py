@@ -57,6 +57,15 @@ SEARCH_OWNED_TRAINING_KEYS = frozenset(
 #: Values of ``model.dropout_masks``.
 DROPOUT_MASKS = ("auto", "torch")
 
+#: Values of ``study.metric`` and what each is called in messages, plots and the dashboard.
+METRICS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "macro_f1": "macro-F1",
+    "weighted_f1": "weighted-F1",
+    "mcc": "Matthews correlation",
+    "f1": "F1 of the positive class",
+}
+
 
 @dataclass(frozen=True)
 class StudySection:
@@ -66,8 +75,12 @@ class StudySection:
     name: str
     #: Optuna storage URL. Default: ``sqlite:///storage/<name>.db`` (relative to the working dir).
     storage: str | None = None
-    #: ``maximize`` validation accuracy. Kept explicit so exports and dashboards say it.
+    #: ``maximize`` the validation metric. Kept explicit so exports and dashboards say it.
     direction: str = "maximize"
+    #: The objective of every trial, scored on the validation split (a key of :data:`METRICS`):
+    #: ``accuracy``, ``macro_f1``, ``weighted_f1``, ``mcc`` (Matthews correlation) or, for two
+    #: classes, ``f1`` (F1 of ``data.positive_label``). A study keeps the metric it began with.
+    metric: str = "accuracy"
     #: Total trials for the study, counted over every run that resumes it (COMPLETE + PRUNED).
     n_trials: int = 20
     #: Optuna sampler: ``type`` is a class in ``optuna.samplers``, the other keys its arguments.
@@ -112,17 +125,30 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    """Where the reviews come from and how they are split and tokenized."""
+    """Where the examples come from, what their labels are, and how they are split and
+    tokenized."""
 
     #: Hub dataset id, used when ``path`` is not set.
     dataset: str | None = "imdb"
-    #: Local copy: a folder of parquet/csv/jsonl files (train.*, test.*) or an ``aclImdb`` tree.
+    #: Local copy: a folder of parquet/csv/tsv/jsonl files (train.*, optional validation.* and
+    #: test.*) or an ``aclImdb`` tree.
     path: str | None = None
     text_column: str = "text"
     label_column: str = "label"
-    #: Fraction of train carved out (stratified) as the validation split the search scores on.
+    #: Second text of a sentence-pair task (paraphrase, entailment), tokenized as a pair.
+    text_pair_column: str | None = None
+    #: Names of integer labels, by value (``[neg, pos]``: 0 is neg). String labels are their own
+    #: names and ignore this key, so one config serves both.
+    label_names: list[str] | None = None
+    #: The positive class of ``study.metric: f1`` (a label name); default the second label.
+    positive_label: str | int | None = None
+    #: Fraction of train carved out (stratified) as the validation split the search scores on,
+    #: when the data has no validation split of its own.
     validation_fraction: float = 0.1
-    #: Seed of that split and of the subset caps below.
+    #: Fraction of train carved out (stratified) as the test split when the data has none; it
+    #: is carved before anything else, so the search never sees it.
+    test_fraction: float = 0.2
+    #: Seed of those splits and of the subset caps below.
     split_seed: int = 42
     #: Search on a stratified subset of the training split (None = all of it).
     max_train_samples: int | None = None

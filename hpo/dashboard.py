@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING
 import optuna
 import yaml
 
+from hpo.config import METRICS
 from hpo.errors import StorageError
 from hpo.layout import RunLayout
-from hpo.storage import make_storage, stored_config
+from hpo.storage import DATA_IDENTITY_ATTR, make_storage, stored_config
 from hpo.trials import best_trial, peak_epoch
 
 if TYPE_CHECKING:
@@ -60,14 +61,15 @@ def study_note(study: optuna.Study) -> str:
     model = stored.get("model", {}).get("name", "?")
     data = stored.get("data", {})
     n_trials = stored.get("study", {}).get("n_trials", "?")
+    metric = objective_title(study)
     states = [t.state for t in study.get_trials(deepcopy=False)]
     counts = {s.name: states.count(s) for s in set(states)}
     progress = ", ".join(f"{n} {name.lower()}" for name, n in sorted(counts.items()))
     lines = [
         f"# {study.study_name}",
         "",
-        f"Objective: validation accuracy (maximize) of `{model}` on "
-        f"`{data.get('path') or data.get('dataset')}`, "
+        f"Objective: validation {metric} (maximize) of `{model}` on "
+        f"`{data.get('path') or data.get('dataset')}`{_classes(study)}, "
         f"{n_trials} trials in total ({progress or 'none yet'}).",
         "",
     ]
@@ -79,7 +81,7 @@ def study_note(study: optuna.Study) -> str:
         epoch = peak_epoch(best)
         seen = [e["samples_seen"] for e in best.user_attrs.get("evals", []) if e["epoch"] == epoch]
         lines += [
-            f"## Best trial so far: #{best.number}, accuracy {best.value:.4f}",
+            f"## Best trial so far: #{best.number}, {metric} {best.value:.4f}",
             "",
             f"Peak at epoch {epoch}" + (f" ({seen[0]} samples seen)." if seen else "."),
             "",
@@ -104,6 +106,20 @@ def study_note(study: optuna.Study) -> str:
     return "\n".join(lines) + "\n"
 
 
+def objective_title(study: optuna.Study) -> str:
+    """The study's metric as people read it ("macro-F1"), from its stored config."""
+    metric = stored_config(study).get("study", {}).get("metric", "accuracy")
+    return METRICS.get(metric, metric)
+
+
+def _classes(study: optuna.Study) -> str:
+    labels = (study.user_attrs.get(DATA_IDENTITY_ATTR) or {}).get("labels")
+    if not labels:
+        return ""
+    shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
+    return f" ({len(labels)} classes: {shown})"
+
+
 def update_study_note(study: optuna.Study) -> None:
     """Write :func:`study_note` as the study's note and name the objective in the dashboard.
 
@@ -114,7 +130,7 @@ def update_study_note(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         # Marked experimental since Optuna 3.2; the dashboard reads these names.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(["validation accuracy"])
+        study.set_metric_names([f"validation {objective_title(study)}"])
     save_note(study, study_note(study))
 
 

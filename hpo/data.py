@@ -1,8 +1,8 @@
-"""Raw data: locate (hub id, parquet/csv/jsonl folder, aclImdb tree), load, check, split.
+"""Raw data: locate (hub id, a folder of parquet/csv/tsv/jsonl files, an aclImdb tree), load,
+check, and encode the labels (see :mod:`hpo.labels`).
 
-The search sees only train (minus a seeded, stratified validation split) and validation; the
-test split is loaded for the final stage alone. :mod:`hpo.prepare` tokenizes the splits once
-and caches them.
+:mod:`hpo.splits` turns the loaded splits into a stage's train/validation/test, and
+:mod:`hpo.prepare` tokenizes those once and caches them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hpo.errors import DataError, OfflineError
 from hpo.hub import datasets_offline, local_only
+from hpo.labels import encode, infer_labels
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -23,10 +24,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Label ids are fixed: 0 = negative, 1 = positive (IMDb's and SST-2's convention).
-LABEL_NAMES = ("neg", "pos")
-LABEL_ALIASES = {"neg": 0, "negative": 0, "0": 0, "pos": 1, "positive": 1, "1": 1}
-_FILE_FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+#: The class folders of an aclImdb tree; their names are the labels.
+ACLIMDB_LABELS = ("neg", "pos")
+#: The splits a data folder may hold, by file name; only train is required.
+SPLITS = ("train", "validation", "test")
+#: File suffix -> ``datasets`` loader and its arguments.
+_FILE_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
+    ".parquet": ("parquet", {}),
+    ".csv": ("csv", {}),
+    ".tsv": ("csv", {"delimiter": "\t"}),
+    ".jsonl": ("json", {}),
+    ".json": ("json", {}),
+}
 
 
 @dataclass(frozen=True)
@@ -52,25 +61,35 @@ def locate(cfg: DataSection) -> Source:
     root = Path(cfg.path).expanduser().absolute()
     if not root.exists():
         raise DataError(
-            f"data.path: {root} does not exist. Point it at a folder with train/test "
-            "parquet, csv or jsonl files, or at an aclImdb/ tree "
+            f"data.path: {root} does not exist. Point it at a folder with train (and "
+            "optional validation, test) parquet, csv, tsv or jsonl files, or at an aclImdb/ tree "
             "(e.g. --set data.path=../shared/data/imdb; in a config file, paths are relative "
             "to the file's folder)."
         )
     if not root.is_dir():
         raise DataError(
-            f"data.path: {root} is a file; give the folder that holds train.* and test.* files."
+            f"data.path: {root} is a file; give the folder that holds train.* (and "
+            "validation.*, test.*) files."
         )
     for candidate in (root, root / "aclImdb"):
         if (candidate / "train" / "pos").is_dir() and (candidate / "train" / "neg").is_dir():
             return _aclimdb_source(candidate)
-    files = {split: _split_files(root, split) for split in ("train", "test")}
+    files = {split: _split_files(root, split) for split in SPLITS}
     if not files["train"]:
         raise DataError(
             f"data.path: no training data in {root}: expected train.parquet, train.csv, "
-            "train.jsonl (or train-*.parquet shards), or an aclImdb/train/{pos,neg} tree."
+            "train.tsv, train.jsonl (or train-*.parquet shards), or an aclImdb/train/{pos,neg} "
+            "tree."
         )
-    formats = {_FILE_FORMATS[p.suffix] for paths in files.values() for p in paths}
+    for other in ("dev", "valid", "val", "eval"):
+        if _split_files(root, other):
+            logger.warning(
+                "data.path: %s has %s.* files, which hpo does not read; name the validation "
+                "split validation.* to use it (without one, validation is carved from train).",
+                root,
+                other,
+            )
+    formats = {p.suffix[1:] for paths in files.values() for p in paths}
     if len(formats) > 1:
         raise DataError(
             f"data.path: {root} mixes file formats ({', '.join(sorted(formats))});"
@@ -104,7 +123,7 @@ def _aclimdb_source(root: Path) -> Source:
     digest = hashlib.sha256()
     for split in ("train", "test"):
         paths = []
-        for label in LABEL_NAMES:
+        for label in ACLIMDB_LABELS:
             folder = root / split / label
             if folder.is_dir():
                 paths += sorted(folder.glob("*.txt"), key=_review_id)
@@ -126,9 +145,11 @@ def _review_id(path: Path) -> tuple[int, str]:
 
 
 def load_raw(cfg: DataSection, source: Source | None = None) -> tuple[DatasetDict, str]:
-    """Load train (and test, when present) as a ``DatasetDict`` with columns text/label.
+    """Load train (and validation, test, when present) as a ``DatasetDict`` with columns
+    ``text``, ``text_pair`` (with ``data.text_pair_column``) and ``label`` (a ``ClassLabel``
+    whose classes come from the training split).
 
-    Returns the dataset and the content fingerprint. Labels are mapped to 0 = neg, 1 = pos.
+    Returns the dataset and the content fingerprint.
     """
     from datasets import Dataset, DatasetDict
 
@@ -141,7 +162,7 @@ def load_raw(cfg: DataSection, source: Source | None = None) -> tuple[DatasetDic
                 split: Dataset.from_dict(
                     {
                         "text": [p.read_text(encoding="utf-8") for p in paths],
-                        "label": [LABEL_NAMES.index(p.parent.name) for p in paths],
+                        "label": [p.parent.name for p in paths],
                     }
                 )
                 for split, paths in source.files.items()
@@ -153,66 +174,32 @@ def load_raw(cfg: DataSection, source: Source | None = None) -> tuple[DatasetDic
         raw = _load_files(source)
         fingerprint = source.fingerprint
     where = {"hub": f"data.dataset {cfg.dataset!r}"}.get(source.kind, f"data.path {cfg.path}")
-    checked = DatasetDict(
+    if "train" not in raw:
+        raise DataError(f"{where}: no 'train' split found.")
+    checked = {
+        split: normalize(ds, cfg, where=f"{where} ({split} split)")
+        for split, ds in raw.items()
+        if split in SPLITS
+    }
+    labels = infer_labels(
+        checked["train"], label_names=cfg.label_names, where=f"{where} (train split)"
+    )
+    encoded = DatasetDict(
         {
-            split: normalize(
-                ds,
-                text_column=cfg.text_column,
-                label_column=cfg.label_column,
-                where=f"{where} ({split} split)",
-            )
-            for split, ds in raw.items()
-            if split in ("train", "test")
+            split: encode(ds, labels, label_names=cfg.label_names, where=f"{where} ({split} split)")
+            for split, ds in checked.items()
         }
     )
-    if "train" not in checked:
-        raise DataError(f"{where}: no 'train' split found.")
-    if cfg.drop_test_overlap:
-        if "test" not in checked:
-            raise DataError(f"data.drop_test_overlap: {where} has no test split to compare with.")
-        overlap = set(train_test_overlap(checked["train"], checked["test"]))
-        before = len(checked["train"])
-        checked["train"] = checked["train"].filter(
-            lambda b: [t not in overlap for t in b["text"]], batched=True
-        )
-        logger.info(
-            "Dropped %d training reviews that also appear in test (%d distinct texts).",
-            before - len(checked["train"]),
-            len(overlap),
-        )
-    return checked, fingerprint
-
-
-def train_test_overlap(train: Dataset, test: Dataset) -> list[str]:
-    """Distinct texts present in both splits, in train order (a leak if left in train)."""
-    test_texts = set(test["text"])
-    seen: set[str] = set()
-    out = []
-    for text in train["text"]:
-        if text in test_texts and text not in seen:
-            seen.add(text)
-            out.append(text)
-    return out
-
-
-def labels_agree(train: Dataset, test: Dataset, texts: list[str]) -> list[bool]:
-    """For each of ``texts`` (present in both splits): whether it has the same labels in both."""
-    wanted = set(texts)
-    labels: dict[str, tuple[set[int], set[int]]] = {t: (set(), set()) for t in texts}
-    for side, split in enumerate((train, test)):
-        for text, label in zip(split["text"], split["label"], strict=True):
-            if text in wanted:
-                labels[text][side].add(label)
-    return [labels[t][0] == labels[t][1] for t in texts]
+    return encoded, fingerprint
 
 
 def _load_files(source: Source) -> DatasetDict:
     from datasets import load_dataset
 
     files = {split: [str(p) for p in paths] for split, paths in source.files.items() if paths}
-    fmt = _FILE_FORMATS[Path(files["train"][0]).suffix]
+    fmt, options = _FILE_FORMATS[Path(files["train"][0]).suffix]
     try:
-        return load_dataset(fmt, data_files=files)
+        return load_dataset(fmt, data_files=files, **options)
     except Exception as exc:  # pyarrow/pandas/json parsers raise many types; all mean "bad file".
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"data.path {source.location}: cannot read {fmt} files: {first}") from None
@@ -230,7 +217,8 @@ def _load_hub(cfg: DataSection) -> tuple[DatasetDict, str]:
             f"data.dataset: cannot load {cfg.dataset!r} from the Hugging Face Hub "
             f"({reason[:200]}). "
             "Without network, point at a local copy: --set data.path=PATH (a folder of "
-            "train/test parquet, csv or jsonl, or an aclImdb tree), and export HF_HUB_OFFLINE=1."
+            "train/validation/test parquet, csv, tsv or jsonl, or an aclImdb tree), and export "
+            "HF_HUB_OFFLINE=1."
         ) from None
     fingerprint = hashlib.sha256(
         "|".join(f"{k}:{v._fingerprint}" for k, v in sorted(raw.items())).encode()
@@ -238,96 +226,31 @@ def _load_hub(cfg: DataSection) -> tuple[DatasetDict, str]:
     return raw, fingerprint
 
 
-def normalize(ds: Dataset, *, text_column: str, label_column: str, where: str) -> Dataset:
-    """Check one split and bring it to columns ``text`` (str) and ``label`` (ClassLabel neg/pos)."""
-    from datasets import ClassLabel, Features, Value
-
-    for key, column in (("text_column", text_column), ("label_column", label_column)):
+def normalize(ds: Dataset, cfg: DataSection, *, where: str) -> Dataset:
+    """Check one split and bring it to columns ``text`` (and ``text_pair``) and ``label``
+    (raw values; :func:`hpo.labels.encode` turns them into ids)."""
+    columns = {"text": cfg.text_column, "label": cfg.label_column}
+    keys = {"text": "text_column", "label": "label_column", "text_pair": "text_pair_column"}
+    if cfg.text_pair_column is not None:
+        columns["text_pair"] = cfg.text_pair_column
+    for ours, column in columns.items():
         if column not in ds.column_names:
             raise DataError(
                 f"{where}: no column {column!r} (columns: "
-                f"{', '.join(ds.column_names)}). Set data.{key}."
+                f"{', '.join(ds.column_names)}). Set data.{keys[ours]}."
             )
-    ds = ds.select_columns([text_column, label_column])
-    if text_column != "text":
-        ds = ds.rename_column(text_column, "text")
-    if label_column != "label":
-        ds = ds.rename_column(label_column, "label")
+    ds = ds.select_columns(list(columns.values()))
+    ds = ds.rename_columns({theirs: ours for ours, theirs in columns.items() if theirs != ours})
     if len(ds) == 0:
         raise DataError(f"{where}: the split is empty.")
-
-    texts = ds["text"]
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
-    if bad:
-        raise DataError(
-            f"{where}: {len(bad)} empty or missing texts (first at row {bad[0]}). "
-            "Remove those rows."
-        )
-
-    feature = ds.features["label"]
-    if isinstance(feature, ClassLabel):
-        names = [n.lower() for n in feature.names]
-        mapping = {i: LABEL_ALIASES.get(n) for i, n in enumerate(names)}
-        if len(names) != 2 or None in mapping.values() or len(set(mapping.values())) != 2:
-            raise DataError(f"{where}: labels must be binary neg/pos, got classes {feature.names}.")
-        values = ds.unique("label")
-    else:
-        values = ds.unique("label")
-        mapping = {}
-        for value in values:
-            key = str(value).strip().lower() if not isinstance(value, bool) else str(int(value))
-            if isinstance(value, float) and value in (0.0, 1.0):
-                key = str(int(value))
-            if key not in LABEL_ALIASES:
-                raise DataError(
-                    f"{where}: labels must be binary (0/1, neg/pos, negative/positive), but "
-                    f"found {value!r} among {sorted(map(str, values))[:6]}. Drop or map the "
-                    "other labels (e.g. -1 marks IMDb's unlabeled reviews)."
-                )
-            mapping[value] = LABEL_ALIASES[key]
-    features = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
-    if (
-        all(k == v for k, v in mapping.items())
-        and isinstance(feature, (ClassLabel, Value))
-        and getattr(feature, "dtype", "int64").startswith("int")
-    ):
-        ds = ds.cast(features)
-    else:
-        ds = ds.map(
-            lambda b: {"label": [mapping[v] for v in b["label"]]}, batched=True, features=features
-        )
+    for ours in ("text", "text_pair"):
+        if ours not in columns:
+            continue
+        texts = ds[ours]
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+        if bad:
+            raise DataError(
+                f"{where}: {len(bad)} empty or missing texts in column {columns[ours]!r} "
+                f"(first at row {bad[0]}). Remove those rows."
+            )
     return ds
-
-
-# --------------------------------------------------------------------------------------------
-# Splitting
-# --------------------------------------------------------------------------------------------
-
-
-def split_train(train: Dataset, cfg: DataSection) -> tuple[Dataset, Dataset]:
-    """Carve the seeded, stratified validation split, then apply the subset caps (stratified)."""
-    counts = _class_counts(train)
-    if min(counts) < 2:
-        raise DataError(
-            f"data: the training split needs at least 2 examples of each class to "
-            f"stratify, got neg={counts[0]}, pos={counts[1]}."
-        )
-    parts = train.train_test_split(
-        test_size=cfg.validation_fraction, seed=cfg.split_seed, stratify_by_column="label"
-    )
-    search_train, validation = parts["train"], parts["test"]
-    search_train = _cap(search_train, cfg.max_train_samples, cfg.split_seed)
-    validation = _cap(validation, cfg.max_eval_samples, cfg.split_seed)
-    return search_train, validation
-
-
-def _cap(ds: Dataset, cap: int | None, seed: int) -> Dataset:
-    if cap is None or cap >= len(ds):
-        return ds
-    return ds.train_test_split(train_size=cap, seed=seed, stratify_by_column="label")["train"]
-
-
-def _class_counts(ds: Dataset) -> tuple[int, int]:
-    labels = ds["label"]
-    ones = int(sum(labels))
-    return len(labels) - ones, ones

@@ -22,6 +22,7 @@ import yaml
 from hpo.config import (
     AUTO_WARMUP,
     DROPOUT_MASKS,
+    METRICS,
     REFERENCE_PARAMS,
     SEARCH_OWNED_TRAINING_KEYS,
     SECTIONS,
@@ -288,10 +289,14 @@ def _check_study(study: StudySection, source: str) -> None:
             f"{source}: study.name: {study.name!r} must be letters, digits, '_', '-' or '.' "
             "(it names files), e.g. imdb-minilm."
         )
+    if study.metric not in METRICS:
+        raise ConfigError(
+            f"{source}: study.metric: unknown metric {study.metric!r}. Valid: {', '.join(METRICS)}."
+        )
     if study.direction != "maximize":
         raise ConfigError(
-            f"{source}: study.direction: the objective is validation accuracy, so it must be "
-            f"'maximize', got {study.direction!r}."
+            f"{source}: study.direction: the objective is validation {METRICS[study.metric]}, "
+            f"so it must be 'maximize', got {study.direction!r}."
         )
     if study.n_trials < 1:
         raise ConfigError(f"{source}: study.n_trials must be >= 1, got {study.n_trials}.")
@@ -317,10 +322,28 @@ def _check_data(data: DataSection, source: str) -> None:
             f"{source}: data: set either data.path (a local copy) or data.dataset "
             "(a hub id such as imdb)."
         )
-    if not 0.0 < data.validation_fraction < 1.0:
+    for key in ("validation_fraction", "test_fraction"):
+        if not 0.0 < getattr(data, key) < 1.0:
+            raise ConfigError(
+                f"{source}: data.{key} must be between 0 and 1 exclusive, but got "
+                f"{getattr(data, key)}."
+            )
+    if data.label_names is not None:
+        names = data.label_names
+        if len(names) < 2 or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ConfigError(
+                f"{source}: data.label_names must be a list of at least 2 non-empty names, by "
+                f"label value (e.g. [neg, pos] for 0 and 1), got {names!r}."
+            )
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{source}: data.label_names has a name twice: {names!r}.")
+    if data.text_pair_column is not None and data.text_pair_column in (
+        data.text_column,
+        data.label_column,
+    ):
         raise ConfigError(
-            f"{source}: data.validation_fraction must be between 0 and 1 exclusive, but got "
-            f"{data.validation_fraction}."
+            f"{source}: data.text_pair_column {data.text_pair_column!r} is also the text or "
+            "label column; name the column that holds the second text."
         )
     for key in ("max_train_samples", "max_eval_samples"):
         value = getattr(data, key)

@@ -1,50 +1,132 @@
-"""Scores: accuracy through ``evaluate`` (offline: the metric module ships inside the package),
-its bootstrap interval, the confusion matrix, and McNemar's paired test of two models."""
+"""Scores through ``evaluate`` (offline: the metric modules ship inside the package): the
+search objective (``study.metric``), test scores with bootstrap intervals, per-class precision,
+recall and F1, the confusion matrix, and McNemar's paired test of two models."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from hpo.config import METRICS
+from hpo.errors import ConfigError
 
 if TYPE_CHECKING:
     import evaluate
     from datasets import Dataset
     from transformers import EvalPrediction
 
-_ACCURACY_MODULE = Path(__file__).parent / "_metrics" / "accuracy" / "accuracy.py"
+    from hpo.config import HpoConfig
+
+_MODULES = Path(__file__).parent / "_metrics"
 
 
-@lru_cache(maxsize=1)
-def accuracy_metric() -> evaluate.EvaluationModule:
-    """The ``evaluate`` accuracy module, loaded from its local path (no Hub round trip)."""
+@cache
+def evaluate_module(name: str) -> evaluate.EvaluationModule:
+    """A shipped ``evaluate`` module (accuracy, f1, matthews_correlation), loaded from its local
+    path (no Hub round trip)."""
     import evaluate
 
-    return evaluate.load(str(_ACCURACY_MODULE))
+    return evaluate.load(str(_MODULES / name / f"{name}.py"))
 
 
-def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:
-    """Trainer's ``compute_metrics``: argmax of the logits against the labels."""
-    logits, labels = eval_pred.predictions, eval_pred.label_ids
-    if isinstance(logits, tuple):
-        logits = logits[0]
-    predictions = np.asarray(logits).argmax(axis=-1)
-    return accuracy_metric().compute(predictions=predictions, references=np.asarray(labels))
+def accuracy_metric() -> evaluate.EvaluationModule:
+    """The ``evaluate`` accuracy module."""
+    return evaluate_module("accuracy")
 
 
-def compute_objective(metrics: dict[str, float]) -> float:
-    """The search objective: validation accuracy."""
-    return float(metrics["eval_accuracy"])
+@dataclass(frozen=True)
+class Objective:
+    """What a trial maximizes: ``metric`` (a key of :data:`hpo.config.METRICS`) over
+    ``n_classes`` classes; ``positive`` is the class id that ``f1`` scores."""
+
+    metric: str
+    n_classes: int
+    positive: int | None = None
+
+    @property
+    def title(self) -> str:
+        """The metric as messages and plots name it, e.g. "macro-F1"."""
+        return METRICS[self.metric]
+
+    def compute(self, predictions: Any, references: Any) -> float:
+        """The metric of two label sequences, through its ``evaluate`` module."""
+        predictions, references = list(predictions), list(references)
+        if self.metric == "accuracy":
+            module, kwargs = "accuracy", {}
+        elif self.metric == "mcc":
+            module, kwargs = "matthews_correlation", {}
+        elif self.metric == "f1":
+            module, kwargs = "f1", {"average": "binary", "pos_label": self.positive}
+        else:
+            average = self.metric.split("_")[0]
+            module, kwargs = "f1", {"average": average, "labels": list(range(self.n_classes))}
+        result = evaluate_module(module).compute(
+            predictions=predictions, references=references, **kwargs
+        )
+        return float(next(iter(result.values())))
+
+
+def objective_for(config: HpoConfig, labels: Sequence[str]) -> Objective:
+    """The objective of ``config`` on data with classes ``labels`` (names by id).
+
+    ``f1`` needs two classes; its positive class is ``data.positive_label`` (a name), by
+    default the second label.
+    """
+    metric, where = config.study.metric, config.source
+    if metric == "f1":
+        if len(labels) != 2:
+            raise ConfigError(
+                f"{where}: study.metric: f1 is the F1 of one positive class, for two classes; "
+                f"this data has {len(labels)} ({', '.join(labels)}). Use macro_f1 or "
+                "weighted_f1."
+            )
+        wanted = config.data.positive_label
+        if wanted is None:
+            return Objective(metric, 2, positive=1)
+        if str(wanted) not in labels:
+            raise ConfigError(
+                f"{where}: data.positive_label: {wanted!r} is not a class of this data; the "
+                f"classes are {', '.join(labels)}."
+            )
+        return Objective(metric, 2, positive=list(labels).index(str(wanted)))
+    return Objective(metric, len(labels))
+
+
+def make_compute_metrics(objective: Objective) -> Callable[[EvalPrediction], dict[str, float]]:
+    """Trainer's ``compute_metrics``: accuracy and the objective's metric, from the argmax of
+    the logits."""
+
+    def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:
+        logits, labels = eval_pred.predictions, eval_pred.label_ids
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        predictions = np.asarray(logits).argmax(axis=-1)
+        labels = np.asarray(labels)
+        out = {"accuracy": accuracy(predictions, labels)}
+        if objective.metric != "accuracy":
+            out[objective.metric] = objective.compute(predictions, labels)
+        return out
+
+    return compute_metrics
+
+
+def objective_value(metrics: dict[str, float], objective: Objective) -> float:
+    """The objective from Trainer's evaluation metrics (``eval_<metric>``)."""
+    return float(metrics[f"eval_{objective.metric}"])
 
 
 def accuracy(predictions: Any, references: Any) -> float:
-    """Plain accuracy of two label sequences, through the same ``evaluate`` module."""
+    """Plain accuracy of two label sequences, through the ``evaluate`` accuracy module."""
     return float(
-        accuracy_metric().compute(predictions=predictions, references=references)["accuracy"]
+        accuracy_metric().compute(predictions=list(predictions), references=list(references))[
+            "accuracy"
+        ]
     )
 
 
@@ -84,21 +166,114 @@ def bootstrap_ci(
 
 
 def score(
-    predictions: np.ndarray, labels: np.ndarray, label_names: Sequence[str]
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    label_names: Sequence[str],
+    objective: Objective | None = None,
 ) -> dict[str, Any]:
-    """Test accuracy (through ``evaluate``), n, 95% bootstrap CI and confusion matrix."""
+    """Test scores of one model: accuracy and the objective's metric (through ``evaluate``),
+    each with its 95% bootstrap CI, n, per-class precision/recall/F1 and the confusion matrix.
+    """
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    n_classes = len(label_names)
+    objective = objective or Objective("accuracy", n_classes)
     correct = (predictions == labels).astype(np.float64)
     low, high = bootstrap_ci(correct)
-    matrix = [
-        [int(((labels == t) & (predictions == p)).sum()) for p in range(len(label_names))]
-        for t in range(len(label_names))
-    ]
-    return {
-        "accuracy": accuracy(predictions.tolist(), labels.tolist()),
+    matrix = confusion(predictions, labels, n_classes)
+    out: dict[str, Any] = {
+        "accuracy": accuracy(predictions, labels),
         "n": len(labels),
         "ci95": [round(low, 6), round(high, 6)],
-        "confusion_matrix": {"labels": list(label_names), "rows_true_cols_pred": matrix},
+        "metric": objective.metric,
+        "confusion_matrix": {"labels": list(label_names), "rows_true_cols_pred": matrix.tolist()},
+        "per_class": per_class(matrix, label_names),
     }
+    if objective.metric == "accuracy":
+        out["metric_value"], out["metric_ci95"] = out["accuracy"], out["ci95"]
+    else:
+        out["metric_value"] = objective.compute(predictions, labels)
+        m_low, m_high = bootstrap_metric_ci(predictions, labels, objective)
+        out["metric_ci95"] = [round(m_low, 6), round(m_high, 6)]
+    return out
+
+
+def confusion(predictions: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts by (true class, predicted class)."""
+    flat = np.asarray(labels) * n_classes + np.asarray(predictions)
+    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def per_class(matrix: np.ndarray, label_names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support of each class, from a confusion matrix."""
+    precision, recall, f1 = _prf(matrix[None])
+    support = matrix.sum(axis=1)
+    return {
+        name: {
+            "precision": round(float(precision[0, i]), 6),
+            "recall": round(float(recall[0, i]), 6),
+            "f1": round(float(f1[0, i]), 6),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(label_names)
+    }
+
+
+def _prf(cms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Per class of each (B, N, N) matrix; an empty denominator scores 0, as scikit-learn's
+    # zero_division=0 does.
+    tp = np.diagonal(cms, axis1=1, axis2=2).astype(np.float64)
+    predicted, actual = cms.sum(axis=1), cms.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(actual > 0, tp / actual, 0.0)
+        f1 = np.where(predicted + actual > 0, 2 * tp / (predicted + actual), 0.0)
+    return precision, recall, f1
+
+
+def metric_from_confusion(cms: np.ndarray, objective: Objective) -> np.ndarray:
+    """The objective's metric of each of a stack of confusion matrices (B, N, N), in numpy:
+    the bootstrap needs it a thousand times, and the ``evaluate`` modules one at a time."""
+    cms = np.asarray(cms)
+    total = cms.sum(axis=(1, 2)).astype(np.float64)
+    if objective.metric == "accuracy":
+        return np.trace(cms, axis1=1, axis2=2) / total
+    if objective.metric == "mcc":
+        t, p = cms.sum(axis=2).astype(np.float64), cms.sum(axis=1).astype(np.float64)
+        c = np.trace(cms, axis1=1, axis2=2).astype(np.float64)
+        cov = c * total - (t * p).sum(axis=1)
+        denom = np.sqrt((total**2 - (p * p).sum(axis=1)) * (total**2 - (t * t).sum(axis=1)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(denom > 0, cov / denom, 0.0)
+    _, _, f1 = _prf(cms)
+    if objective.metric == "f1":
+        return f1[:, objective.positive]
+    if objective.metric == "macro_f1":
+        return f1.mean(axis=1)
+    support = cms.sum(axis=2)
+    return (f1 * support).sum(axis=1) / support.sum(axis=1)
+
+
+def bootstrap_metric_ci(
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    objective: Objective,
+    *,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the objective's metric."""
+    rng = np.random.default_rng(seed)
+    n, k = len(labels), objective.n_classes
+    flat = np.asarray(labels) * k + np.asarray(predictions)
+    values = []
+    for start in range(0, samples, 100):  # 100 resamples at a time bounds the memory
+        rows = min(100, samples - start)
+        idx = rng.integers(0, n, size=(rows, n))
+        cells = flat[idx] + (np.arange(rows) * k * k)[:, None]
+        cms = np.bincount(cells.ravel(), minlength=rows * k * k).reshape(rows, k, k)
+        values.append(metric_from_confusion(cms, objective))
+    low, high = np.percentile(np.concatenate(values), [2.5, 97.5])
+    return float(low), float(high)
 
 
 def predict_logits(trainer: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, float]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpo.data import LABEL_NAMES
 from hpo.errors import ModelError, OfflineError
 from hpo.hub import local_only
 
@@ -107,8 +106,11 @@ def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
     return _from_pretrained(AutoTokenizer, cfg, "tokenizer")
 
 
-def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
-    """A sequence classifier with a 2-way head labelled neg/pos (a fresh head if it had another).
+def load_model(
+    cfg: ModelSection, labels: Sequence[str] = (), *, own_head: bool = False
+) -> PreTrainedModel:
+    """A sequence classifier with a head for ``labels`` (class names by id), as the model's
+    ``id2label``/``label2id``; a fresh head if the checkpoint's has other classes.
 
     ``own_head=True`` keeps the checkpoint's head and label names (the zero-shot baseline).
     ``model.attn_implementation: auto`` loads Transformers' default kernel (training may switch
@@ -121,9 +123,9 @@ def load_model(cfg: ModelSection, *, own_head: bool = False) -> PreTrainedModel:
         head["attn_implementation"] = cfg.attn_implementation
     if not own_head:
         head |= {
-            "num_labels": len(LABEL_NAMES),
-            "id2label": dict(enumerate(LABEL_NAMES)),
-            "label2id": {name: i for i, name in enumerate(LABEL_NAMES)},
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {name: i for i, name in enumerate(labels)},
             # A head with another number of classes is replaced rather than refused.
             "ignore_mismatched_sizes": True,
         }
@@ -190,10 +192,11 @@ def load_model_config(cfg: ModelSection) -> Any:
     return _from_pretrained(AutoConfig, cfg, "model config")
 
 
-def make_model_init(cfg: ModelSection) -> Callable[..., PreTrainedModel]:
+def make_model_init(cfg: ModelSection, labels: Sequence[str]) -> Callable[..., PreTrainedModel]:
     """``model_init`` for Trainer: a fresh model per trial (Trainer seeds before calling it)."""
+    labels = tuple(labels)
 
     def model_init(trial: Any = None) -> PreTrainedModel:
-        return load_model(cfg)
+        return load_model(cfg, labels)
 
     return model_init

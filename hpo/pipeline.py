@@ -40,11 +40,16 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
     from hpo.baselines import classical, zero_shot
     from hpo.data import locate
 
+    data = config.data
     key = {
-        "data": locate(config.data).fingerprint or config.data.dataset,
+        "data": locate(data).fingerprint or data.dataset,
         "model": config.model.name,
-        "max_length": config.data.max_length,
-        "drop_test_overlap": config.data.drop_test_overlap,
+        "max_length": data.max_length,
+        "drop_test_overlap": data.drop_test_overlap,
+        "columns": [data.text_column, data.text_pair_column, data.label_column],
+        "label_names": data.label_names,
+        "test_split": [data.test_fraction, data.split_seed],
+        "metric": [config.study.metric, data.positive_label],
     }
     return _cached_json(
         RunLayout.of(config).baselines,
@@ -58,8 +63,8 @@ def make_report(config: HpoConfig) -> Path:
 
     Writes nothing else: not the study, not the dashboard's artifacts.
     """
-    from hpo.data import labels_agree, load_raw, train_test_overlap
     from hpo.report import write_report
+    from hpo.splits import final_splits, labels_agree, train_test_overlap
     from hpo.storage import load_existing_study
 
     study = load_existing_study(config)
@@ -74,14 +79,19 @@ def make_report(config: HpoConfig) -> Path:
     if layout.baselines.exists():
         results |= json.loads(layout.baselines.read_text())
     # The overlap is measured on the data as published, before any dropping.
-    raw, _ = load_raw(dataclasses.replace(config.data, drop_test_overlap=False))
-    overlap: list[tuple[str, bool]] = []
-    labels = None
-    if "test" in raw:
-        labels = raw["test"]["label"]
-        texts = train_test_overlap(raw["train"], raw["test"])
-        overlap = list(zip(texts, labels_agree(raw["train"], raw["test"], texts), strict=True))
-    return write_report(study, config, results, overlap, layout.root, test_labels=labels)
+    made = final_splits(dataclasses.replace(config.data, drop_test_overlap=False))
+    train, test = made.splits["train"], made.splits["test"]
+    texts = train_test_overlap(train, test)
+    overlap = list(zip(texts, labels_agree(train, test, texts), strict=True))
+    return write_report(
+        study,
+        config,
+        results,
+        overlap,
+        layout.root,
+        test_labels=test["label"],
+        test_carved=made.test_carved,
+    )
 
 
 def run_all(

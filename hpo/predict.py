@@ -1,4 +1,5 @@
-"""Predict with a final model: one JSON line per review, label name and probability."""
+"""Predict with a final model: one JSON line per text (or text pair): the label name, its
+probability and the probability of every class."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def final_info(model_dir: str | Path) -> dict[str, Any]:
     return read_model_record(folder)
 
 
-def load_final(model_dir: str | Path) -> tuple[Any, Any, int]:
-    """Model, tokenizer and training ``max_length`` from a folder written by ``hpo retrain``."""
+def load_final(model_dir: str | Path) -> tuple[Any, Any, dict[str, Any]]:
+    """Model, tokenizer and the record ``hpo retrain`` wrote beside them (``max_length``,
+    ``text_pair_column``, ``labels``, ...)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     folder = Path(model_dir).expanduser().absolute()
@@ -33,55 +35,90 @@ def load_final(model_dir: str | Path) -> tuple[Any, Any, int]:
     model = AutoModelForSequenceClassification.from_pretrained(str(folder))
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     model.eval()
-    return model, tokenizer, int(info.get("max_length", DEFAULT_MAX_LENGTH))
+    return model, tokenizer, info
 
 
 def predict(
-    model_dir: str | Path, texts: Iterable[str], *, batch_size: int = 32
+    model_dir: str | Path, texts: Iterable[str | tuple[str, str]], *, batch_size: int = 32
 ) -> Iterator[dict[str, Any]]:
-    """Yield ``{"label", "probability", "text"}`` per review, batch by batch."""
+    """Yield ``{"label", "probability", "probabilities", "text"}`` per text, batch by batch.
+
+    A model trained on text pairs takes ``(text, pair)`` tuples, and adds ``"text_pair"``.
+    """
     import torch
 
     texts = list(texts)
-    if not texts or any(not t.strip() for t in texts):
+    if not texts or any(not "".join(t).strip() for t in texts):
         raise HpoError(
-            "predict: no review given (or an empty one). Pass reviews as arguments, "
-            "with --file F (.txt a review per line; .csv, .tsv, .jsonl or .parquet by their "
+            "predict: no text given (or an empty one). Pass texts as arguments, "
+            "with --file F (.txt a text per line; .csv, .tsv, .jsonl or .parquet by their "
             "text column), or on standard input with --file -."
         )
-    model, tokenizer, max_length = load_final(model_dir)
+    model, tokenizer, info = load_final(model_dir)
+    max_length = int(info.get("max_length", DEFAULT_MAX_LENGTH))
+    pair_column = info.get("text_pair_column")
+    if pair_column and not all(isinstance(t, tuple) for t in texts):
+        raise HpoError(
+            f"predict: {model_dir} classifies text pairs (data.text_pair_column "
+            f"{pair_column!r}); give them with --file F, a .csv, .tsv, .jsonl or .parquet "
+            "file with both columns."
+        )
+    if not pair_column and any(isinstance(t, tuple) for t in texts):
+        raise HpoError(f"predict: {model_dir} classifies single texts, not pairs.")
     id2label = model.config.id2label
     for start in range(0, len(texts), batch_size):
         batch = texts[start : start + batch_size]
-        # Truncated exactly as in training: same tokenizer, same max_length.
+        firsts = [t[0] if isinstance(t, tuple) else t for t in batch]
+        seconds = [t[1] for t in batch] if pair_column else None
+        # Truncated exactly as in training: same tokenizer, same max_length, pairs as pairs.
         enc = tokenizer(
-            batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+            firsts,
+            seconds,
+            truncation=True,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
         )
         with torch.inference_mode():
-            probs = model(**enc).logits.softmax(-1)
-        for text, row in zip(batch, probs, strict=True):
+            probs = model(**enc).logits.float().softmax(-1)
+        for i, row in enumerate(probs):
             best = int(row.argmax())
-            yield {
+            out = {
                 "label": id2label[best],
                 "probability": round(float(row[best]), 4),
-                "text": text if len(text) <= 80 else text[:77] + "...",
+                "probabilities": {id2label[k]: round(float(p), 4) for k, p in enumerate(row)},
+                "text": _short(firsts[i]),
             }
+            if seconds is not None:
+                out["text_pair"] = _short(seconds[i])
+            yield out
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 #: ``--file`` formats read by column; any other file is read a review per line.
 TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 
 
-def read_texts(path: str, *, text_column: str = "text") -> list[str]:
-    """Reviews from a file: ``.csv``/``.tsv``/``.jsonl``/``.parquet`` by their ``text_column``
-    (the header is not a review); ``.txt``, any other file and ``-`` (standard input) one per
-    non-empty line."""
+def read_texts(
+    path: str, *, text_column: str = "text", pair_column: str | None = None
+) -> list[Any]:
+    """Texts from a file: ``.csv``/``.tsv``/``.jsonl``/``.parquet`` by their ``text_column``
+    (the header is not a text); ``.txt``, any other file and ``-`` (standard input) one per
+    non-empty line. With ``pair_column`` (a table file only): ``(text, pair)`` tuples."""
     import sys
 
+    file = Path(path).expanduser().absolute() if path != "-" else Path("-")
+    suffix = file.suffix.lower()
+    if pair_column and suffix not in TABLE_SUFFIXES:
+        raise HpoError(
+            f"predict: {path}: a text-pair model reads pairs from a .csv, .tsv, .jsonl or "
+            f".parquet file with columns {text_column!r} and {pair_column!r}."
+        )
     if path == "-":
         return [line for line in sys.stdin.read().splitlines() if line.strip()]
-    file = Path(path).expanduser().absolute()
-    suffix = file.suffix.lower()
     try:
         if suffix not in TABLE_SUFFIXES:
             lines = file.read_text(encoding="utf-8").splitlines()
@@ -91,21 +128,26 @@ def read_texts(path: str, *, text_column: str = "text") -> list[str]:
         raise HpoError(f"predict: cannot read {file}: {exc.strerror}.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise HpoError(f"predict: {file} is not valid {suffix[1:]}: {exc}.") from None
-    texts = []
+    columns = [(text_column, "--text-column")]
+    if pair_column:
+        columns.append((pair_column, "--pair-column"))
+    found: list[list[Any]] = [[] for _ in columns]
     for i, row in enumerate(rows, start=1):
-        if text_column not in row:
+        for (column, flag), values in zip(columns, found, strict=True):
+            if column not in row:
+                raise HpoError(
+                    f"predict: {file} row {i} has no column {column!r} (columns: "
+                    f"{', '.join(map(str, row))}). Pass {flag}."
+                )
+            values.append(row[column])
+    for (column, _), values in zip(columns, found, strict=True):
+        bad = [i for i, t in enumerate(values, 1) if not isinstance(t, str) or not t.strip()]
+        if bad:
             raise HpoError(
-                f"predict: {file} row {i} has no column {text_column!r} (columns: "
-                f"{', '.join(map(str, row))}). Pass --text-column."
+                f"predict: {file}: {len(bad)} empty or missing texts in column {column!r} "
+                f"(first at row {bad[0]}). Remove those rows."
             )
-        texts.append(row[text_column])
-    bad = [i for i, t in enumerate(texts, start=1) if not isinstance(t, str) or not t.strip()]
-    if bad:
-        raise HpoError(
-            f"predict: {file}: {len(bad)} empty or missing texts in column {text_column!r} "
-            f"(first at row {bad[0]}). Remove those rows."
-        )
-    return texts
+    return list(zip(*found, strict=True)) if pair_column else found[0]
 
 
 def _read_table(file: Path, suffix: str) -> list[dict[str, Any]]:

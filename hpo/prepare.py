@@ -1,8 +1,8 @@
 """Tokenize the splits of a stage once and cache them on disk.
 
 Tokenized splits are cached under a key built from the data's content fingerprint, the
-tokenizer's content hash, ``max_length`` and the split settings, so every trial and every later
-run reuses them; a cache entry appears whole or not at all.
+tokenizer's content hash, ``max_length``, the columns, the label names and the split settings,
+so every trial and every later run reuses them; a cache entry appears whole or not at all.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpo.data import load_raw, locate, split_train
-from hpo.errors import DataError
+from hpo.data import load_raw, locate
+from hpo.labels import names_of
+from hpo.splits import STAGES, stage_splits
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bump when the tokenized layout changes, so old cache entries are not reused.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -64,9 +65,14 @@ class Prepared:
     data_fingerprint: str
     cache_key: str
     cache_hit: bool
-    #: What decides which examples are trained and scored on, and how they are tokenized
-    #: (config key -> value): stored with a study, which refuses a resume that changes it.
+    #: What decides which examples are trained and scored on, how they are tokenized and what
+    #: their classes are (config key -> value): stored with a study, which refuses a resume
+    #: that changes it.
     identity: dict[str, Any]
+    #: The class names, by id (the ``ClassLabel`` of the ``label`` column).
+    labels: tuple[str, ...]
+    #: True when the data had no test split and the test split was carved from train.
+    test_carved: bool
 
 
 def prepare(
@@ -77,86 +83,117 @@ def prepare(
 ) -> Prepared:
     """Tokenized splits for a stage, from the cache when possible.
 
-    ``stage="search"``: ``train`` (capped) and ``validation``. ``stage="final"``: ``train`` (the
-    whole training split: train plus validation) and ``test``.
+    ``stage="search"``: ``train`` (capped) and ``validation``. ``stage="final"``: ``train``
+    (train plus validation) and ``test``; see :mod:`hpo.splits` for how they are made.
     """
     from datasets import DatasetDict, load_from_disk
 
-    if stage not in ("search", "final"):
-        raise ValueError(f"stage must be 'search' or 'final', got {stage!r}")
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     source = locate(cfg)
     raw = None
     data_fp = source.fingerprint
     if source.kind == "hub":  # the hub's fingerprint needs the (locally cached) dataset
         raw, data_fp = load_raw(cfg, source)
-    key_fields = {
+        has = set(raw)
+    else:
+        has = {split for split, paths in source.files.items() if paths}
+    key_fields: dict[str, Any] = {
         "v": _CACHE_VERSION,
         "stage": stage,
         "data": data_fp,
         "text": cfg.text_column,
+        "text_pair_column": cfg.text_pair_column,
         "label": cfg.label_column,
+        "label_names": cfg.label_names,
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "max_length": cfg.max_length,
         "drop_test_overlap": cfg.drop_test_overlap,
+        "seed": cfg.split_seed,
     }
+    # A fraction counts only where a split is carved with it.
+    if "test" not in has:
+        key_fields["test_fraction"] = cfg.test_fraction
     if stage == "search":
-        key_fields |= {
-            "val": cfg.validation_fraction,
-            "seed": cfg.split_seed,
-            "max_train": cfg.max_train_samples,
-            "max_eval": cfg.max_eval_samples,
-        }
+        key_fields |= {"max_train": cfg.max_train_samples, "max_eval": cfg.max_eval_samples}
+        if "validation" not in has:
+            key_fields["val"] = cfg.validation_fraction
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:20]
-    names = {
-        "data": "data fingerprint",
-        "tokenizer": "tokenizer fingerprint",
-        "val": "data.validation_fraction",
-        "seed": "data.split_seed",
-        "max_train": "data.max_train_samples",
-        "max_eval": "data.max_eval_samples",
-        "text": "data.text_column",
-        "label": "data.label_column",
-    }
-    identity = {
-        names.get(k, f"data.{k}"): v for k, v in key_fields.items() if k not in ("v", "stage")
-    }
     root = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     entry = root / "tokenized" / key
     if (entry / "dataset_dict.json").exists():
         logger.info("Tokenized %s splits found in cache %s", stage, entry)
-        loaded = load_from_disk(str(entry))
-        return Prepared(dict(loaded), data_fp, key, cache_hit=True, identity=identity)
+        splits = dict(load_from_disk(str(entry)))
+        return _prepared(splits, data_fp, key, key_fields, cache_hit=True)
 
     if raw is None:
         raw, data_fp = load_raw(cfg, source)
-    if stage == "search":
-        train, validation = split_train(raw["train"], cfg)
-        splits = {"train": train, "validation": validation}
-    else:
-        if "test" not in raw:
-            raise DataError(
-                f"data: no test split in {source.location}; the final stage needs "
-                "test.parquet/csv/jsonl (or aclImdb/test)."
-            )
-        splits = {"train": raw["train"], "test": raw["test"]}
+    made = stage_splits(raw, cfg, stage)
     logger.info(
-        "Tokenizing %s (max_length=%d) ...",
-        ", ".join(f"{k}={len(v)}" for k, v in splits.items()),
+        "Tokenizing %s (max_length=%d%s) ...",
+        ", ".join(f"{k}={len(v)}" for k, v in made.splits.items()),
         cfg.max_length,
+        ", text pairs" if cfg.text_pair_column else "",
     )
-    tokenized = DatasetDict({k: tokenize(v, tokenizer, cfg.max_length) for k, v in splits.items()})
+    tokenized = DatasetDict(
+        {k: tokenize(v, tokenizer, cfg.max_length) for k, v in made.splits.items()}
+    )
     _save_atomically(tokenized, entry)
     logger.info("Cached tokenized splits in %s", entry)
+    splits = dict(load_from_disk(str(entry)))
+    return _prepared(splits, data_fp, key, key_fields, cache_hit=False)
+
+
+#: Cache-key fields under the config keys a user knows, for the study's data identity.
+_IDENTITY_NAMES = {
+    "data": "data fingerprint",
+    "tokenizer": "tokenizer fingerprint",
+    "val": "data.validation_fraction",
+    "seed": "data.split_seed",
+    "max_train": "data.max_train_samples",
+    "max_eval": "data.max_eval_samples",
+    "text": "data.text_column",
+    "label": "data.label_column",
+}
+
+
+def _prepared(
+    splits: dict[str, Dataset],
+    data_fp: str,
+    key: str,
+    key_fields: dict[str, Any],
+    *,
+    cache_hit: bool,
+) -> Prepared:
+    identity = {
+        _IDENTITY_NAMES.get(k, f"data.{k}"): v
+        for k, v in key_fields.items()
+        if k not in ("v", "stage")
+    }
+    labels = tuple(names_of(splits["train"]))
+    identity["labels"] = list(labels)
     return Prepared(
-        dict(load_from_disk(str(entry))), data_fp, key, cache_hit=False, identity=identity
+        splits,
+        data_fp,
+        key,
+        cache_hit=cache_hit,
+        identity=identity,
+        labels=labels,
+        test_carved="test_fraction" in key_fields,
     )
 
 
 def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
-    """Truncate to ``max_length`` without padding; keep a ``length`` column for length grouping."""
+    """Truncate to ``max_length`` without padding; keep a ``length`` column for length grouping.
+
+    A ``text_pair`` column is tokenized with ``text`` as one pair; truncation then takes tokens
+    from the longer side first, so both sides keep a share.
+    """
+    pairs = "text_pair" in ds.column_names
 
     def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
-        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        second = batch["text_pair"] if pairs else None
+        enc = tokenizer(batch["text"], second, truncation=True, max_length=max_length)
         enc["length"] = [len(ids) for ids in enc["input_ids"]]
         return enc
 
@@ -164,7 +201,7 @@ def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -
         encode,
         batched=True,
         batch_size=1000,
-        remove_columns=["text"],
+        remove_columns=["text", "text_pair"] if pairs else ["text"],
         desc="Tokenizing",
         load_from_cache_file=False,
     )

@@ -10,13 +10,16 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from hpo.config import METRICS
 from hpo.metrics import mcnemar
+from hpo.plots import confusion_figure, plot_study, pyplot, score_figure
 from hpo.trials import short_params
 
 
-def trials_table(study: optuna.Study) -> str:
-    """One row per trial: number, state, accuracy, duration and params, aligned for a terminal."""
-    header = ["#", "state", "accuracy", "seconds", "params"]
+def trials_table(study: optuna.Study, metric: str = "accuracy") -> str:
+    """One row per trial: number, state, the validation metric, duration and params, aligned
+    for a terminal."""
+    header = ["#", "state", metric, "seconds", "params"]
     rows = []
     for t in study.get_trials(deepcopy=False):
         seconds = f"{t.duration.total_seconds():.1f}" if t.duration is not None else "-"
@@ -44,6 +47,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def _value(x: float, metric: str) -> str:
+    # A Matthews correlation runs from -1 to 1 and is no share of anything: no percent sign.
+    return f"{x:.3f}" if metric == "mcc" else _pct(x)
+
+
 def _seconds(x: float) -> str:
     return f"{x:.1f} s" if x >= 0.1 else "under 0.1 s"
 
@@ -54,33 +62,23 @@ IMPORTANCE_MIN_TRIALS = 10
 ALPHA = 0.05
 
 
-def accuracy_rows(results: dict[str, Any]) -> list[tuple[str, float | None, Any, str]]:
-    """(name, test accuracy or None, CI, note) per entry, in the order of the bar chart."""
-    rows = []
+Row = tuple[str, dict[str, Any] | None, str]
+
+
+def result_rows(results: dict[str, Any]) -> list[Row]:
+    """(name, scores or None, note) per model, in the order of the bar charts."""
+    rows: list[Row] = []
     classical = results.get("classical")
     if classical:
-        rows.append(
-            (
-                "classical: TF-IDF + logistic regression",
-                classical["accuracy"],
-                classical["ci95"],
-                "",
-            )
-        )
+        rows.append(("classical: TF-IDF + logistic regression", classical, ""))
     zero = results.get("zero_shot")
     if zero:
         if zero.get("applicable"):
-            rows.append(
-                (
-                    "pretrained, no fine-tuning",
-                    zero["accuracy"],
-                    zero["ci95"],
-                    f"labels mapped by name: {zero.get('label_map')}",
-                )
-            )
+            note = f"labels mapped by name: {zero.get('label_map')}"
+            rows.append(("pretrained, no fine-tuning", zero, note))
         else:
             rows.append(
-                ("pretrained, no fine-tuning", None, None, f"not applicable: {zero.get('reason')}")
+                ("pretrained, no fine-tuning", None, f"not applicable: {zero.get('reason')}")
             )
     reference = results.get("reference")
     if reference:
@@ -88,8 +86,7 @@ def accuracy_rows(results: dict[str, Any]) -> list[tuple[str, float | None, Any,
         rows.append(
             (
                 f"reference setup ({_params_text(params)})",
-                reference["accuracy"],
-                reference["ci95"],
+                reference,
                 f"stopped at epoch {reference['stop_epoch']}",
             )
         )
@@ -98,18 +95,17 @@ def accuracy_rows(results: dict[str, Any]) -> list[tuple[str, float | None, Any,
         note = f"{tuned['source']}, stopped at epoch {tuned['stop_epoch']}"
         if tuned.get("seeds", 1) > 1:
             note += (
-                f"; {tuned['seeds']} seeds: {_pct(tuned['test_accuracy_mean'])} ± "
+                f"; {tuned['seeds']} seeds: accuracy {_pct(tuned['test_accuracy_mean'])} ± "
                 f"{_pct(tuned['test_accuracy_std'])}"
             )
-        rows.append(
-            (
-                "tuned (best trial, retrained on all of train)",
-                tuned["accuracy"],
-                tuned["ci95"],
-                note,
-            )
-        )
+        rows.append(("tuned (best trial, retrained on all of train)", tuned, note))
     return rows
+
+
+def figure_rows(rows: list[Row], key: str = "accuracy") -> list[tuple[str, float, Any]]:
+    """(name, value, CI) of the rows with scores: ``key`` "accuracy" or "metric_value"."""
+    ci_key = "ci95" if key == "accuracy" else "metric_ci95"
+    return [(name, r[key], r[ci_key]) for name, r, _ in rows if r is not None and key in r]
 
 
 _SHORT_NAMES = {
@@ -123,111 +119,6 @@ _SHORT_NAMES = {
 
 def _params_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{_SHORT_NAMES.get(k, k)} {v}" for k, v in short_params(params).items())
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def accuracy_figure(rows: list[tuple[str, float | None, Any, str]]) -> Any:
-    """Bar chart of test accuracy with 95% bootstrap intervals, on the whole 0-1 axis.
-
-    A bar's length is its accuracy, so the axis starts at 0; each value is written past the
-    end of its error bar, where the bar cannot hide it.
-    """
-    plt = _pyplot()
-    shown = [(n, a, ci) for n, a, ci, _ in rows if a is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.7 * max(1, len(shown))))
-    names = [n.split(" (")[0].split(":")[0] for n, _, _ in shown]
-    values = [a for _, a, _ in shown]
-    errors = [[a - ci[0] for _, a, ci in shown], [ci[1] - a for _, a, ci in shown]]
-    colors = ["#9e9e9e"] * (len(shown) - 1) + ["#1e88e5"]
-    ax.barh(names, values, xerr=errors, color=colors, capsize=4)
-    for y, (_, value, ci) in enumerate(shown):
-        ax.text(ci[1] + 0.01, y, f"{100 * value:.1f}%", va="center", ha="left", fontsize=10)
-    ax.set_xlim(0.0, 1.12)
-    ax.set_xticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-    ax.set_xlabel("test accuracy (95% bootstrap CI)")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    return fig
-
-
-def history_figure(study: optuna.Study) -> Any:
-    """Validation accuracy by trial: complete trials, pruned trials at the best accuracy they
-    reached before they were stopped, and the best so far."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    pruned = [
-        t
-        for t in study.get_trials(deepcopy=False)
-        if t.state == TrialState.PRUNED and t.intermediate_values
-    ]
-    ax.scatter(
-        [t.number for t in complete],
-        [t.value for t in complete],
-        color="#1e88e5",
-        label="complete",
-        zorder=3,
-    )
-    ax.scatter(
-        [t.number for t in pruned],
-        [max(t.intermediate_values.values()) for t in pruned],
-        color="#e53935",
-        marker="x",
-        label="pruned (best accuracy before it was stopped)",
-        zorder=3,
-    )
-    best, xs, ys = float("-inf"), [], []
-    for t in sorted(complete, key=lambda t: t.number):
-        best = max(best, t.value)
-        xs.append(t.number)
-        ys.append(best)
-    if xs:
-        last = max(t.number for t in [*complete, *pruned])
-        ax.step([*xs, last], [*ys, ys[-1]], where="post", color="#555555", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title("Optimization history")
-    if complete or pruned:
-        # Below the axes, where no point can be hidden behind it.
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def plot_study(study: optuna.Study, out_dir: Path) -> dict[str, str]:
-    """Optimization history and parameter importances as PNGs; returns name -> file or reason."""
-    import warnings
-
-    from optuna.visualization import matplotlib as ovm
-
-    plt = _pyplot()
-    made: dict[str, str] = {}
-    fig = history_figure(study)
-    fig.savefig(out_dir / "optimization_history.png", dpi=110)
-    plt.close(fig)
-    made["optimization_history"] = "optimization_history.png"
-    path = out_dir / "param_importances.png"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
-            ax = ovm.plot_param_importances(study)
-        fig = ax.figure if hasattr(ax, "figure") else ax[0].figure
-        fig.set_size_inches(8, 4.5)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        made["param_importances"] = path.name
-    except (ValueError, RuntimeError) as exc:  # e.g. importances need 2+ complete trials
-        made["param_importances"] = f"not drawn: {exc}"
-    return made
 
 
 def paired_comparison(
@@ -268,38 +159,50 @@ def write_report(
     out_dir: Path,
     *,
     test_labels: Any = None,
+    test_carved: bool = False,
 ) -> Path:
     """``report.md`` plus PNG plots in ``out_dir``; returns the report's path.
 
     ``overlap``: the texts in both the train and the test split, each with whether its labels
-    agree in both; ``test_labels``: the test split's labels, for the paired tests.
+    agree in both; ``test_labels``: the test split's labels, for the paired tests;
+    ``test_carved``: the data had no test split, so it was carved from train.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    plt = _pyplot()
-    rows = accuracy_rows(results)
-    fig = accuracy_figure(rows)
-    fig.savefig(out_dir / "test_accuracy.png", dpi=120)
-    plt.close(fig)
-    plots = plot_study(study, out_dir)
+    metric = config.study.metric
+    title = METRICS[metric]
+    rows = result_rows(results)
+    pictures = [("accuracy", "accuracy", "test_accuracy.png")]
+    if metric != "accuracy":
+        pictures.append(("metric_value", title, f"test_{metric}.png"))
+    plt = pyplot()
+    for key, name, file in pictures:
+        fig = score_figure(
+            figure_rows(rows, key), name, percent=key == "accuracy" or metric != "mcc"
+        )
+        fig.savefig(out_dir / file, dpi=120)
+        plt.close(fig)
+    plots = plot_study(study, out_dir, title)
     tuned = results.get("tuned")
     n_test = tuned["n"] if tuned else next((r["n"] for r in results.values() if "n" in r), None)
+    where = (
+        f"carved from the training data (data.test_fraction {config.data.test_fraction}, "
+        f"seed {config.data.split_seed}, stratified) before the search, since the data has "
+        "no test split"
+        if test_carved
+        else "the data's own"
+    )
     lines = [
         f"# {config.study.name}: final report",
         "",
         f"Model `{config.model.name}`, data `{config.data.path or config.data.dataset}`, "
-        f"max_length {config.data.max_length}. Test split: "
-        f"{n_test if n_test is not None else '?'} examples, scored once per model.",
+        f"max_length {config.data.max_length}. Search objective: validation {title}. Test "
+        f"split: {n_test if n_test is not None else '?'} examples, {where}; scored once per "
+        "model.",
         "",
-        "![test accuracy](test_accuracy.png)",
+        *[f"![test {name}]({file})" for _, name, file in pictures],
         "",
-        "| model | test accuracy | 95% CI | notes |",
-        "| --- | --- | --- | --- |",
     ]
-    for name, acc, ci, note in rows:
-        cell = _pct(acc) if acc is not None else "n/a"
-        ci_cell = f"{_pct(ci[0])} – {_pct(ci[1])}" if ci else ""
-        lines.append(f"| {name} | {cell} | {ci_cell} | {note} |")
-    lines.append("")
+    lines += _score_table(rows, metric)
     labels = list(test_labels) if test_labels is not None else []
     others = [
         ("the classical baseline", results.get("classical")),
@@ -312,27 +215,12 @@ def write_report(
         if tuned and other:
             lines += [paired_comparison("the tuned model", tuned, name, other, labels), ""]
     if tuned:
-        cm = tuned["confusion_matrix"]["rows_true_cols_pred"]
-        names = tuned["confusion_matrix"].get("labels", ["neg", "pos"])
-        lines += [
-            "## Tuned model",
-            "",
-            f"Params: `{tuned.get('trained_params') or tuned['params']}`; trained "
-            f"{tuned['epochs_trained']} epochs on {tuned['train_size']} examples in "
-            f"{_seconds(tuned['train_seconds'])} ({tuned['train_samples_per_second']} "
-            f"samples/s); test scored in {_seconds(tuned['test_seconds'])}.",
-            "",
-            "| true \\ predicted | " + " | ".join(names) + " |",
-            "| --- | " + " | ".join("---" for _ in names) + " |",
-        ]
-        lines += [
-            f"| {n} | " + " | ".join(map(str, row)) + " |" for n, row in zip(names, cm, strict=True)
-        ]
+        lines += _tuned_section(tuned, out_dir)
     lines += ["", "## Search", ""]
     n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     for name, made in plots.items():
-        title = name.replace("_", " ")
-        lines.append(f"![{title}]({made})" if made.endswith(".png") else f"{title}: {made}")
+        caption = name.replace("_", " ")
+        lines.append(f"![{caption}]({made})" if made.endswith(".png") else f"{caption}: {made}")
         if name == "param_importances" and made.endswith(".png"):
             caveat = (
                 f" With fewer than {IMPORTANCE_MIN_TRIALS} they are a hint, not a ranking: "
@@ -342,11 +230,75 @@ def write_report(
             )
             lines += ["", f"Importances are computed from {n_complete} complete trials.{caveat}"]
         lines.append("")
-    lines += ["```", trials_table(study), "```", ""]
+    lines += ["```", trials_table(study, title), "```", ""]
     lines += _overlap_section(overlap, config)
     path = out_dir / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _score_table(rows: list[Row], metric: str) -> list[str]:
+    """Markdown table of every model's test accuracy (and the study's metric), with CIs."""
+    extra = metric != "accuracy"
+    head = "| model | test accuracy | 95% CI |"
+    if extra:
+        head += f" test {METRICS[metric]} | 95% CI |"
+    lines = [head + " notes |", "|" + " --- |" * (head.count("|"))]
+    for name, result, note in rows:
+        cells = [_score_cells(result, "accuracy", "ci95", "accuracy")]
+        if extra:
+            cells.append(_score_cells(result, "metric_value", "metric_ci95", metric))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {note} |")
+    return [*lines, ""]
+
+
+def _score_cells(result: dict[str, Any] | None, key: str, ci_key: str, metric: str) -> str:
+    if result is None or key not in result:
+        return "n/a | "
+    ci = result.get(ci_key)
+    interval = f"{_value(ci[0], metric)} – {_value(ci[1], metric)}" if ci else ""
+    return f"{_value(result[key], metric)} | {interval}"
+
+
+def _tuned_section(tuned: dict[str, Any], out_dir: Path) -> list[str]:
+    """Params and timing of the tuned model, its per-class scores and confusion matrix."""
+    cm = tuned["confusion_matrix"]["rows_true_cols_pred"]
+    names = tuned["confusion_matrix"]["labels"]
+    plt = pyplot()
+    fig = confusion_figure(cm, names)
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=110)
+    plt.close(fig)
+    lines = [
+        "## Tuned model",
+        "",
+        f"Params: `{tuned.get('trained_params') or tuned['params']}`; trained "
+        f"{tuned['epochs_trained']} epochs on {tuned['train_size']} examples in "
+        f"{_seconds(tuned['train_seconds'])} ({tuned['train_samples_per_second']} "
+        f"samples/s); test scored in {_seconds(tuned['test_seconds'])}.",
+        "",
+    ]
+    per_class = tuned.get("per_class")
+    if per_class:
+        lines += [
+            "| class | precision | recall | F1 | test examples |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {_pct(c['precision'])} | {_pct(c['recall'])} | {_pct(c['f1'])} | "
+            f"{c['support']} |"
+            for name, c in per_class.items()
+        ]
+        lines.append("")
+    lines += [
+        "Confusion matrix (rows: true class, columns: predicted):",
+        "",
+        "| true \\ predicted | " + " | ".join(names) + " |",
+        "| --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    lines += [
+        f"| {n} | " + " | ".join(map(str, row)) + " |" for n, row in zip(names, cm, strict=True)
+    ]
+    return [*lines, "", "![confusion matrix](confusion_matrix.png)"]
 
 
 def _overlap_section(overlap: list[tuple[str, bool]], config: Any) -> list[str]:

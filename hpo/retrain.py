@@ -1,4 +1,4 @@
-"""Final stage: best trial -> train on the whole training split -> test accuracy, once.
+"""Final stage: best trial -> train on the whole training split -> test scores, once.
 
 How "best model at end" works without a validation split: the search already chose it. A
 trial's value is its best evaluation, reached at some epoch (``peak_epoch``, on the grid of
@@ -22,11 +22,10 @@ import numpy as np
 
 from hpo.callbacks import StopAtEpochCallback, grid_point
 from hpo.config import AUTO_WARMUP
-from hpo.data import LABEL_NAMES
 from hpo.errors import HpoError
 from hpo.export import load_params
 from hpo.layout import checkpoints_dir, model_dir, write_atomically, write_model_record
-from hpo.metrics import predict_logits, score
+from hpo.metrics import objective_for, predict_logits, score
 from hpo.model import load_tokenizer
 from hpo.prepare import prepare
 from hpo.space import reference_params, reference_warmup_steps
@@ -123,6 +122,7 @@ def train_and_test(
     tokenizer = load_tokenizer(config.model)
     prepared = prepare(config.data, tokenizer, stage="final")
     train, test = prepared.splits["train"], prepared.splits["test"]
+    objective = objective_for(config, prepared.labels)
     params = trained_params(plan, config, n_train=len(train))
     base_seed = int(config.training.get("seed", 42))
     runs = []
@@ -158,7 +158,7 @@ def train_and_test(
         predictions = logits.argmax(-1)
         run = {
             "seed": seed,
-            **score(predictions, labels, LABEL_NAMES),
+            **score(predictions, labels, prepared.labels, objective),
             "epochs_trained": round(trainer.state.epoch or 0.0, 4),
             "train_seconds": round(train_seconds, 1),
             "train_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
@@ -168,8 +168,16 @@ def train_and_test(
         logger.info(
             "Seed %d: test accuracy %.4f (95%% CI %.4f-%.4f)", seed, run["accuracy"], *run["ci95"]
         )
+        if objective.metric != "accuracy":
+            logger.info(
+                "Seed %d: test %s %.4f (95%% CI %.4f-%.4f)",
+                seed,
+                objective.title,
+                run["metric_value"],
+                *run["metric_ci95"],
+            )
         if i == 0:
-            _save_model(trainer, tokenizer, model_dir(out_dir), config, plan)
+            _save_model(trainer, tokenizer, model_dir(out_dir), config, plan, prepared.labels)
             # Per-example predictions of the saved model, in test order: the report compares
             # models scored on the same examples with a paired test.
             first_predictions = predictions.tolist()
@@ -177,10 +185,13 @@ def train_and_test(
         del trainer
         gc.collect()
     accs = [r["accuracy"] for r in runs]
+    values = [r["metric_value"] for r in runs]
     metrics = {
         **{k: v for k, v in runs[0].items() if k != "seed"},
         "test_accuracy_mean": statistics.fmean(accs),
         "test_accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "test_metric_mean": statistics.fmean(values),
+        "test_metric_std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "seeds": seeds,
         "runs": runs,
         "params": plan.params,
@@ -188,6 +199,8 @@ def train_and_test(
         "stop_epoch": plan.stop_epoch,
         "source": plan.source,
         "train_size": len(train),
+        "test_carved": prepared.test_carved,
+        "test_fraction": config.data.test_fraction if prepared.test_carved else None,
         "data_fingerprint": prepared.data_fingerprint,
         "max_length": config.data.max_length,
         "predictions": first_predictions,
@@ -197,14 +210,20 @@ def train_and_test(
 
 
 def _save_model(
-    trainer: Any, tokenizer: Any, model_dir: Path, config: HpoConfig, plan: Plan
+    trainer: Any,
+    tokenizer: Any,
+    model_dir: Path,
+    config: HpoConfig,
+    plan: Plan,
+    labels: tuple[str, ...],
 ) -> None:
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
     info = {
         "max_length": config.data.max_length,
         "text_column": config.data.text_column,
-        "labels": list(LABEL_NAMES),
+        "text_pair_column": config.data.text_pair_column,
+        "labels": list(labels),
         "params": plan.params,
         "source": plan.source,
         "model": config.model.name,

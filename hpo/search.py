@@ -16,10 +16,10 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from hpo.dashboard import CONFIG_FILE_ATTR, update_study_note
+from hpo.dashboard import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.errors import HpoError, Interrupted
 from hpo.layout import RunLayout, write_atomically
-from hpo.metrics import compute_objective
+from hpo.metrics import objective_for
 from hpo.model import load_tokenizer
 from hpo.prepare import Prepared, prepare
 from hpo.space import make_hp_space, resolve_reference
@@ -102,10 +102,15 @@ def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
     """
     tokenizer = load_tokenizer(config.model)
     prepared = prepare(config.data, tokenizer, stage="search")
+    objective = objective_for(config, prepared.labels)  # f1 on 4 classes fails here, not later
     logger.info(
-        "Search data: %d train / %d validation examples (fingerprint %s, cache %s)",
+        "Search data: %d train / %d validation examples, %d classes (%s), objective validation "
+        "%s (fingerprint %s, cache %s)",
         len(prepared.splits["train"]),
         len(prepared.splits["validation"]),
+        len(prepared.labels),
+        ", ".join(prepared.labels),
+        objective.title,
         prepared.data_fingerprint,
         "hit" if prepared.cache_hit else "miss",
     )
@@ -235,9 +240,10 @@ def _log_outcome(study: optuna.Study, number: int) -> None:
         return
     best = study.best_trial
     logger.info(
-        "Trial %d finished: validation accuracy %.4f (peak at epoch %s) in %.0f s; best so far: "
+        "Trial %d finished: validation %s %.4f (peak at epoch %s) in %.0f s; best so far: "
         "trial %d, %.4f",
         number,
+        objective_title(study),
         trial.value,
         peak_epoch(trial),
         trial.duration.total_seconds() if trial.duration else 0.0,
@@ -290,7 +296,7 @@ def _run_one_trial(
     try:
         trainer.hyperparameter_search(
             hp_space=hp_space,
-            compute_objective=compute_objective,
+            compute_objective=trainer.objective_of,
             n_trials=1,
             direction=config.study.direction,
             backend="optuna",

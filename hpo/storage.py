@@ -185,6 +185,8 @@ def space_signature(config: HpoConfig) -> str:
 
 #: Study user attr: what decides which examples a trial trains and is scored on.
 DATA_IDENTITY_ATTR = "data_identity"
+#: Study user attr: [study.metric, data.positive_label], what every trial's value measures.
+OBJECTIVE_ATTR = "objective"
 
 
 def open_study(
@@ -219,6 +221,15 @@ def open_study(
             f"different search space ({stored}). Use a new --study-name, or restore the "
             "original search_space."
         )
+    objective = [config.study.metric, config.data.positive_label]
+    stored_objective = study.user_attrs.get(OBJECTIVE_ATTR, ["accuracy", None])
+    if study.trials and stored_objective != objective:
+        raise StorageError(
+            f"study.metric: study {name!r} in {config.storage_url} maximizes validation "
+            f"{stored_objective[0]} (positive label {stored_objective[1]!r}), not {objective[0]} "
+            f"(positive label {objective[1]!r}); its trials' values are of that metric. Use a "
+            "new --study-name, or set study.metric back."
+        )
     stored_identity = study.user_attrs.get(DATA_IDENTITY_ATTR)
     if data_identity is not None and stored_identity is not None:
         changed = [
@@ -234,6 +245,8 @@ def open_study(
             )
     if stored is None:
         study.set_user_attr("search_space", signature)
+    if stored_objective != objective or OBJECTIVE_ATTR not in study.user_attrs:
+        study.set_user_attr(OBJECTIVE_ATTR, objective)  # no trials yet: nothing was measured
     if data_identity is not None and stored_identity is None:
         study.set_user_attr(DATA_IDENTITY_ATTR, dict(data_identity))
     # The config of the latest run (n_trials may have grown), one attr per section:

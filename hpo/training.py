@@ -36,7 +36,8 @@ from hpo.callbacks import (
     grid_point,
 )
 from hpo.kernels import StepKernels
-from hpo.metrics import compute_metrics, compute_objective
+from hpo.labels import names_of
+from hpo.metrics import Objective, make_compute_metrics, objective_for, objective_value
 from hpo.model import make_model_init
 from hpo.sampler import LengthBucketSampler
 from hpo.space import make_hp_space
@@ -91,9 +92,11 @@ class HpoTrainer(Trainer):
         evals_per_epoch: int | None = 1,
         max_trials: int | None = None,
         kernels: StepKernels | None = None,
+        objective_metric: Objective | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.objective_metric = objective_metric or Objective("accuracy", 2)
         self.evals_per_epoch = evals_per_epoch or 1
         self.max_trials = max_trials
         self.kernels = kernels or StepKernels(train_attn_implementation=None, packed_dropout=False)
@@ -166,12 +169,17 @@ class HpoTrainer(Trainer):
         n_train = len(self.train_dataset) if self.train_dataset is not None else 0
         return round(point * n_train / self.evals_per_epoch)
 
+    def objective_of(self, metrics: dict[str, float]) -> float:
+        """The trial objective (``study.metric``) from Trainer's evaluation metrics."""
+        return objective_value(metrics, self.objective_metric)
+
     def _report_to_hp_search(self, trial: Any, step: int, metrics: dict[str, float]) -> None:
-        value = compute_objective(metrics)
+        value = self.objective_of(metrics)
         record = {
             "epoch": round(self.state.epoch or 0.0, 4),
             "samples_seen": self.samples_seen(),
-            "accuracy": value,
+            "value": value,
+            "accuracy": float(metrics.get("eval_accuracy", float("nan"))),
             "loss": float(metrics.get("eval_loss", float("nan"))),
         }
         self.eval_history.append(record)
@@ -193,15 +201,17 @@ class HpoTrainer(Trainer):
         final = self.state.max_steps > 0 and self.state.global_step >= self.state.max_steps
         if not final and trial.should_prune():
             logger.info(
-                "Trial %d pruned at %d samples seen (accuracy %.4f below the pruner's threshold)",
+                "Trial %d pruned at %d samples seen (%s %.4f below the pruner's threshold)",
                 trial.number,
                 record["samples_seen"],
+                self.objective_metric.title,
                 value,
             )
             trial.set_user_attr("pruned_at_samples", record["samples_seen"])
             self.callback_handler.on_train_end(self.args, self.state, self.control)
             raise optuna.TrialPruned(
-                f"accuracy {value:.4f} at {record['samples_seen']} samples seen"
+                f"{self.objective_metric.title} {value:.4f} at {record['samples_seen']} "
+                "samples seen"
             )
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
@@ -298,9 +308,12 @@ def build_trainer(
 ) -> HpoTrainer:
     """The Trainer used by every search trial and by the final retrain.
 
-    Its ``model_init`` loads ``model.name`` afresh for each trial; training steps and
-    evaluation run with the kernels of :class:`hpo.kernels.StepKernels`.
+    Its ``model_init`` loads ``model.name`` afresh for each trial, with a head for the classes
+    of ``train_dataset`` (its ``ClassLabel``); evaluation scores ``study.metric``; training
+    steps and evaluation run with the kernels of :class:`hpo.kernels.StepKernels`.
     """
+    labels = names_of(train_dataset)
+    objective = objective_for(config, labels)
     args = training_arguments(config, output_dir=output_dir, quiet=quiet, overrides=overrides)
     if eval_dataset is not None and "length" in eval_dataset.column_names:
         # Batches of similar length pad less; the order does not change accuracy.
@@ -314,8 +327,9 @@ def build_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        model_init=make_model_init(config.model),
-        compute_metrics=compute_metrics,
+        model_init=make_model_init(config.model, labels),
+        compute_metrics=make_compute_metrics(objective),
+        objective_metric=objective,
         evals_per_epoch=config.study.evals_per_epoch if eval_dataset is not None else None,
         max_trials=max_trials,
         kernels=StepKernels.choose(

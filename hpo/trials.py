@@ -30,7 +30,9 @@ def peak_epoch(trial: optuna.trial.FrozenTrial) -> float:
     evals = trial.user_attrs.get("evals") or []
     if not evals:
         return float(trial.params.get("num_train_epochs", 1))
-    best = max(evals, key=lambda e: (e["accuracy"], -e["epoch"]))  # earliest of equal bests
+    # Earliest of equal bests; "accuracy" is the value of evaluations recorded before
+    # study.metric existed.
+    best = max(evals, key=lambda e: (e.get("value", e.get("accuracy")), -e["epoch"]))
     return float(best["epoch"])
 
 

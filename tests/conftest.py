@@ -52,6 +52,7 @@ def base_config(model: Path, data: Path, tmp: Path) -> dict[str, Any]:
         "model": {"name": str(model)},
         "data": {
             "path": str(data),
+            "label_names": ["neg", "pos"],
             "validation_fraction": 0.2,
             "max_length": 48,
             "cache_dir": str(tmp / "cache"),

@@ -14,9 +14,13 @@ from hpo.load import load_config
 from hpo.search import run_search
 
 
-def _write_jsonl(folder: Path, rows: list[dict[str, Any]]) -> str:
+def _write_jsonl(
+    folder: Path, rows: list[dict[str, Any]], test: list[dict[str, Any]] | None = None
+) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if test is not None:
+        (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
     return str(folder)
 
 
@@ -69,10 +73,69 @@ def _cases(tmp: Path) -> list[tuple[str, dict[str, Any] | str, list[str], str]]:
             "no column 'label'",
         ),
         (
-            "labels not binary",
-            {"data": {"path": _write_jsonl(tmp / "d3", [*good_rows, {"text": "x", "label": 3}])}},
+            "one class only",
+            {"data": {"path": _write_jsonl(tmp / "d3", [{"text": "x", "label": 1}] * 10)}},
             [],
-            "labels must be binary",
+            "every example has the label 'pos'; a classifier needs at least two classes",
+        ),
+        (
+            "a test label that train lacks",
+            {"data": {"path": _write_jsonl(tmp / "d5", good_rows, [{"text": "x", "label": 7}])}},
+            [],
+            "(test split): label 7 (1 examples, first at row 0) is not among the training",
+        ),
+        (
+            "mixed label types",
+            {"data": {"path": _write_jsonl(tmp / "d6", [*good_rows, {"text": "x", "label": "b"}])}},
+            [],
+            "mixes numbers and names, and ['b'] are not among data.label_names ['neg', 'pos']",
+        ),
+        (
+            "empty pair text",
+            {
+                "data": {
+                    "path": _write_jsonl(
+                        tmp / "d7",
+                        [{**r, "hyp": "" if i == 3 else "y"} for i, r in enumerate(good_rows)],
+                    ),
+                    "text_pair_column": "hyp",
+                }
+            },
+            [],
+            "1 empty or missing texts in column 'hyp' (first at row 3)",
+        ),
+        (
+            "a class too small to stratify",
+            {
+                "data": {
+                    "path": _write_jsonl(
+                        tmp / "d8",
+                        [{"text": "x", "label": "ab"[i % 2]} for i in range(10)]
+                        + [{"text": "x", "label": "c"}],
+                    )
+                }
+            },
+            [],
+            "class 'c' has 1 training example(s)",
+        ),
+        (
+            "unknown metric",
+            {"study": {"metric": "f2"}},
+            [],
+            "study.metric: unknown metric 'f2'. Valid: accuracy, macro_f1, weighted_f1, mcc, f1",
+        ),
+        (
+            "binary F1 on three classes",
+            {
+                "study": {"metric": "f1"},
+                "data": {
+                    "path": _write_jsonl(
+                        tmp / "d9", [{"text": "x", "label": "abc"[i % 3]} for i in range(30)]
+                    )
+                },
+            },
+            [],
+            "study.metric: f1 is the F1 of one positive class, for two classes; this data has 3",
         ),
         (
             "empty texts",
@@ -151,4 +214,4 @@ def test_bad_inputs(make_config, tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert err[0].startswith("hpo: error: "), (label, err)
         assert expected in err[0], (label, err[0])
         assert snapshot() == before, f"{label}: storage changed"
-    assert len(cases) == 17
+    assert len(cases) == 23

@@ -11,10 +11,11 @@ import pytest
 from tiny import synthetic_reviews, write_jsonl
 
 from hpo.config import DataSection, ModelSection
-from hpo.data import load_raw, split_train
+from hpo.data import load_raw
 from hpo.errors import DataError
 from hpo.model import load_tokenizer
 from hpo.prepare import prepare
+from hpo.splits import split_train
 
 
 def _cfg(path: Path, **kw: object) -> DataSection:
@@ -89,9 +90,36 @@ def test_aclimdb_tree(tmp_path: Path) -> None:
         ),
         ([{"body": "good", "label": 1}], {}, "no column 'text'"),
         ([{"text": "good", "y": 1}], {}, "no column 'label'"),
-        ([{"text": "good", "label": 1}, {"text": "meh", "label": 2}], {}, "labels must be binary"),
-        ([{"text": "good", "label": -1}], {}, "-1 marks IMDb's unlabeled reviews"),
-        ([{"text": "good", "label": "great"}], {}, "labels must be binary"),
+        (
+            [{"text": "good", "label": 1}, {"text": "meh", "label": 1}],
+            {},
+            "every example has the label '1'; a classifier needs at least two classes",
+        ),
+        (
+            [{"text": "good", "label": 1}, {"text": "meh", "label": "neg"}],
+            {},
+            r"mixes numbers \[1\] and names \['neg'\]",
+        ),
+        (
+            [{"text": "good", "label": 1}, {"text": "meh", "label": 0.5}],
+            {},
+            "row 1: label 0.5 is not a class id",
+        ),
+        (
+            [{"text": "good", "label": 1}, {"text": "meh", "label": None}],
+            {},
+            "row 1 has no label",
+        ),
+        (
+            [{"text": "good", "label": 1}, {"text": "meh", "label": 2}],
+            {"label_names": ["neg", "pos"]},
+            r"label 2 has no name in data.label_names \['neg', 'pos'\]",
+        ),
+        (
+            [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}],
+            {"text_pair_column": "hypothesis"},
+            "no column 'hypothesis'.*Set data.text_pair_column",
+        ),
     ],
 )
 def test_bad_data_is_rejected(

@@ -12,16 +12,16 @@ import yaml
 from tiny import build_model
 
 import hpo.retrain
-from hpo.baselines import classical, sentiment_head, zero_shot
+from hpo.baselines import classical, head_mapping, zero_shot
 from hpo.cli import main
 from hpo.config import DataSection
-from hpo.data import load_raw
 from hpo.errors import ConfigError
 from hpo.export import load_params
 from hpo.load import load_config
 from hpo.metrics import bootstrap_ci
 from hpo.retrain import plan_from_study, train_and_test
 from hpo.search import run_search
+from hpo.splits import final_splits
 from hpo.storage import load_existing_study
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,8 @@ def test_export_round_trip(searched: Path, tmp_path: Path) -> None:
     assert doc["params"] == study.best_trial.params
     prov = doc["provenance"]
     assert prov["trial_number"] == study.best_trial.number
-    assert prov["validation_accuracy"] == study.best_trial.value
+    assert prov["validation_value"] == study.best_trial.value and prov["metric"] == "accuracy"
+    assert prov["labels"] == ["neg", "pos"]
     assert prov["data_fingerprint"] == study.user_attrs["data_fingerprint"]
     assert prov["split_seed"] == config.data.split_seed
     assert {"torch", "transformers", "optuna"} <= set(prov["packages"])
@@ -141,8 +142,16 @@ def test_baselines(make_config, tmp_path: Path) -> None:
         ({0: "neg", 1: "neutral", 2: "pos"}, None),
     ],
 )
-def test_sentiment_head(id2label: dict[int, str], expected: dict[int, int] | None) -> None:
-    assert sentiment_head(id2label) == expected
+def test_head_mapping_by_names(id2label: dict[int, str], expected: dict[int, int] | None) -> None:
+    assert head_mapping(id2label, ["neg", "pos"]) == expected
+
+
+def test_head_mapping_for_many_classes() -> None:
+    topics = ["Business", "Sci/Tech", "Sports", "World"]
+    head = {0: "World", 1: "Sports", 2: "Business", 3: "Sci/Tech"}
+    assert head_mapping(head, topics) == {0: 3, 1: 2, 2: 0, 3: 1}
+    assert head_mapping({0: "LABEL_0", 1: "LABEL_1"}, ["0", "1"]) is None
+    assert head_mapping(dict(enumerate(topics[:3])), topics) is None
 
 
 def test_drop_test_overlap(tmp_path: Path) -> None:
@@ -150,9 +159,9 @@ def test_drop_test_overlap(tmp_path: Path) -> None:
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     test = [*rows[:3], rows[0], {"text": "only in test", "label": 1}]
     (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
-    kept, _ = load_raw(DataSection(path=str(tmp_path)))
+    kept = final_splits(DataSection(path=str(tmp_path))).splits
     assert len(kept["train"]) == 20
-    dropped, _ = load_raw(DataSection(path=str(tmp_path), drop_test_overlap=True))
+    dropped = final_splits(DataSection(path=str(tmp_path), drop_test_overlap=True)).splits
     assert len(dropped["train"]) == 17
     assert not {"review 0", "review 1", "review 2"} & set(dropped["train"]["text"])
 
@@ -220,7 +229,7 @@ def test_hpo_run_smoke_end_to_end(
     assert json.loads(capsys.readouterr().out)["label"] == "pos"
     # Empty input is an error.
     assert main(["predict", model_dir]) == 2
-    assert "no review given" in capsys.readouterr().err
+    assert "no text given" in capsys.readouterr().err
 
 
 def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_path: Path) -> None:
