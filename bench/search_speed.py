@@ -467,6 +467,25 @@ def table(ours: dict[str, Any], plain: dict[str, Any], ratios: dict[str, float])
     return "\n".join(lines)
 
 
+def _commit() -> str | None:
+    """The commit the benchmark ran on, "+dirty" when the working tree had changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return None
+    return f"{head}+dirty" if head and dirty else head or None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both searches and the preparation timings; print and save the comparison."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -575,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
+        "commit": _commit(),
         "machine": {
             "cpu": platform.processor() or platform.machine(),
             "cpu_count": len(os.sched_getaffinity(0)),
