@@ -116,9 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_args(p)
     p.add_argument("--seeds", type=int, default=1, help="final retrain seeds (mean ± std)")
     p.add_argument(
+        "--reference",
         "--with-reference",
-        action="store_true",
-        help="also retrain the reference setup for the same epoch budget",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also retrain the reference setup for the same epoch budget and seeds (default: "
+        "on when the config has a reference section)",
     )
 
     p = sub.add_parser(
@@ -277,7 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.seeds < 1:
         raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
-    report = run_all(config, quiet=args.quiet, seeds=args.seeds, with_reference=args.with_reference)
+    report = run_all(config, quiet=args.quiet, seeds=args.seeds, with_reference=args.reference)
     print(f"report: {report}")
     return 0
 

@@ -156,6 +156,12 @@ class DataSection:
     max_eval_samples: int | None = None
     #: Truncation length in tokens; batches are padded dynamically, never to this length.
     max_length: int = 512
+    #: Which tokens of a longer text are kept: ``head`` (the start), ``tail`` (the end) or
+    #: ``head+tail`` (``head_fraction`` of them from the start, the rest from the end). Text
+    #: pairs take ``head``: truncation trims the longer side.
+    truncation: str = "head"
+    #: The head's share of the token budget under ``truncation: head+tail``.
+    head_fraction: float = 0.25
     #: Drop training reviews whose text also appears in the test split (123 in IMDb), so the
     #: test figure is leak-free. Needs the test split to be present.
     drop_test_overlap: bool = False

@@ -7,7 +7,7 @@ runs/<study>/
   zero_shot/           Trainer's output_dir while the zero-shot baseline is scored
   best_params.yaml     `hpo export`
   final/               the tuned model: model/ (with hpo_final.json), metrics.json
-  reference/           the reference setup retrained (`--reference`, `--with-reference`)
+  reference/           the reference setup retrained (`hpo retrain --reference`, `hpo run`)
   baselines.json       classical and zero-shot baselines
   report.md, *.png     `hpo report`
   artifacts/           optuna-dashboard's artifact store

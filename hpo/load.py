@@ -38,6 +38,7 @@ from hpo.config import (
 from hpo.errors import ConfigError
 from hpo.samplers import build_pruner, build_sampler
 from hpo.space import check_contains, to_distribution
+from hpo.truncation import check as check_truncation
 
 
 class _Loader(yaml.SafeLoader):
@@ -351,5 +352,6 @@ def _check_data(data: DataSection, source: str) -> None:
             raise ConfigError(
                 f"{source}: data.{key} must be >= 2 (one per class) or null, got {value}."
             )
+    check_truncation(data.truncation, data.head_fraction, data.text_pair_column is not None, source)
     if data.max_length < 8:
         raise ConfigError(f"{source}: data.max_length must be >= 8 tokens, got {data.max_length}.")

@@ -95,9 +95,14 @@ def make_report(config: HpoConfig) -> Path:
 
 
 def run_all(
-    config: HpoConfig, *, quiet: bool = False, seeds: int = 1, with_reference: bool = False
+    config: HpoConfig, *, quiet: bool = False, seeds: int = 1, with_reference: bool | None = None
 ) -> Path:
-    """Every stage in order; returns the report's path."""
+    """Every stage in order; returns the report's path.
+
+    ``with_reference`` (default: when the config has a ``reference``) also retrains the
+    reference setup with the tuned model's epoch budget and seeds, so the report measures what
+    tuning was worth on the same test examples.
+    """
     from hpo.dashboard import attach_artifacts, final_stage_files
     from hpo.export import export_best
     from hpo.retrain import plan_from_study, plan_reference, train_and_test
@@ -109,10 +114,11 @@ def run_all(
     plan = plan_from_study(config)
     train_and_test(config, plan, layout.final, seeds=seeds, quiet=quiet)
     run_baselines(config)
+    if with_reference is None:
+        with_reference = bool(config.reference)
     if with_reference:
-        train_and_test(
-            config, plan_reference(config, plan.stop_epoch), layout.reference, quiet=quiet
-        )
+        reference = plan_reference(config, plan.stop_epoch)
+        train_and_test(config, reference, layout.reference, seeds=seeds, quiet=quiet)
     report = make_report(config)
     attach_artifacts(study, config, final_stage_files(config))
     return report

@@ -10,6 +10,7 @@ from typing import Any
 
 from hpo.errors import HpoError, ModelError
 from hpo.layout import read_model_record
+from hpo.truncation import encode, options
 
 DEFAULT_MAX_LENGTH = 512
 
@@ -70,15 +71,10 @@ def predict(
         batch = texts[start : start + batch_size]
         firsts = [t[0] if isinstance(t, tuple) else t for t in batch]
         seconds = [t[1] for t in batch] if pair_column else None
-        # Truncated exactly as in training: same tokenizer, same max_length, pairs as pairs.
-        enc = tokenizer(
-            firsts,
-            seconds,
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
-        )
+        # Truncated exactly as in training: same tokenizer, max_length and truncation, pairs
+        # as pairs.
+        ids = encode(tokenizer, firsts, seconds, max_length=max_length, **options(info))
+        enc = tokenizer.pad(ids, return_tensors="pt")
         with torch.inference_mode():
             probs = model(**enc).logits.float().softmax(-1)
         for i, row in enumerate(probs):

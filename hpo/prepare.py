@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hpo.data import load_raw, locate
 from hpo.labels import names_of
 from hpo.splits import STAGES, stage_splits
+from hpo.truncation import describe, encode
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -108,6 +109,7 @@ def prepare(
         "label_names": cfg.label_names,
         "tokenizer": tokenizer_fingerprint(tokenizer),
         "max_length": cfg.max_length,
+        "truncation": describe(cfg.truncation, cfg.head_fraction),
         "drop_test_overlap": cfg.drop_test_overlap,
         "seed": cfg.split_seed,
     }
@@ -130,13 +132,15 @@ def prepare(
         raw, data_fp = load_raw(cfg, source)
     made = stage_splits(raw, cfg, stage)
     logger.info(
-        "Tokenizing %s (max_length=%d%s) ...",
+        "Tokenizing %s (max_length=%d, truncation %s%s) ...",
         ", ".join(f"{k}={len(v)}" for k, v in made.splits.items()),
         cfg.max_length,
+        describe(cfg.truncation, cfg.head_fraction),
         ", text pairs" if cfg.text_pair_column else "",
     )
+    cut = {"truncation": cfg.truncation, "head_fraction": cfg.head_fraction}
     tokenized = DatasetDict(
-        {k: tokenize(v, tokenizer, cfg.max_length) for k, v in made.splits.items()}
+        {k: tokenize(v, tokenizer, cfg.max_length, **cut) for k, v in made.splits.items()}
     )
     _save_atomically(tokenized, entry)
     logger.info("Cached tokenized splits in %s", entry)
@@ -183,22 +187,37 @@ def _prepared(
     )
 
 
-def tokenize(ds: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
-    """Truncate to ``max_length`` without padding; keep a ``length`` column for length grouping.
+def tokenize(
+    ds: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
+    *,
+    truncation: str = "head",
+    head_fraction: float = 0.25,
+) -> Dataset:
+    """Truncate to ``max_length`` (see :mod:`hpo.truncation`) without padding; keep a ``length``
+    column for length grouping.
 
     A ``text_pair`` column is tokenized with ``text`` as one pair; truncation then takes tokens
     from the longer side first, so both sides keep a share.
     """
     pairs = "text_pair" in ds.column_names
 
-    def encode(batch: dict[str, list[Any]]) -> dict[str, Any]:
+    def encode_batch(batch: dict[str, list[Any]]) -> dict[str, Any]:
         second = batch["text_pair"] if pairs else None
-        enc = tokenizer(batch["text"], second, truncation=True, max_length=max_length)
+        enc = encode(
+            tokenizer,
+            batch["text"],
+            second,
+            max_length=max_length,
+            truncation=truncation,
+            head_fraction=head_fraction,
+        )
         enc["length"] = [len(ids) for ids in enc["input_ids"]]
         return enc
 
     return ds.map(
-        encode,
+        encode_batch,
         batched=True,
         batch_size=1000,
         remove_columns=["text", "text_pair"] if pairs else ["text"],

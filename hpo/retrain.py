@@ -223,6 +223,8 @@ def _save_model(
         "max_length": config.data.max_length,
         "text_column": config.data.text_column,
         "text_pair_column": config.data.text_pair_column,
+        "truncation": config.data.truncation,
+        "head_fraction": config.data.head_fraction,
         "labels": list(labels),
         "params": plan.params,
         "source": plan.source,

@@ -246,3 +246,22 @@ def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_
         train_and_test(config, other, out, quiet=True)
     assert str(out) in str(info.value) and "\n" not in str(info.value)
     assert (out / "metrics.json").read_bytes() == before
+
+
+def test_run_measures_the_reference_by_default(
+    make_config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config({"study": {"n_trials": 1}})  # the base config keeps a reference
+    assert main(["run", str(config), "--quiet"]) == 0
+    runs = tmp_path / "runs"
+    reference = json.loads((runs / "reference" / "metrics.json").read_text())
+    assert reference["source"] == "reference setup" and reference["n"] == 200
+    report = (runs / "report.md").read_text()
+    assert "| reference setup (lr 2e-05" in report
+    assert "the tuned model" in report and "the reference setup" in report
+
+    from hpo.cli import build_parser
+
+    parsed = build_parser().parse_args(["run", str(config), "--no-reference"])
+    assert parsed.reference is False
+    assert build_parser().parse_args(["run", str(config)]).reference is None
