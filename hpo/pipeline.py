@@ -45,6 +45,7 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         "data": locate(data).fingerprint or data.dataset,
         "model": config.model.name,
         "max_length": data.max_length,
+        "truncation": [data.truncation, data.head_fraction],
         "drop_test_overlap": data.drop_test_overlap,
         "columns": [data.text_column, data.text_pair_column, data.label_column],
         "label_names": data.label_names,
