@@ -138,15 +138,10 @@ def encode(
             f"the training split's labels {list(labels.names)}. Remove those rows, or add "
             "examples of that class to train."
         )
-    new = ClassLabel(names=list(labels.names))
-    features = ds.features.copy()
-    features["label"] = new
-    return ds.map(
-        lambda b: {"label": [ids[v] for v in _plain_column(b["label"], use_names, where)]},
-        batched=True,
-        features=features,
-        desc="Encoding labels",
-    )
+    # The column is already read and checked: its ids replace it as they are.
+    encoded = [ids[v] for v in plain]
+    feature = ClassLabel(names=list(labels.names))
+    return ds.remove_columns("label").add_column("label", encoded, feature=feature)
 
 
 def _plain_column(values: Sequence[Any], names: Sequence[str] | None, where: str) -> list[Any]:

@@ -154,17 +154,6 @@ def mcnemar(correct_a: Any, correct_b: Any) -> dict[str, Any]:
 BOOTSTRAP_SAMPLES = 1000
 
 
-def bootstrap_ci(
-    correct: np.ndarray, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
-) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of a 0/1 vector."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(correct), size=(samples, len(correct)))
-    means = correct[idx].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def score(
     predictions: np.ndarray,
     labels: np.ndarray,
@@ -177,24 +166,24 @@ def score(
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     n_classes = len(label_names)
     objective = objective or Objective("accuracy", n_classes)
-    correct = (predictions == labels).astype(np.float64)
-    low, high = bootstrap_ci(correct)
+    # One resampling serves both intervals: the same resampled test sets score both metrics.
+    acc_ci, metric_ci = bootstrap_intervals(
+        predictions, labels, [Objective("accuracy", n_classes), objective]
+    )
     matrix = confusion(predictions, labels, n_classes)
-    out: dict[str, Any] = {
-        "accuracy": accuracy(predictions, labels),
+    acc = accuracy(predictions, labels)
+    return {
+        "accuracy": acc,
         "n": len(labels),
-        "ci95": [round(low, 6), round(high, 6)],
+        "ci95": [round(acc_ci[0], 6), round(acc_ci[1], 6)],
         "metric": objective.metric,
+        "metric_value": acc
+        if objective.metric == "accuracy"
+        else objective.compute(predictions, labels),
+        "metric_ci95": [round(metric_ci[0], 6), round(metric_ci[1], 6)],
         "confusion_matrix": {"labels": list(label_names), "rows_true_cols_pred": matrix.tolist()},
         "per_class": per_class(matrix, label_names),
     }
-    if objective.metric == "accuracy":
-        out["metric_value"], out["metric_ci95"] = out["accuracy"], out["ci95"]
-    else:
-        out["metric_value"] = objective.compute(predictions, labels)
-        m_low, m_high = bootstrap_metric_ci(predictions, labels, objective)
-        out["metric_ci95"] = [round(m_low, 6), round(m_high, 6)]
-    return out
 
 
 def confusion(predictions: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -253,27 +242,32 @@ def metric_from_confusion(cms: np.ndarray, objective: Objective) -> np.ndarray:
     return (f1 * support).sum(axis=1) / support.sum(axis=1)
 
 
-def bootstrap_metric_ci(
+def bootstrap_intervals(
     predictions: np.ndarray,
     labels: np.ndarray,
-    objective: Objective,
+    objectives: Sequence[Objective],
     *,
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = 0,
-) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the objective's metric."""
+) -> list[tuple[float, float]]:
+    """95% percentile bootstrap interval of each objective's metric, all from the same
+    ``samples`` resamples of the test examples (seeded)."""
     rng = np.random.default_rng(seed)
-    n, k = len(labels), objective.n_classes
+    n, k = len(labels), objectives[0].n_classes
     flat = np.asarray(labels) * k + np.asarray(predictions)
-    values = []
+    values: list[list[np.ndarray]] = [[] for _ in objectives]
     for start in range(0, samples, 100):  # 100 resamples at a time bounds the memory
         rows = min(100, samples - start)
         idx = rng.integers(0, n, size=(rows, n))
         cells = flat[idx] + (np.arange(rows) * k * k)[:, None]
         cms = np.bincount(cells.ravel(), minlength=rows * k * k).reshape(rows, k, k)
-        values.append(metric_from_confusion(cms, objective))
-    low, high = np.percentile(np.concatenate(values), [2.5, 97.5])
-    return float(low), float(high)
+        for objective, out in zip(objectives, values, strict=True):
+            out.append(metric_from_confusion(cms, objective))
+    intervals = []
+    for out in values:
+        low, high = np.percentile(np.concatenate(out), [2.5, 97.5])
+        intervals.append((float(low), float(high)))
+    return intervals
 
 
 def predict_logits(trainer: Any, dataset: Dataset) -> tuple[np.ndarray, np.ndarray, float]:

@@ -245,8 +245,8 @@ def open_study(
             )
     if stored is None:
         study.set_user_attr("search_space", signature)
-    if stored_objective != objective or OBJECTIVE_ATTR not in study.user_attrs:
-        study.set_user_attr(OBJECTIVE_ATTR, objective)  # no trials yet: nothing was measured
+    if study.user_attrs.get(OBJECTIVE_ATTR) != objective:  # new study, or none stored yet
+        study.set_user_attr(OBJECTIVE_ATTR, objective)
     if data_identity is not None and stored_identity is None:
         study.set_user_attr(DATA_IDENTITY_ATTR, dict(data_identity))
     # The config of the latest run (n_trials may have grown), one attr per section:

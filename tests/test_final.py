@@ -18,7 +18,7 @@ from hpo.config import DataSection
 from hpo.errors import ConfigError
 from hpo.export import load_params
 from hpo.load import load_config
-from hpo.metrics import bootstrap_ci
+from hpo.metrics import Objective, bootstrap_intervals
 from hpo.retrain import plan_from_study, train_and_test
 from hpo.search import run_search
 from hpo.splits import final_splits
@@ -105,6 +105,13 @@ def test_retrain_tests_once_and_stops_at_the_peak(
     # A finished stage is not done again.
     monkeypatch.setattr(hpo.retrain, "build_trainer", lambda *a, **k: pytest.fail("retrained"))
     assert train_and_test(config, plan, out, seeds=2, quiet=True) == metrics
+
+
+def bootstrap_ci(correct: np.ndarray) -> tuple[float, float]:
+    """The accuracy interval of a model that got exactly ``correct`` right."""
+    predictions = np.asarray(correct, dtype=int)
+    accuracy = Objective("accuracy", 2)
+    return bootstrap_intervals(predictions, np.ones_like(predictions), [accuracy])[0]
 
 
 def test_bootstrap_interval() -> None:
