@@ -230,6 +230,15 @@ def config_from_dict(
         spec = build_section(ParamSpec, entry, where=where, source=source)
         to_distribution(spec, where=where, source=source)
         space[name] = spec
+    warmup = space.get("warmup_steps")
+    # Transformers reads warmup_steps below 1 as a share of the run, 1 and above as steps.
+    if warmup and warmup.type == "float" and float(warmup.low or 0) < 1 <= float(warmup.high or 0):
+        raise ConfigError(
+            f"{source}: search_space.warmup_steps: the float range {warmup.low}-"
+            f"{warmup.high} mixes a share of the run (values below 1) with steps (1 and "
+            "above). Use high below 1 to search a share, e.g. {type: float, low: 0.0, "
+            "high: 0.2}, or type: int to search steps."
+        )
 
     training = raw.get("training") or {}
     if not isinstance(training, Mapping):

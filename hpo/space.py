@@ -208,15 +208,25 @@ def resolve_reference(
     n_train: int,
 ) -> dict[str, Any]:
     """The enqueued reference trial: the searched keys of ``reference``, with
-    ``warmup_steps: auto`` turned into steps for a trial on ``n_train`` examples and moved onto
-    the search space's grid (the space itself is not changed)."""
+    ``warmup_steps: auto`` turned into steps for a trial on ``n_train`` examples (or, where the
+    space searches warmup as a share of the run, into that share) and moved onto the search
+    space's grid (the space itself is not changed)."""
     params = reference_params(space, reference)
-    if params.get("warmup_steps") == AUTO_WARMUP:
+    if params.get("warmup_steps") == AUTO_WARMUP and is_warmup_share(space["warmup_steps"]):
+        # Searched as a share of the run (Transformers reads a float below 1 as a ratio of the
+        # steps), which means the same at the search's budget and at the final one.
+        params["warmup_steps"] = on_grid(space["warmup_steps"], REFERENCE_WARMUP_SHARE)
+    elif params.get("warmup_steps") == AUTO_WARMUP:
         # A searched num_train_epochs is the reference's; a fixed one is the training setting.
         epochs = None if "num_train_epochs" in space else training.get("num_train_epochs", 3)
         steps = reference_warmup_steps(reference, training, n_train=n_train, epochs=epochs)
         params["warmup_steps"] = on_grid(space["warmup_steps"], steps)
     return params
+
+
+def is_warmup_share(spec: ParamSpec) -> bool:
+    """True when a ``warmup_steps`` entry is a float below 1: a share of the run's steps."""
+    return spec.type == "float" and spec.high is not None and spec.high < 1
 
 
 def on_grid(spec: ParamSpec, value: float) -> int | float:

@@ -103,6 +103,11 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
         "model.dropout_masks: unknown value 'fast'. Valid: auto, torch.",
     ),
     (
+        "warmup share mixed with steps",
+        {"search_space": {"warmup_steps": {"type": "float", "low": 0.0, "high": 100.0}}},
+        "search_space.warmup_steps: the float range 0.0-100.0 mixes a share of the run",
+    ),
+    (
         "reference outside space",
         {"study": {"enqueue_reference": True}},
         "reference.learning_rate: the value 2e-05 is outside the search space",

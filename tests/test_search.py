@@ -280,6 +280,15 @@ def test_reference_warmup_is_a_share_of_the_run(make_config) -> None:
     ) == {"warmup_steps": 1}
     # A number the user wrote is used as written.
     assert resolve_reference(space, {"warmup_steps": 40}, {}, n_train=400) == {"warmup_steps": 40}
+    # Warmup searched as a share of the run (a float below 1): the reference's share, whatever
+    # the run's length, on the space's grid.
+    share = {"warmup_steps": ParamSpec("float", 0.0, 0.2)}
+    for n_train in (400, 2000, 22_500):
+        assert resolve_reference(share, reference, {"num_train_epochs": 1}, n_train=n_train) == {
+            "warmup_steps": REFERENCE_WARMUP_SHARE
+        }
+    coarse = {"warmup_steps": ParamSpec("float", 0.0, 0.2, step=0.05)}
+    assert resolve_reference(coarse, reference, {}, n_train=2000) == {"warmup_steps": 0.0}
 
 
 def test_warmup_longer_than_the_run_is_warned_about(
