@@ -32,6 +32,7 @@ import argparse
 import gc
 import json
 import logging
+import math
 import os
 import socket
 import subprocess
@@ -90,8 +91,6 @@ def choose(points: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, Any]:
     """Train once at ``length:truncation:reviews`` and score the validation split."""
-    import math
-
     import numpy as np
 
     from hpo.load import load_config
@@ -117,6 +116,7 @@ def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, 
     prepared = prepare(config.data, tokenizer, stage="search")
     train, validation = prepared.splits["train"], prepared.splits["validation"]
     steps = math.ceil(len(train) / PARAMS["per_device_train_batch_size"])
+    # Warmup in steps: a config that searches steps would cast a share to the int 0.
     params = {**PARAMS, "warmup_steps": round(WARMUP_SHARE * steps), "num_train_epochs": 1}
     trainer = build_trainer(
         config,
