@@ -91,10 +91,8 @@ def choose(points: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, Any]:
     """Train once at ``length:truncation:reviews`` and score the validation split."""
-    import numpy as np
-
     from hpo.load import load_config
-    from hpo.metrics import bootstrap_intervals, objective_for, predict_logits
+    from hpo.metrics import predict_logits, score
     from hpo.model import load_tokenizer
     from hpo.prepare import prepare
     from hpo.training import build_trainer, replay
@@ -133,9 +131,8 @@ def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, 
     output = trainer.train(trial=replay(trainer, config, params))
     train_seconds = time.perf_counter() - start
     logits, labels, eval_seconds = predict_logits(trainer, validation)
-    predictions = logits.argmax(-1)
-    (interval,) = bootstrap_intervals(predictions, labels, [objective_for(config, prepared.labels)])
-    accuracy = float(np.mean(predictions == labels))
+    # The final stage's scoring: accuracy and its bootstrap interval.
+    scores = score(logits.argmax(-1), labels, prepared.labels)
     train_rate = len(train) / train_seconds
     eval_rate = len(validation) / eval_seconds
     result = {
@@ -144,8 +141,8 @@ def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, 
         "truncation": truncation,
         "train_reviews": len(train),
         "validation_reviews": len(validation),
-        "validation_accuracy": round(accuracy, 4),
-        "validation_ci95": [round(x, 4) for x in interval],
+        "validation_accuracy": round(scores["accuracy"], 4),
+        "validation_ci95": [round(x, 4) for x in scores["ci95"]],
         "train_seconds": round(train_seconds, 1),
         "train_samples_per_second": round(train_rate, 2),
         "trainer_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
