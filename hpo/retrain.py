@@ -28,7 +28,7 @@ from hpo.layout import checkpoints_dir, model_dir, write_atomically, write_model
 from hpo.metrics import objective_for, predict_logits, score
 from hpo.model import load_tokenizer
 from hpo.prepare import prepare
-from hpo.space import reference_params, reference_warmup_steps
+from hpo.space import auto_warmup, reference_params
 from hpo.storage import load_existing_study
 from hpo.training import build_trainer, replay
 from hpo.trials import best_trial, peak_epoch
@@ -71,7 +71,7 @@ def plan_reference(config: HpoConfig, epochs: float) -> Plan:
 
     Its searched keys come from ``reference``; the reference values of keys that are not
     searched are used too, since they define the reference. ``warmup_steps: auto`` stays in
-    the plan and becomes steps when the training split's size is known (:func:`trained_params`).
+    the plan and is resolved when the training split's size is known (:func:`trained_params`).
     """
     params = dict(config.reference)
     params["num_train_epochs"] = max(1, int(np.ceil(epochs)))
@@ -81,11 +81,12 @@ def plan_reference(config: HpoConfig, epochs: float) -> Plan:
 
 
 def trained_params(plan: Plan, config: HpoConfig, *, n_train: int) -> dict[str, Any]:
-    """The plan's params as training gets them: ``warmup_steps: auto`` in steps for a run on
-    ``n_train`` examples."""
+    """The plan's params as training gets them: ``warmup_steps: auto`` resolved for a run on
+    ``n_train`` examples as the search resolved it (:func:`hpo.space.auto_warmup`)."""
     params = dict(plan.params)
     if params.get("warmup_steps") == AUTO_WARMUP:
-        params["warmup_steps"] = reference_warmup_steps(params, config.training, n_train=n_train)
+        spec = config.search_space.get("warmup_steps")
+        params["warmup_steps"] = auto_warmup(spec, params, config.training, n_train=n_train)
     return params
 
 

@@ -200,6 +200,28 @@ def reference_warmup_steps(
     return round(REFERENCE_WARMUP_SHARE * steps)
 
 
+def auto_warmup(
+    spec: ParamSpec | None,
+    reference: Mapping[str, Any],
+    training: Mapping[str, Any],
+    *,
+    n_train: int,
+    epochs: float | None = None,
+) -> int | float:
+    """``warmup_steps: auto`` for a run on ``n_train`` examples, where the search space's
+    warmup entry is ``spec`` (None: warmup is not searched).
+
+    Where the space searches warmup as a share of the run, :data:`REFERENCE_WARMUP_SHARE`
+    itself (Transformers reads a float below 1 as a ratio of the steps), which means the same at
+    the search's budget and at the final one and stays inside the space's range; otherwise that
+    share in steps (:func:`reference_warmup_steps`). The search's enqueued reference and the
+    final stage's reference retrain both resolve ``auto`` here, so they cannot disagree.
+    """
+    if spec is not None and is_warmup_share(spec):
+        return REFERENCE_WARMUP_SHARE
+    return reference_warmup_steps(reference, training, n_train=n_train, epochs=epochs)
+
+
 def resolve_reference(
     space: Mapping[str, ParamSpec],
     reference: Mapping[str, Any],
@@ -208,19 +230,15 @@ def resolve_reference(
     n_train: int,
 ) -> dict[str, Any]:
     """The enqueued reference trial: the searched keys of ``reference``, with
-    ``warmup_steps: auto`` turned into steps for a trial on ``n_train`` examples (or, where the
-    space searches warmup as a share of the run, into that share) and moved onto the search
-    space's grid (the space itself is not changed)."""
+    ``warmup_steps: auto`` resolved for a trial on ``n_train`` examples (:func:`auto_warmup`)
+    and moved onto the search space's grid (the space itself is not changed)."""
     params = reference_params(space, reference)
-    if params.get("warmup_steps") == AUTO_WARMUP and is_warmup_share(space["warmup_steps"]):
-        # Searched as a share of the run (Transformers reads a float below 1 as a ratio of the
-        # steps), which means the same at the search's budget and at the final one.
-        params["warmup_steps"] = on_grid(space["warmup_steps"], REFERENCE_WARMUP_SHARE)
-    elif params.get("warmup_steps") == AUTO_WARMUP:
+    if params.get("warmup_steps") == AUTO_WARMUP:
         # A searched num_train_epochs is the reference's; a fixed one is the training setting.
         epochs = None if "num_train_epochs" in space else training.get("num_train_epochs", 3)
-        steps = reference_warmup_steps(reference, training, n_train=n_train, epochs=epochs)
-        params["warmup_steps"] = on_grid(space["warmup_steps"], steps)
+        spec = space["warmup_steps"]
+        warmup = auto_warmup(spec, reference, training, n_train=n_train, epochs=epochs)
+        params["warmup_steps"] = on_grid(spec, warmup)
     return params
 
 

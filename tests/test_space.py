@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -57,3 +59,40 @@ def test_contains_matches_what_the_distribution_can_suggest(
 
     assert all(contains(dist, v) for v in inside), inside
     assert not any(contains(dist, v) for v in outside), outside
+
+
+@pytest.mark.parametrize(
+    ("warmup", "final"),
+    [
+        # A share of the run: the final run gets the share the search's reference trial got,
+        # inside the space's range (Transformers turns it into 38 of 1,563 steps).
+        (ParamSpec("float", 0.0, 0.2), "share"),
+        # Steps: 2.37% of 1,563 steps (25,000 reviews, batch 16, one epoch).
+        (ParamSpec("int", 0, 200, step=20), 37),
+    ],
+)
+def test_reference_retrain_resolves_auto_warmup_as_the_search_does(
+    warmup: ParamSpec, final: object
+) -> None:
+    import warnings
+
+    from hpo.config import REFERENCE_PARAMS, REFERENCE_WARMUP_SHARE
+    from hpo.retrain import plan_reference, trained_params
+    from hpo.space import distributions, resolve_reference, suggest
+
+    space = {"warmup_steps": warmup}
+    config = SimpleNamespace(
+        search_space=space, reference=dict(REFERENCE_PARAMS), training={"num_train_epochs": 1}
+    )
+    trained = trained_params(plan_reference(config, 1.0), config, n_train=25_000)
+    searched = resolve_reference(space, config.reference, config.training, n_train=2000)
+    if final == "share":
+        assert trained["warmup_steps"] == searched["warmup_steps"] == REFERENCE_WARMUP_SHARE
+        # The final stage replays it through the search's hp_space: no out-of-range warning.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            dist = distributions(space)["warmup_steps"]
+            trial = optuna.trial.FixedTrial(trained)
+            assert suggest(trial, "warmup_steps", dist) == REFERENCE_WARMUP_SHARE
+    else:
+        assert trained["warmup_steps"] == final
