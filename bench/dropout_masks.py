@@ -38,9 +38,9 @@ PARAMS = {
 
 def run(imdb: str, masks: str, seed: int, args: argparse.Namespace, work: Path) -> dict:
     """One training run: validation accuracy, training seconds and the masks it drew with."""
-    from hpo.load import load_config
-    from hpo.search import load_search_data
-    from hpo.training import build_trainer, replay
+    from hpo.api import load_config
+    from hpo.search.loop import load_search_data
+    from hpo.train.trainer import build_trainer, replay
 
     config = load_config(
         REPO / "study_configs" / "imdb_minilm.yaml",
@@ -65,7 +65,7 @@ def run(imdb: str, masks: str, seed: int, args: argparse.Namespace, work: Path) 
         quiet=True,
     )
     start = time.perf_counter()
-    trainer.train(trial=replay(trainer, config, PARAMS))
+    trainer.train(trial=replay(trainer, config.search_space, PARAMS))
     seconds = time.perf_counter() - start
     accuracy = max(e["accuracy"] for e in trainer.eval_history)
     return {

@@ -91,11 +91,12 @@ def choose(points: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, Any]:
     """Train once at ``length:truncation:reviews`` and score the validation split."""
-    from hpo.load import load_config
-    from hpo.metrics import predict_logits, score
-    from hpo.model import load_tokenizer
-    from hpo.prepare import prepare
-    from hpo.training import build_trainer, replay
+    from hpo.api import load_config
+    from hpo.data.tokenized import prepare
+    from hpo.final.scoring import score
+    from hpo.train.inference import predict_logits
+    from hpo.train.model import load_tokenizer
+    from hpo.train.trainer import build_trainer, replay
 
     length, truncation, reviews = point.split(":")
     config = load_config(
@@ -128,7 +129,7 @@ def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, 
         overrides={k: v for k, v in params.items() if k not in config.search_space},
     )
     start = time.perf_counter()
-    output = trainer.train(trial=replay(trainer, config, params))
+    output = trainer.train(trial=replay(trainer, config.search_space, params))
     train_seconds = time.perf_counter() - start
     logits, labels, eval_seconds = predict_logits(trainer, validation)
     # The final stage's scoring: accuracy and its bootstrap interval.

@@ -65,7 +65,7 @@ TARGETS = {
 def bench_config(opts: argparse.Namespace, study: str, workdir: Path, **data: Any) -> Any:
     """The study both searches read (``--config``), resized by any ``--train``/``--eval``/
     ``--max-length``, with its storage, caches and outputs in ``workdir``."""
-    from hpo.load import load_config
+    from hpo.api import load_config
 
     overrides = [f"data.path={opts.data}"] if opts.data else []
     sizes = {
@@ -147,8 +147,8 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """hpo's search, as ``hpo search`` runs it."""
     import optuna
 
-    from hpo.search import load_search_data, run_search
-    from hpo.training_args import hardware_precision, precision_defaults
+    from hpo.search.loop import load_search_data, run_search
+    from hpo.train.arguments import hardware_precision, precision_defaults
 
     config = bench_config(opts, "ours", workdir)
     precision = precision_defaults(config.training, **hardware_precision())
@@ -177,14 +177,14 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         TrainingArguments,
     )
 
-    from hpo.callbacks import StepTimer
-    from hpo.data import load_raw
-    from hpo.metrics import Objective, make_compute_metrics
-    from hpo.model import resolve
-    from hpo.samplers import build_sampler
-    from hpo.space import make_hp_space
-    from hpo.splits import split_train
-    from hpo.training import memory_mb
+    from hpo.config.samplers import build_sampler
+    from hpo.config.space import make_hp_space
+    from hpo.data.sources import load_raw
+    from hpo.data.splits import split_train
+    from hpo.train.callbacks import StepTimer
+    from hpo.train.model import resolve
+    from hpo.train.objective import Objective, make_compute_metrics
+    from hpo.train.trainer import memory_mb
 
     config = bench_config(opts, "plain", workdir)
     model_path = resolve(config.model.name)
@@ -289,8 +289,8 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def child_prep(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """Time ``hpo.prepare.prepare`` on the whole training split (a cold or a warm cache)."""
-    from hpo.model import load_tokenizer
-    from hpo.prepare import prepare
+    from hpo.data.tokenized import prepare
+    from hpo.train.model import load_tokenizer
 
     config = bench_config(opts, "prep", workdir, max_train_samples=None, max_eval_samples=None)
     tokenizer = load_tokenizer(config.model)
@@ -310,8 +310,8 @@ def child_prep_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from datasets import load_dataset
     from transformers import AutoTokenizer
 
-    from hpo.data import locate
-    from hpo.model import resolve
+    from hpo.data.sources import locate
+    from hpo.train.model import resolve
 
     config = bench_config(opts, "prep", workdir)
     source = locate(config.data)

@@ -35,7 +35,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from hpo.threads import SPIN_SETTING  # noqa: E402  (this file runs as a script)
+from hpo.cli.threads import SPIN_SETTING  # noqa: E402  (this file runs as a script)
 
 GOAL = 2.5
 #: name -> environment variables (libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT at start):
@@ -49,8 +49,8 @@ POLICIES: dict[str, dict[str, str]] = {
 #: One search as hpo runs it, but through the library: the CLI would set the policy itself.
 RUNNER = """
 import sys, time
-from hpo.load import load_config
-from hpo.search import run_search
+from hpo.api import load_config
+from hpo.search.loop import run_search
 config = load_config(sys.argv[1], sys.argv[2:])
 start = time.perf_counter()
 study = run_search(config, quiet=True)

@@ -6,6 +6,9 @@ a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class HpoError(Exception):
     """Base class: a problem the user can fix. The message says what, where and how."""
@@ -14,11 +17,32 @@ class HpoError(Exception):
 
 
 class ConfigError(HpoError):
-    """The study config (YAML or a ``--set`` override) is malformed or inconsistent."""
+    """The study config (YAML or a ``--set`` override) is malformed or inconsistent.
+
+    Code that checks a key raises it with the key's dotted name and no file name;
+    :func:`config_source` around a config's loading and around each command adds the file, so
+    one place names it.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        #: The file (or ``--set``) the message names, once one is known.
+        self.source = source
+
+
+@contextmanager
+def config_source(source: str) -> Iterator[None]:
+    """Give a :class:`ConfigError` raised inside, that names no file yet, ``source`` in front."""
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.source is not None:
+            raise
+        raise ConfigError(str(exc), source=source) from None
 
 
 class DataError(HpoError):
-    """The dataset cannot be loaded or does not look like binary text classification."""
+    """The dataset cannot be loaded or does not fit text classification."""
 
 
 class ModelError(HpoError):

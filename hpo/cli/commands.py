@@ -1,0 +1,191 @@
+"""The ``hpo`` commands: one function per subcommand, each a thin call into a stage.
+
+Each imports its stage inside the function, so ``hpo --help``, ``show-config`` and ``trials``
+never load torch or Transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from hpo.errors import HpoError
+
+logger = logging.getLogger("hpo")
+
+
+def _load(args: argparse.Namespace, *, check_training: bool = True) -> Any:
+    """The config named on the command line. ``check_training=False`` for commands that only
+    read: the checks that import Transformers and torch are left to the commands that train."""
+    from hpo.api import load_config
+
+    extra = {"n_trials": getattr(args, "n_trials", None)}
+    return load_config(
+        args.config,
+        args.overrides,
+        check_training=check_training,
+        study_name=args.study_name,
+        storage=args.storage,
+        **extra,
+    )
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """``hpo search``: run or resume the study, then print the best trial."""
+    from hpo.search.loop import run_search
+
+    config = _load(args)
+    if not args.quiet:
+        print(config.to_yaml(), file=sys.stderr)
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        raise HpoError(f"--workers must be >= 1, got {workers}.")
+    if workers > 1:
+        from hpo.search.workers import search_with_workers
+
+        study = search_with_workers(config, workers, quiet=args.quiet)
+    else:
+        study = run_search(config, quiet=args.quiet, worker=args.command == "worker")
+    where = f"study {config.study.name!r} in {config.storage_url}"
+    try:
+        best = study.best_trial
+    except ValueError:  # every trial was pruned
+        print(f"{where}: no trial completed (all pruned); see `hpo trials {args.config}`.")
+        return 0
+    metric = config.study.metric
+    print(f"{where}: best trial {best.number} {metric}={best.value:.4f} params={best.params}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``hpo export``: best params with provenance, as YAML."""
+    from hpo.final.best_params import export_best
+    from hpo.runs import RunLayout
+    from hpo.search.storage import load_existing_study
+
+    config = _load(args, check_training=False)
+    out = args.output or RunLayout.of(config).best_params
+    doc = export_best(load_existing_study(config), config, out)
+    prov = doc["provenance"]
+    value = f"validation {prov['metric']} {prov['validation_value']:.4f}"
+    print(f"trial {prov['trial_number']} ({value}, peak at epoch {prov['peak_epoch']}) -> {out}")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """``hpo retrain``: the final stage for the best (or given, or reference) params."""
+    from hpo.final.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
+    from hpo.runs import RunLayout, model_dir
+
+    config = _load(args)
+    if args.seeds < 1:
+        raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
+    plan = plan_from_file(config, args.params) if args.params else plan_from_study(config)
+    out = RunLayout.of(config).final
+    if args.reference:
+        plan, out = plan_reference(config, plan.stop_epoch), RunLayout.of(config).reference
+    metrics = train_and_test(config, plan, out, seeds=args.seeds, quiet=args.quiet)
+    spread = (
+        f" (mean {metrics['test_accuracy_mean']:.4f} ± {metrics['test_accuracy_std']:.4f} "
+        f"over {args.seeds} seeds)"
+        if args.seeds > 1
+        else ""
+    )
+    chosen = metrics["metric"]
+    extra = f"; test {chosen} {metrics['metric_value']:.4f}" if chosen != "accuracy" else ""
+    print(
+        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n']} examples{spread}; "
+        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}{extra}; model in "
+        f"{model_dir(out)}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``hpo run``: every stage; prints the report's path."""
+    from hpo.pipeline import run_all
+
+    config = _load(args)
+    if args.seeds < 1:
+        raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
+    report = run_all(config, quiet=args.quiet, seeds=args.seeds, with_reference=args.reference)
+    print(f"report: {report}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``hpo report``: rebuild the report from what exists."""
+    from hpo.report.markdown import make_report
+
+    print(f"report: {make_report(_load(args, check_training=False))}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``hpo predict``: one JSON line per review."""
+    import json
+
+    from hpo.final.predict import model_record, predict, read_texts
+
+    if args.batch_size < 1:
+        raise HpoError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    texts: list[Any] = list(args.texts)
+    if args.file:
+        record = model_record(args.model_dir)
+        column = args.text_column or record.text_column
+        pair = args.pair_column or record.text_pair_column
+        texts += read_texts(args.file, text_column=column, pair_column=pair)
+    for row in predict(args.model_dir, texts, batch_size=args.batch_size):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """``hpo dashboard``: attach what the final stage produced, then serve the dashboard."""
+    from hpo.report.dashboard import attach_artifacts, final_stage_files, serve
+    from hpo.runs import RunLayout
+    from hpo.search.storage import load_existing_study
+
+    config = _load(args, check_training=False)
+    study = load_existing_study(config)
+    layout = RunLayout.of(config)
+    attach_artifacts(study, layout.artifacts, final_stage_files(layout))
+    print(
+        f"optuna-dashboard for study {config.study.name!r} ({config.storage_url}): "
+        f"http://{args.host}:{args.port}/dashboard  (Ctrl-C to stop)",
+        flush=True,
+    )
+    serve(config.storage_url, layout.artifacts, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_trials(args: argparse.Namespace) -> int:
+    """``hpo trials``: print the study's trials as a table."""
+    from hpo.report.trials_table import trials_table
+    from hpo.search.storage import load_existing_study
+
+    config = _load(args, check_training=False)
+    print(trials_table(load_existing_study(config), config.study.metric))
+    return 0
+
+
+def cmd_show_config(args: argparse.Namespace) -> int:
+    """``hpo show-config``: print the resolved config as YAML."""
+    print(_load(args, check_training=False).to_yaml(), end="")
+    return 0
+
+
+COMMANDS = {
+    "search": cmd_search,
+    "worker": cmd_search,
+    "trials": cmd_trials,
+    "dashboard": cmd_dashboard,
+    "export": cmd_export,
+    "retrain": cmd_retrain,
+    "run": cmd_run,
+    "report": cmd_report,
+    "predict": cmd_predict,
+    "show-config": cmd_show_config,
+}

@@ -1,0 +1,181 @@
+"""The ``hpo`` argument parser: one subcommand per stage, each with its flags and help."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _add_config_args(parser: argparse.ArgumentParser, *, study_overrides: bool = True) -> None:
+    parser.add_argument("config", help="study YAML, e.g. study_configs/smoke.yaml")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set data.path=../shared/data/imdb "
+        "(repeatable; the value is read as YAML)",
+    )
+    if study_overrides:
+        parser.add_argument("--study-name", help="override study.name")
+        parser.add_argument("--storage", help="override study.storage (an Optuna storage URL)")
+
+
+def _add_search_args(parser: argparse.ArgumentParser) -> None:
+    _add_config_args(parser)
+    parser.add_argument(
+        "--n-trials", type=int, help="override study.n_trials (total for the study)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all subcommands."""
+    return _build()[0]
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each subcommand's own parser, by name, in the order ``hpo --help`` lists them (the docs
+    site's command reference prints their help)."""
+    return dict(_build()[1].choices)
+
+
+def _build() -> tuple[argparse.ArgumentParser, Any]:
+    parser = argparse.ArgumentParser(
+        prog="hpo",
+        description="Hyperparameter search for transformer text classifiers "
+        "(Trainer.hyperparameter_search + Optuna).",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "search",
+        help="run (or resume) the search of a study",
+        description="Run trials until the study has study.n_trials finished "
+        "trials. Running it again resumes the same study.",
+    )
+    _add_search_args(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine, all on the one study (one GPU each if there "
+        "are GPUs, else an even share of the CPU threads)",
+    )
+
+    p = sub.add_parser(
+        "worker",
+        help="join a study as one more worker (any machine, shared storage)",
+        description="Run trials of the study in the given storage until it has study.n_trials "
+        "finished trials, alongside any other workers. For many machines, use a PostgreSQL "
+        "storage: hpo worker CONFIG --storage postgresql://user:pass@host/db",
+    )
+    _add_search_args(p)
+
+    p = sub.add_parser(
+        "export",
+        help="write the best trial's params (with provenance) as YAML",
+        description="Write study.best_trial.params with provenance (study, trial, validation "
+        "accuracy, model, data fingerprint, split seed, training settings, versions, "
+        "hardware, date) to a YAML file that `hpo retrain --params` takes back.",
+    )
+    _add_config_args(p)
+    p.add_argument("-o", "--output", help="file to write (default runs/<study>/best_params.yaml)")
+
+    p = sub.add_parser(
+        "retrain",
+        help="train the best params on the whole training split and test once",
+        description="Train with the best trial's params (from the study, or --params FILE) on "
+        "train + validation, stop at the epoch where the best trial peaked, and score the test "
+        "split once. Writes runs/<study>/final/{model,metrics.json}.",
+    )
+    _add_config_args(p)
+    p.add_argument("--params", help="params YAML written by `hpo export` (default: the study)")
+    p.add_argument("--seeds", type=int, default=1, help="train K times; report mean ± std")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="train the reference setup instead, for the same epoch budget "
+        "(writes runs/<study>/reference/)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+
+    p = sub.add_parser(
+        "run",
+        help="search -> export -> retrain -> baselines -> report, each stage resumable",
+        description="The whole job. A finished stage is not done again; the command ends by "
+        "printing where the report is.",
+    )
+    _add_search_args(p)
+    p.add_argument("--seeds", type=int, default=1, help="final retrain seeds (mean ± std)")
+    p.add_argument(
+        "--reference",
+        "--with-reference",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also retrain the reference setup for the same epoch budget and seeds (default: "
+        "on when the config has a reference section)",
+    )
+
+    p = sub.add_parser(
+        "report",
+        help="rebuild runs/<study>/report.md and its plots",
+        description="Rebuild the report from the study and the final-stage results that exist.",
+    )
+    _add_config_args(p)
+
+    p = sub.add_parser(
+        "predict",
+        help="label new reviews with a final model (one JSON line each)",
+        description="Print {label, probability, text} as one JSON line per review, truncated "
+        "the way the model was trained.",
+    )
+    p.add_argument(
+        "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
+    )
+    p.add_argument("texts", nargs="*", help="texts to label")
+    p.add_argument(
+        "--file",
+        help="read texts from FILE: .csv, .tsv, .jsonl or .parquet by their text column (and "
+        "pair column, for a text-pair model); .txt (or any other) one per line; '-' reads "
+        "standard input, one per line",
+    )
+    for flag, key in (("--text-column", "text_column"), ("--pair-column", "text_pair_column")):
+        p.add_argument(flag, help=f"the column of --file (default: data.{key} of the model)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="reviews per forward pass (default 32); lower it if memory is short",
+    )
+
+    p = sub.add_parser(
+        "dashboard",
+        help="browse the study in optuna-dashboard",
+        description="Start optuna-dashboard on the study's storage and artifact store. It can "
+        "run while a search writes to the same storage.",
+    )
+    _add_config_args(p)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default loopback only; 0.0.0.0 exposes it)",
+    )
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+
+    p = sub.add_parser(
+        "trials",
+        help="table of a study's trials",
+        description="Number, state, accuracy, params and duration of each trial.",
+    )
+    _add_config_args(p)
+
+    p = sub.add_parser(
+        "show-config",
+        help="print the resolved config",
+        description="Print the config after defaults and --set overrides.",
+    )
+    _add_config_args(p)
+    return parser, sub

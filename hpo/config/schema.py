@@ -1,0 +1,261 @@
+"""Typed study config: the frozen dataclasses a study is made of, and nothing that loads them.
+
+Every field has a ``#:`` comment: its documentation, which the docs site's config reference is
+generated from (:mod:`hpo.config.fields`). :mod:`hpo.config.loader` reads YAML into these
+dataclasses and :mod:`hpo.config.validate` runs every check; key names are the ones users
+already know: ``TrainingArguments`` fields for training settings and Optuna's
+``low/high/log/step/choices`` for the search space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpo.config.reference import REFERENCE_PARAMS
+
+#: Settings the search owns; a study config may not set them in ``training``.
+SEARCH_OWNED_TRAINING_KEYS = frozenset(
+    {
+        "output_dir",
+        "eval_strategy",
+        "eval_steps",
+        "save_strategy",
+        "load_best_model_at_end",
+        "metric_for_best_model",
+        "greater_is_better",
+        "do_train",
+        "do_eval",
+    }
+)
+
+#: Values of ``data.truncation``.
+TRUNCATIONS = ("head", "tail", "head+tail")
+
+#: Values of ``model.dropout_masks``.
+DROPOUT_MASKS = ("auto", "torch")
+
+#: Values of ``study.metric`` and what each is called in messages, plots and the dashboard.
+METRICS: dict[str, str] = {
+    "accuracy": "accuracy",
+    "macro_f1": "macro-F1",
+    "weighted_f1": "weighted-F1",
+    "mcc": "Matthews correlation",
+    "f1": "F1 of the positive class",
+}
+
+
+@dataclass(frozen=True)
+class StudySection:
+    """Where the trials live and how Optuna picks and stops them."""
+
+    #: Optuna study name; also names the default SQLite file and the output folder.
+    name: str
+    #: Optuna storage URL. Default: ``sqlite:///storage/<name>.db`` (relative to the working dir).
+    storage: str | None = None
+    #: ``maximize`` the validation metric. Kept explicit so exports and dashboards say it.
+    direction: str = "maximize"
+    #: The objective of every trial, scored on the validation split:
+    #: ``accuracy``, ``macro_f1``, ``weighted_f1``, ``mcc`` (Matthews correlation) or, for two
+    #: classes, ``f1`` (F1 of ``data.positive_label``). A study keeps the metric it began with.
+    metric: str = "accuracy"
+    #: Total trials for the study, counted over every run that resumes it (COMPLETE + PRUNED).
+    n_trials: int = 20
+    #: Optuna sampler: ``type`` is a class in ``optuna.samplers``, the other keys its arguments.
+    sampler: dict[str, Any] = field(default_factory=lambda: {"type": "TPESampler", "seed": 42})
+    #: Optuna pruner: ``type`` is a class in ``optuna.pruners`` (or ``none``), other keys its args.
+    pruner: dict[str, Any] = field(
+        default_factory=lambda: {"type": "MedianPruner", "n_startup_trials": 3}
+    )
+    #: Evaluations per epoch. More than one gives the pruner something to act on mid-epoch.
+    evals_per_epoch: int = 1
+    #: Enqueue the reference setup (the ``reference`` section: lr 2e-5, batch 16, 3 epochs,
+    #: weight decay 0.01, warmup ``auto``) as trial 0 of a new study.
+    enqueue_reference: bool = True
+    #: Seconds between a running trial's heartbeats in storage.
+    heartbeat_interval: int = 10
+    #: A RUNNING trial whose last heartbeat is older than this (a killed worker) is marked
+    #: FAILED and retried with the same params (Optuna's RetryFailedTrialCallback).
+    grace_period: int = 30
+    #: How many times such a trial is retried.
+    max_retry: int = 3
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The backbone to fine-tune."""
+
+    #: A hub id, a local folder, or ``packaged:all-MiniLM-L6-v2`` (from the ``offline`` extra).
+    name: str
+    #: Hub revision (branch, tag or commit) when ``name`` is a hub id.
+    revision: str | None = None
+    #: Run code from the model repository. Off unless you trust it.
+    trust_remote_code: bool = False
+    #: Attention kernel: ``auto`` picks the faster one for training and for scoring on this
+    #: hardware (see :func:`hpo.train.kernels.training_attention`); or ``eager``, ``sdpa``,
+    #: ``flash_attention_2``, ... as Transformers' ``attn_implementation``, used throughout.
+    attn_implementation: str = "auto"
+    #: Dropout masks in training steps: ``torch`` (the default) keeps PyTorch's own; ``auto``
+    #: draws them four to a random number on a CPU (see :mod:`hpo.train.dropout`: faster steps, but
+    #: other numerics, and a lower mean validation accuracy over five seeds in
+    #: ``bench/dropout_masks.py``) and leaves GPUs to PyTorch's fused dropout.
+    dropout_masks: str = "torch"
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Where the examples come from, what their labels are, and how they are split and
+    tokenized."""
+
+    #: Hub dataset id, used when ``path`` is not set.
+    dataset: str | None = "imdb"
+    #: Local copy: a folder of parquet/csv/tsv/jsonl files (train.*, optional validation.* and
+    #: test.*) or an ``aclImdb`` tree.
+    path: str | None = None
+    #: The column that holds the text.
+    text_column: str = "text"
+    #: The column that holds the label: ints or strings, two classes or more.
+    label_column: str = "label"
+    #: Second text of a sentence-pair task (paraphrase, entailment), tokenized as a pair.
+    text_pair_column: str | None = None
+    #: Names of integer labels, by value (``[neg, pos]``: 0 is neg). String labels are their own
+    #: names and ignore this key, so one config serves both.
+    label_names: list[str] | None = None
+    #: The positive class of ``study.metric: f1`` (a label name); default the second label.
+    positive_label: str | int | None = None
+    #: Fraction of train carved out (stratified) as the validation split the search scores on,
+    #: when the data has no validation split of its own.
+    validation_fraction: float = 0.1
+    #: Fraction of train carved out (stratified) as the test split when the data has none; it
+    #: is carved before anything else, so the search never sees it.
+    test_fraction: float = 0.2
+    #: Seed of those splits and of the subset caps below.
+    split_seed: int = 42
+    #: Search on a stratified subset of the training split (None = all of it).
+    max_train_samples: int | None = None
+    #: Score trials on a stratified subset of the validation split (None = all of it).
+    max_eval_samples: int | None = None
+    #: Truncation length in tokens; batches are padded dynamically, never to this length.
+    max_length: int = 512
+    #: Which tokens of a longer text are kept: ``head`` (the start), ``tail`` (the end) or
+    #: ``head+tail`` (``head_fraction`` of them from the start, the rest from the end). Text
+    #: pairs take ``head``: truncation trims the longer side.
+    truncation: str = "head"
+    #: The head's share of the token budget under ``truncation: head+tail``.
+    head_fraction: float = 0.25
+    #: Drop training reviews whose text also appears in the test split (123 in IMDb), so the
+    #: test figure is leak-free. Needs the test split to be present.
+    drop_test_overlap: bool = False
+    #: Tokenized-dataset cache. Default: ``$XDG_CACHE_HOME/hpo`` (``~/.cache/hpo``).
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One search-space entry, with Optuna's own argument names."""
+
+    #: ``float``, ``int`` or ``categorical``.
+    type: str
+    #: Lowest value of a ``float`` or ``int`` entry (inclusive).
+    low: int | float | None = None
+    #: Highest value of a ``float`` or ``int`` entry (inclusive); must be above ``low``.
+    high: int | float | None = None
+    #: Sample on a log scale (needs ``low`` > 0; not with ``step``).
+    log: bool = False
+    #: Grid of a ``float`` or ``int`` entry: only ``low + k * step`` is suggested.
+    step: int | float | None = None
+    #: The values of a ``categorical`` entry.
+    choices: list[Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain data, without the keys it leaves unset (as a user writes it)."""
+        return {
+            key: value
+            for key, value in dataclasses.asdict(self).items()
+            if value is not None and not (key == "log" and not value)
+        }
+
+
+@dataclass(frozen=True)
+class HpoConfig:
+    """A whole study: what to search, on what, and where the trials are stored."""
+
+    #: Where the trials live and how Optuna picks and stops them (:class:`StudySection`).
+    study: StudySection
+    #: The backbone to fine-tune (:class:`ModelSection`).
+    model: ModelSection
+    #: The examples, their labels, splits and tokenization (:class:`DataSection`).
+    data: DataSection = field(default_factory=DataSection)
+    #: ``TrainingArguments`` field -> search-space entry (:class:`ParamSpec`).
+    search_space: dict[str, ParamSpec] = field(default_factory=dict)
+    #: Fixed ``TrainingArguments`` fields, shared by every trial and by the final retrain
+    #: (``per_device_eval_batch_size``, ``logging_steps``, ``seed``, ``bf16``, ...). Keys the
+    #: search owns (evaluation and checkpoint settings) are refused; ``output_dir`` moves the
+    #: run folder (default ``runs/<study>``).
+    training: dict[str, Any] = field(default_factory=dict)
+    #: The reference setup the search is measured against: ``TrainingArguments`` values,
+    #: enqueued as trial 0 (its searched keys) and retrained by ``hpo run`` for the tuned
+    #: model's epoch budget. Default: lr 2e-5, batch 16, 3 epochs, weight decay 0.01,
+    #: ``warmup_steps: auto`` (the same share of the run at any size).
+    reference: dict[str, Any] = field(default_factory=lambda: dict(REFERENCE_PARAMS))
+    #: The file this config came from ("<dict>" when built in code).
+    source: str = "<dict>"
+
+    @property
+    def storage_url(self) -> str:
+        """The Optuna storage URL, with the SQLite default filled in."""
+        return self.study.storage or f"sqlite:///storage/{self.study.name}.db"
+
+    @property
+    def output_dir(self) -> Path:
+        """Where trials and the final stage write (``training.output_dir`` or runs/<study>)."""
+        return Path(self.training.get("output_dir", f"runs/{self.study.name}"))
+
+    def to_dict(self, *, absolute: bool = False) -> dict[str, Any]:
+        """The resolved config as plain data (YAML/JSON-safe), defaults filled in.
+
+        ``absolute``: the default storage and output folder as absolute paths too (they are
+        relative to the current folder), so the result runs the same study from any folder.
+        """
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        out["study"]["storage"] = self.storage_url
+        if absolute:
+            out["study"]["storage"] = absolute_sqlite_url(self.storage_url, Path.cwd())
+            out["training"]["output_dir"] = str(normalized_path(self.output_dir.absolute()))
+        out["search_space"] = {name: spec.to_dict() for name, spec in self.search_space.items()}
+        return out
+
+    def to_yaml(self, *, absolute: bool = False) -> str:
+        """The resolved config as YAML, in section order (see :meth:`to_dict`)."""
+        return yaml.safe_dump(self.to_dict(absolute=absolute), sort_keys=False)
+
+
+#: The sections of a config with a dataclass of their own, by key.
+SECTIONS: dict[str, type] = {
+    "study": StudySection,
+    "model": ModelSection,
+    "data": DataSection,
+}
+
+
+def normalized_path(path: Path) -> Path:
+    """``path`` with "a/../b" folded, without following links, as a user reads the path."""
+    return Path(os.path.normpath(path))
+
+
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """A ``sqlite:///relative.db`` URL with its file made absolute against ``base``; any other
+    URL as it is."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    file, sep, query = url[len(prefix) :].partition("?")
+    if not file or file == ":memory:" or file.startswith("/"):
+        return url
+    return f"{prefix}{normalized_path(base / file)}{sep}{query}"

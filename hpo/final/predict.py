@@ -1,0 +1,190 @@
+"""Predict with a final model: the label name, its probability and the probability of every
+class, per text (or text pair), cut the way the model was trained."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hpo.data.truncation import encode
+from hpo.errors import HpoError, ModelError
+from hpo.final.record import ModelRecord
+
+Text = str | tuple[str, str]
+
+
+def model_record(model_dir: str | Path) -> ModelRecord:
+    """The record ``hpo retrain`` saved next to the model (its defaults for a model saved
+    elsewhere); a folder that holds no model is a :class:`ModelError`."""
+    folder = Path(model_dir).expanduser().absolute()
+    if not (folder / "config.json").is_file():
+        raise ModelError(
+            f"{folder}: not a model folder (no config.json). Give the folder "
+            "written by `hpo retrain`, e.g. runs/<study>/final/model."
+        )
+    return ModelRecord.read(folder)
+
+
+class Predictor:
+    """A saved model with its tokenizer and record, loaded once: label texts (or pairs) cut
+    exactly as in training (same tokenizer, ``max_length`` and truncation, pairs as pairs)."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.model_dir = Path(model_dir).expanduser().absolute()
+        self.record = model_record(self.model_dir)
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        self.model.eval()
+
+    def predict(self, texts: Iterable[Text], *, batch_size: int = 32) -> list[dict[str, Any]]:
+        """``{"label", "probability", "probabilities", "text"}`` per text, in order; a pair
+        model takes ``(text, pair)`` tuples and adds ``"text_pair"``."""
+        return list(self.iter_predict(texts, batch_size=batch_size))
+
+    def iter_predict(
+        self, texts: Iterable[Text], *, batch_size: int = 32
+    ) -> Iterator[dict[str, Any]]:
+        """:meth:`predict`, one batch at a time."""
+        import torch
+
+        texts = _checked(texts)
+        record = self.record
+        pair_column = record.text_pair_column
+        if pair_column and not all(isinstance(t, tuple) for t in texts):
+            raise HpoError(
+                f"predict: {self.model_dir} classifies text pairs (data.text_pair_column "
+                f"{pair_column!r}); give them with --file F, a .csv, .tsv, .jsonl or .parquet "
+                "file with both columns."
+            )
+        if not pair_column and any(isinstance(t, tuple) for t in texts):
+            raise HpoError(f"predict: {self.model_dir} classifies single texts, not pairs.")
+        id2label = self.model.config.id2label
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            firsts = [t[0] if isinstance(t, tuple) else t for t in batch]
+            seconds = [t[1] for t in batch if isinstance(t, tuple)] if pair_column else None
+            ids = encode(
+                self.tokenizer,
+                firsts,
+                seconds,
+                max_length=record.max_length,
+                truncation=record.truncation,
+                head_fraction=record.head_fraction,
+            )
+            enc = self.tokenizer.pad(ids, return_tensors="pt")
+            with torch.inference_mode():
+                probs = self.model(**enc).logits.float().softmax(-1)
+            for i, row in enumerate(probs):
+                best = int(row.argmax())
+                out = {
+                    "label": id2label[best],
+                    "probability": round(float(row[best]), 4),
+                    "probabilities": {id2label[k]: round(float(p), 4) for k, p in enumerate(row)},
+                    "text": _short(firsts[i]),
+                }
+                if seconds is not None:
+                    out["text_pair"] = _short(seconds[i])
+                yield out
+
+
+def predict(
+    model_dir: str | Path, texts: Iterable[Text], *, batch_size: int = 32
+) -> Iterator[dict[str, Any]]:
+    """Yield ``{"label", "probability", "probabilities", "text"}`` per text, batch by batch
+    (see :class:`Predictor`); no text, or an empty one, fails before the model loads."""
+    texts = _checked(texts)
+    yield from Predictor(model_dir).iter_predict(texts, batch_size=batch_size)
+
+
+def _checked(texts: Iterable[Text]) -> list[Text]:
+    texts = list(texts)
+    if not texts or any(not "".join(t).strip() for t in texts):
+        raise HpoError(
+            "predict: no text given (or an empty one). Pass texts as arguments, "
+            "with --file F (.txt a text per line; .csv, .tsv, .jsonl or .parquet by their "
+            "text column), or on standard input with --file -."
+        )
+    return texts
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+#: ``--file`` formats read by column; any other file is read a review per line.
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
+
+
+def read_texts(
+    path: str, *, text_column: str = "text", pair_column: str | None = None
+) -> list[Any]:
+    """Texts from a file: ``.csv``/``.tsv``/``.jsonl``/``.parquet`` by their ``text_column``
+    (the header is not a text); ``.txt``, any other file and ``-`` (standard input) one per
+    non-empty line. With ``pair_column`` (a table file only): ``(text, pair)`` tuples."""
+    import sys
+
+    file = Path(path).expanduser().absolute() if path != "-" else Path("-")
+    suffix = file.suffix.lower()
+    if pair_column and suffix not in TABLE_SUFFIXES:
+        raise HpoError(
+            f"predict: {path}: a text-pair model reads pairs from a .csv, .tsv, .jsonl or "
+            f".parquet file with columns {text_column!r} and {pair_column!r}."
+        )
+    if path == "-":
+        return [line for line in sys.stdin.read().splitlines() if line.strip()]
+    try:
+        if suffix not in TABLE_SUFFIXES:
+            lines = file.read_text(encoding="utf-8").splitlines()
+            return [line for line in lines if line.strip()]
+        rows = _read_table(file, suffix)
+    except OSError as exc:
+        raise HpoError(f"predict: cannot read {file}: {exc.strerror}.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HpoError(f"predict: {file} is not valid {suffix[1:]}: {exc}.") from None
+    columns = [(text_column, "--text-column")]
+    if pair_column:
+        columns.append((pair_column, "--pair-column"))
+    found: list[list[Any]] = [[] for _ in columns]
+    for i, row in enumerate(rows, start=1):
+        for (column, flag), values in zip(columns, found, strict=True):
+            if column not in row:
+                raise HpoError(
+                    f"predict: {file} row {i} has no column {column!r} (columns: "
+                    f"{', '.join(map(str, row))}). Pass {flag}."
+                )
+            values.append(row[column])
+    for (column, _), values in zip(columns, found, strict=True):
+        bad = [i for i, t in enumerate(values, 1) if not isinstance(t, str) or not t.strip()]
+        if bad:
+            raise HpoError(
+                f"predict: {file}: {len(bad)} empty or missing texts in column {column!r} "
+                f"(first at row {bad[0]}). Remove those rows."
+            )
+    return list(zip(*found, strict=True)) if pair_column else found[0]
+
+
+def _read_table(file: Path, suffix: str) -> list[dict[str, Any]]:
+    if suffix in (".csv", ".tsv"):
+        import csv
+
+        with file.open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
+    if suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError(f"line {n} is not a JSON object")
+                rows.append(row)
+        return rows
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(file).to_pylist()
+    except Exception as exc:  # pyarrow raises its own error types for a bad file
+        raise ValueError(str(exc).splitlines()[0]) from None

@@ -1,0 +1,207 @@
+"""Final stage: best trial -> train on the whole training split -> test scores, once.
+
+How "best model at end" works without a validation split: the search already chose it. A
+trial's value is its best evaluation, reached at some epoch (``peak_epoch``, on the grid of
+``study.evals_per_epoch``). The retrain uses the trial's params and learning-rate schedule
+(its ``num_train_epochs``) and stops at that epoch. Nothing is evaluated while it trains, so the
+test split never picks an epoch or a checkpoint; it is scored exactly once, at the end.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpo.config.reference import resolve_auto_warmup, retrain_params
+from hpo.data.tokenized import prepare
+from hpo.final.best_params import load_params
+from hpo.final.record import ModelRecord
+from hpo.final.scoring import score
+from hpo.runs import checkpoints_dir, model_dir, reuse_result, save_result
+from hpo.search.storage import load_existing_study
+from hpo.search.trials import best_trial, peak_epoch
+from hpo.train.callbacks import StopAtEpochCallback, grid_point
+from hpo.train.inference import predict_logits
+from hpo.train.model import load_tokenizer
+from hpo.train.objective import objective_for
+from hpo.train.trainer import build_trainer, replay
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to train: params, where to stop, and where it came from."""
+
+    params: dict[str, Any]
+    stop_epoch: float
+    source: str
+
+
+def plan_from_study(config: HpoConfig) -> Plan:
+    """The best trial of the stored study, stopped where it peaked."""
+    study = load_existing_study(config)
+    trial = best_trial(study)
+    return Plan(
+        dict(trial.params),
+        _on_grid(config.study.evals_per_epoch, peak_epoch(trial)),
+        f"study {study.study_name!r} trial {trial.number}",
+    )
+
+
+def plan_from_file(config: HpoConfig, path: str | Path) -> Plan:
+    """Params exported by ``hpo export`` (the peak epoch comes with them)."""
+    params, peak = load_params(path, config.search_space)
+    epochs = float(params.get("num_train_epochs", config.training.get("num_train_epochs", 3)))
+    stop = _on_grid(config.study.evals_per_epoch, peak if peak is not None else epochs)
+    return Plan(params, stop, str(path))
+
+
+def plan_reference(config: HpoConfig, epochs: float) -> Plan:
+    """The reference setup (:mod:`hpo.config.reference`), trained for ``epochs`` (the tuned
+    run's epoch budget)."""
+    params = retrain_params(config.reference, config.search_space, epochs=epochs)
+    return Plan(params, epochs, "reference setup")
+
+
+def _on_grid(evals_per_epoch: int, epoch: float) -> float:
+    """``epoch`` on the evaluation grid of ``study.evals_per_epoch`` (at least one point)."""
+    return max(1, grid_point(epoch, evals_per_epoch)) / evals_per_epoch
+
+
+def train_and_test(
+    config: HpoConfig, plan: Plan, out_dir: Path, *, seeds: int = 1, quiet: bool = False
+) -> dict[str, Any]:
+    """Train ``seeds`` times on the whole training split, test each once; save the first model.
+
+    Writes ``out_dir/model`` (model + tokenizer, loadable by ``from_pretrained``) and
+    ``out_dir/metrics.json``; returns the metrics. A finished run with the same plan is reused.
+    """
+    metrics_path = out_dir / "metrics.json"
+    inputs = {"params": plan.params, "seeds": seeds, "stop_epoch": plan.stop_epoch}
+    done = reuse_result(metrics_path, inputs, refuse_other=True, what="plan")
+    if done is not None:
+        return done
+    tokenizer = load_tokenizer(config.model)
+    prepared = prepare(config.data, tokenizer, stage="final")
+    train, test = prepared.splits["train"], prepared.splits["test"]
+    objective = objective_for(
+        config.study.metric, prepared.labels, positive_label=config.data.positive_label
+    )
+    params = resolve_auto_warmup(
+        plan.params, config.search_space, config.training, n_train=len(train)
+    )
+    base_seed = int(config.training.get("seed", 42))
+    runs = []
+    for i in range(seeds):
+        seed = base_seed + i
+        logger.info(
+            "Final training %d/%d (seed %d): %s, stopping at epoch %.2f, on %d reviews",
+            i + 1,
+            seeds,
+            seed,
+            params,
+            plan.stop_epoch,
+            len(train),
+        )
+        trainer = build_trainer(
+            config,
+            train_dataset=train,
+            eval_dataset=None,
+            tokenizer=tokenizer,
+            output_dir=checkpoints_dir(out_dir),
+            quiet=quiet,
+            overrides={
+                "seed": seed,
+                **{k: v for k, v in params.items() if k not in config.search_space},
+            },
+        )
+        trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
+        start = time.perf_counter()
+        # The searched params go in the way every trial's did: through hp_space.
+        output = trainer.train(trial=replay(trainer, config.search_space, params))
+        train_seconds = time.perf_counter() - start
+        logits, labels, test_seconds = predict_logits(trainer, test)
+        predictions = logits.argmax(-1)
+        run = {
+            "seed": seed,
+            **score(predictions, labels, prepared.labels, objective),
+            "epochs_trained": round(trainer.state.epoch or 0.0, 4),
+            "train_seconds": round(train_seconds, 1),
+            "train_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
+            "test_seconds": round(test_seconds, 1),
+            "test_samples_per_second": round(len(test) / test_seconds, 2),
+        }
+        logger.info(
+            "Seed %d: test accuracy %.4f (95%% CI %.4f-%.4f)", seed, run["accuracy"], *run["ci95"]
+        )
+        if objective.metric != "accuracy":
+            logger.info(
+                "Seed %d: test %s %.4f (95%% CI %.4f-%.4f)",
+                seed,
+                objective.title,
+                run["metric_value"],
+                *run["metric_ci95"],
+            )
+        if i == 0:
+            _save_model(trainer, tokenizer, model_dir(out_dir), config, plan, prepared.labels)
+            # Per-example predictions of the saved model, in test order: the report compares
+            # models scored on the same examples with a paired test.
+            first_predictions = predictions.tolist()
+        runs.append(run)
+        del trainer
+        gc.collect()
+    accs = [r["accuracy"] for r in runs]
+    values = [r["metric_value"] for r in runs]
+    metrics = {
+        **{k: v for k, v in runs[0].items() if k != "seed"},
+        "test_accuracy_mean": statistics.fmean(accs),
+        "test_accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "test_metric_mean": statistics.fmean(values),
+        "test_metric_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "seeds": seeds,
+        "runs": runs,
+        "params": plan.params,
+        "trained_params": params,
+        "stop_epoch": plan.stop_epoch,
+        "source": plan.source,
+        "train_size": len(train),
+        "test_carved": prepared.test_carved,
+        "test_fraction": config.data.test_fraction if prepared.test_carved else None,
+        "data_fingerprint": prepared.data_fingerprint,
+        "max_length": config.data.max_length,
+        "predictions": first_predictions,
+    }
+    return save_result(metrics_path, inputs, metrics)
+
+
+def _save_model(
+    trainer: Any,
+    tokenizer: Any,
+    model_dir: Path,
+    config: HpoConfig,
+    plan: Plan,
+    labels: tuple[str, ...],
+) -> None:
+    trainer.save_model(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    data = config.data
+    ModelRecord(
+        max_length=data.max_length,
+        truncation=data.truncation,
+        head_fraction=data.head_fraction,
+        text_column=data.text_column,
+        text_pair_column=data.text_pair_column,
+        labels=labels,
+        params=plan.params,
+        source=plan.source,
+        model=config.model.name,
+    ).write(model_dir)

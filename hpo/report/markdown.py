@@ -1,0 +1,335 @@
+"""The final report: ``runs/<study>/report.md``, from the study and the final stage's results."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from hpo.config.schema import METRICS
+from hpo.data.splits import final_splits, labels_agree, train_test_overlap
+from hpo.final.scoring import mcnemar
+from hpo.report.plots import confusion_figure, plot_study, pyplot, score_figure
+from hpo.report.trials_table import trials_table
+from hpo.runs import RunLayout
+from hpo.search.storage import load_existing_study
+from hpo.search.trials import short_params
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig
+
+
+def make_report(config: HpoConfig) -> Path:
+    """Rebuild ``report.md`` and its plots from the results files that exist.
+
+    Writes nothing else: not the study, not the dashboard's artifacts.
+    """
+    study = load_existing_study(config)
+    layout = RunLayout.of(config)
+    results: dict[str, Any] = {}
+    for name, path in (
+        ("tuned", layout.final / "metrics.json"),
+        ("reference", layout.reference / "metrics.json"),
+    ):
+        if path.exists():
+            results[name] = json.loads(path.read_text())
+    if layout.baselines.exists():
+        results |= json.loads(layout.baselines.read_text())
+    # The overlap is measured on the data as published, before any dropping.
+    made = final_splits(dataclasses.replace(config.data, drop_test_overlap=False))
+    train, test = made.splits["train"], made.splits["test"]
+    texts = train_test_overlap(train, test)
+    overlap = list(zip(texts, labels_agree(train, test, texts), strict=True))
+    return write_report(
+        study,
+        config,
+        results,
+        overlap,
+        layout.root,
+        test_labels=test["label"],
+        test_carved=made.test_carved,
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _value(x: float, metric: str) -> str:
+    # A Matthews correlation runs from -1 to 1 and is no share of anything: no percent sign.
+    return f"{x:.3f}" if metric == "mcc" else _pct(x)
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.1f} s" if x >= 0.1 else "under 0.1 s"
+
+
+#: Below this many complete trials, parameter importances are shown with a caveat.
+IMPORTANCE_MIN_TRIALS = 10
+#: Significance level of the paired test.
+ALPHA = 0.05
+
+
+Row = tuple[str, dict[str, Any] | None, str]
+
+
+def result_rows(results: dict[str, Any]) -> list[Row]:
+    """(name, scores or None, note) per model, in the order of the bar charts."""
+    rows: list[Row] = []
+    classical = results.get("classical")
+    if classical:
+        rows.append(("classical: TF-IDF + logistic regression", classical, ""))
+    zero = results.get("zero_shot")
+    if zero:
+        if zero.get("applicable"):
+            note = f"labels mapped by name: {zero.get('label_map')}"
+            rows.append(("pretrained, no fine-tuning", zero, note))
+        else:
+            rows.append(
+                ("pretrained, no fine-tuning", None, f"not applicable: {zero.get('reason')}")
+            )
+    reference = results.get("reference")
+    if reference:
+        params = reference.get("trained_params") or reference.get("params") or {}
+        rows.append(
+            (
+                f"reference setup ({_params_text(params)})",
+                reference,
+                f"stopped at epoch {reference['stop_epoch']}",
+            )
+        )
+    tuned = results.get("tuned")
+    if tuned:
+        note = f"{tuned['source']}, stopped at epoch {tuned['stop_epoch']}"
+        if tuned.get("seeds", 1) > 1:
+            note += (
+                f"; {tuned['seeds']} seeds: accuracy {_pct(tuned['test_accuracy_mean'])} ± "
+                f"{_pct(tuned['test_accuracy_std'])}"
+            )
+        rows.append(("tuned (best trial, retrained on all of train)", tuned, note))
+    return rows
+
+
+def figure_rows(rows: list[Row], key: str = "accuracy") -> list[tuple[str, float, Any]]:
+    """(name, value, CI) of the rows with scores: ``key`` "accuracy" or "metric_value"."""
+    ci_key = "ci95" if key == "accuracy" else "metric_ci95"
+    return [(name, r[key], r[ci_key]) for name, r, _ in rows if r is not None and key in r]
+
+
+_SHORT_NAMES = {
+    "learning_rate": "lr",
+    "per_device_train_batch_size": "batch",
+    "num_train_epochs": "epochs",
+    "weight_decay": "wd",
+    "warmup_steps": "warmup",
+}
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{_SHORT_NAMES.get(k, k)} {v}" for k, v in short_params(params).items())
+
+
+def paired_comparison(
+    name_a: str, a: dict[str, Any], name_b: str, b: dict[str, Any], labels: Any
+) -> str:
+    """One sentence: which of two models scored on the same test examples is higher, and
+    whether McNemar's exact test says the difference is more than chance."""
+    diff = a["accuracy"] - b["accuracy"]
+    if diff == 0:
+        head = f"{name_a} and {name_b} have the same test accuracy ({_pct(a['accuracy'])})."
+    else:
+        hi, lo = (name_a, name_b) if diff > 0 else (name_b, name_a)
+        hi_acc, lo_acc = max(a["accuracy"], b["accuracy"]), min(a["accuracy"], b["accuracy"])
+        head = (
+            f"{hi[0].upper() + hi[1:]} scores {abs(100 * diff):.2f} points higher than {lo} "
+            f"({_pct(hi_acc)} vs {_pct(lo_acc)})."
+        )
+    if "predictions" not in a or "predictions" not in b or len(a["predictions"]) != len(labels):
+        return head + " No per-example predictions were recorded, so no paired test."
+    labels = np.asarray(labels)
+    test = mcnemar(np.asarray(a["predictions"]) == labels, np.asarray(b["predictions"]) == labels)
+    counts = (
+        f"McNemar's exact test on the {test['n']} paired test examples: {test['a_only']} right "
+        f"only by {name_a}, {test['b_only']} only by {name_b}, p = {test['p_value']:.3g}"
+    )
+    if test["p_value"] < ALPHA:
+        verdict = f": the difference is significant at the {ALPHA:.0%} level."
+    else:
+        verdict = f": not significant at the {ALPHA:.0%} level; the difference could be chance."
+    return f"{head} {counts}{verdict}"
+
+
+def write_report(
+    study: optuna.Study,
+    config: Any,
+    results: dict[str, Any],
+    overlap: list[tuple[str, bool]],
+    out_dir: Path,
+    *,
+    test_labels: Any = None,
+    test_carved: bool = False,
+) -> Path:
+    """``report.md`` plus PNG plots in ``out_dir``; returns the report's path.
+
+    ``overlap``: the texts in both the train and the test split, each with whether its labels
+    agree in both; ``test_labels``: the test split's labels, for the paired tests;
+    ``test_carved``: the data had no test split, so it was carved from train.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metric = config.study.metric
+    title = METRICS[metric]
+    rows = result_rows(results)
+    pictures = [("accuracy", "accuracy", "test_accuracy.png")]
+    if metric != "accuracy":
+        pictures.append(("metric_value", title, f"test_{metric}.png"))
+    plt = pyplot()
+    for key, name, file in pictures:
+        fig = score_figure(
+            figure_rows(rows, key), name, percent=key == "accuracy" or metric != "mcc"
+        )
+        fig.savefig(out_dir / file, dpi=120)
+        plt.close(fig)
+    plots = plot_study(study, out_dir, title)
+    tuned = results.get("tuned")
+    n_test = tuned["n"] if tuned else next((r["n"] for r in results.values() if "n" in r), None)
+    where = (
+        f"carved from the training data (data.test_fraction {config.data.test_fraction}, "
+        f"seed {config.data.split_seed}, stratified) before the search, since the data has "
+        "no test split"
+        if test_carved
+        else "the data's own"
+    )
+    lines = [
+        f"# {config.study.name}: final report",
+        "",
+        f"Model `{config.model.name}`, data `{config.data.path or config.data.dataset}`, "
+        f"max_length {config.data.max_length}. Search objective: validation {title}. Test "
+        f"split: {n_test if n_test is not None else '?'} examples, {where}; scored once per "
+        "model.",
+        "",
+        *[f"![test {name}]({file})" for _, name, file in pictures],
+        "",
+    ]
+    lines += _score_table(rows, metric)
+    labels = list(test_labels) if test_labels is not None else []
+    others = [
+        ("the classical baseline", results.get("classical")),
+        ("the reference setup", results.get("reference")),
+    ]
+    zero = results.get("zero_shot")
+    if zero and zero.get("applicable"):
+        others.append(("the pretrained model without fine-tuning", zero))
+    for name, other in others:
+        if tuned and other:
+            lines += [paired_comparison("the tuned model", tuned, name, other, labels), ""]
+    if tuned:
+        lines += _tuned_section(tuned, out_dir)
+    lines += ["", "## Search", ""]
+    n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    for name, made in plots.items():
+        caption = name.replace("_", " ")
+        lines.append(f"![{caption}]({made})" if made.endswith(".png") else f"{caption}: {made}")
+        if name == "param_importances" and made.endswith(".png"):
+            caveat = (
+                f" With fewer than {IMPORTANCE_MIN_TRIALS} they are a hint, not a ranking: "
+                "another run may order them differently."
+                if n_complete < IMPORTANCE_MIN_TRIALS
+                else ""
+            )
+            lines += ["", f"Importances are computed from {n_complete} complete trials.{caveat}"]
+        lines.append("")
+    lines += ["```", trials_table(study, title), "```", ""]
+    lines += _overlap_section(overlap, config)
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _score_table(rows: list[Row], metric: str) -> list[str]:
+    """Markdown table of every model's test accuracy (and the study's metric), with CIs."""
+    extra = metric != "accuracy"
+    head = "| model | test accuracy | 95% CI |"
+    if extra:
+        head += f" test {METRICS[metric]} | 95% CI |"
+    lines = [head + " notes |", "|" + " --- |" * (head.count("|"))]
+    for name, result, note in rows:
+        cells = [_score_cells(result, "accuracy", "ci95", "accuracy")]
+        if extra:
+            cells.append(_score_cells(result, "metric_value", "metric_ci95", metric))
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {note} |")
+    return [*lines, ""]
+
+
+def _score_cells(result: dict[str, Any] | None, key: str, ci_key: str, metric: str) -> str:
+    if result is None or key not in result:
+        return "n/a | "
+    ci = result.get(ci_key)
+    interval = f"{_value(ci[0], metric)} – {_value(ci[1], metric)}" if ci else ""
+    return f"{_value(result[key], metric)} | {interval}"
+
+
+def _tuned_section(tuned: dict[str, Any], out_dir: Path) -> list[str]:
+    """Params and timing of the tuned model, its per-class scores and confusion matrix."""
+    cm = tuned["confusion_matrix"]["rows_true_cols_pred"]
+    names = tuned["confusion_matrix"]["labels"]
+    plt = pyplot()
+    fig = confusion_figure(cm, names)
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=110)
+    plt.close(fig)
+    lines = [
+        "## Tuned model",
+        "",
+        f"Params: `{tuned.get('trained_params') or tuned['params']}`; trained "
+        f"{tuned['epochs_trained']} epochs on {tuned['train_size']} examples in "
+        f"{_seconds(tuned['train_seconds'])} ({tuned['train_samples_per_second']} "
+        f"samples/s); test scored in {_seconds(tuned['test_seconds'])}.",
+        "",
+    ]
+    per_class = tuned.get("per_class")
+    if per_class:
+        lines += [
+            "| class | precision | recall | F1 | test examples |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {_pct(c['precision'])} | {_pct(c['recall'])} | {_pct(c['f1'])} | "
+            f"{c['support']} |"
+            for name, c in per_class.items()
+        ]
+        lines.append("")
+    lines += [
+        "Confusion matrix (rows: true class, columns: predicted):",
+        "",
+        "| true \\ predicted | " + " | ".join(names) + " |",
+        "| --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    lines += [
+        f"| {n} | " + " | ".join(map(str, row)) + " |" for n, row in zip(names, cm, strict=True)
+    ]
+    return [*lines, "", "![confusion matrix](confusion_matrix.png)"]
+
+
+def _overlap_section(overlap: list[tuple[str, bool]], config: Any) -> list[str]:
+    lines = ["## Examples in both train and test", ""]
+    if not overlap:
+        return [*lines, "No text appears in both the training and the test split.", ""]
+    same = sum(agree for _, agree in overlap)
+    dropped = " (done for this run)." if config.data.drop_test_overlap else "."
+    lines += [
+        f"{len(overlap)} distinct texts appear in both the training and the test split, "
+        f"{same} of them with the same label in both. A model that saw them in training is "
+        "scored on them again. Set `data.drop_test_overlap: true` to drop them from train"
+        + dropped,
+        "",
+        "<details><summary>The overlapping texts (first 300 characters each)</summary>",
+        "",
+    ]
+    for i, (text, _) in enumerate(overlap, 1):
+        short = text if len(text) <= 300 else text[:297] + "..."
+        lines.append(f"{i}. {short.replace('|', '/')}")
+    return [*lines, "", "</details>", ""]

@@ -1,0 +1,336 @@
+"""Run the search: ``Trainer.hyperparameter_search(backend="optuna")`` over a stored study.
+
+One process or many (``--workers``, or ``hpo worker`` on other machines) run the same loop
+against the same storage: it ends when the study holds exactly ``study.n_trials`` COMPLETE +
+PRUNED trials. FAILED trials (a killed worker, out of memory) do not count and are replaced.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from hpo.config.reference import resolve_reference
+from hpo.config.samplers import build_pruner, build_sampler
+from hpo.config.space import make_hp_space
+from hpo.data.tokenized import Prepared, prepare
+from hpo.errors import HpoError, Interrupted
+from hpo.runs import RunLayout, write_atomically
+from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
+from hpo.search.storage import (
+    fail_stale_trials,
+    make_storage,
+    open_study,
+    requeue,
+)
+from hpo.search.trials import (
+    SurplusTrialError,
+    check_not_surplus,
+    count_states,
+    finished,
+    peak_epoch,
+    short_params,
+)
+from hpo.train.model import load_tokenizer
+from hpo.train.objective import objective_for
+from hpo.train.trainer import build_trainer
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig, StudySection
+
+logger = logging.getLogger(__name__)
+
+#: Errors that fail one trial only: the search goes on. A surplus trial (one worker too many
+#: started at the end) is failed before it trains.
+TRIAL_ERRORS: tuple[type[BaseException], ...] = (
+    # torch.OutOfMemoryError since torch 2.5; the CUDA one before that.
+    getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
+    SurplusTrialError,
+)
+
+#: Consecutive trials that may fail with nothing finishing before the search gives up.
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+def seeded_sampler(
+    sampler: Mapping[str, Any], n_existing: int, *, salt: int = 0
+) -> optuna.samplers.BaseSampler:
+    """The ``study.sampler`` block's sampler, its seed offset by the trials already in the study
+    (and ``salt``).
+
+    One sampler serves all the trials a process runs, as in ``study.optimize``: a new study
+    with seed 42 gets the same suggestions as any other Optuna search seeded 42. A resumed
+    study would replay the same random start-up suggestions with the same seed; offsetting by
+    the trials already stored keeps runs reproducible without repeats. Workers add a ``salt``
+    of their own, or two workers started together would suggest the same params in lockstep.
+    """
+    spec = dict(sampler)
+    if spec.get("seed") is not None:
+        spec["seed"] = (int(spec["seed"]) + n_existing + salt) % 2**32
+    return build_sampler(spec)
+
+
+def open_and_seed(
+    config: HpoConfig, prepared: Prepared
+) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
+    """Open (or create) the study for these data, fail stale trials, enqueue the reference on
+    a new one, and save the resolved config at ``runs/<study>/config.yaml``."""
+    storage = make_storage(config.storage_url, study=config.study)
+    study = open_study(config, storage=storage, data_identity=prepared.identity)
+    study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
+    fail_stale_trials(study)
+    if config.study.enqueue_reference and not study.trials:
+        params = resolve_reference(
+            config.search_space,
+            config.reference,
+            config.training,
+            n_train=len(prepared.splits["train"]),
+        )
+        if params:
+            # skip_if_exists: two workers starting on an empty study enqueue it once.
+            study.enqueue_trial(params, user_attrs={"reference": True}, skip_if_exists=True)
+            logger.info("Enqueued the reference setup as trial 0: %s", params)
+    layout = RunLayout.of(config)
+    write_atomically(layout.config_file, config.to_yaml(absolute=True))
+    study.set_user_attr(CONFIG_FILE_ATTR, str(layout.config_file.absolute()))
+    return storage, study
+
+
+def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
+    """The tokenizer and the tokenized train/validation splits (from the cache when possible).
+
+    Called before the study is opened, so bad data or a bad model never leaves a new, empty
+    study behind in storage.
+    """
+    tokenizer = load_tokenizer(config.model)
+    prepared = prepare(config.data, tokenizer, stage="search")
+    objective = objective_for(
+        config.study.metric, prepared.labels, positive_label=config.data.positive_label
+    )  # f1 on 4 classes fails here, not later
+    logger.info(
+        "Search data: %d train / %d validation examples, %d classes (%s), objective validation "
+        "%s (fingerprint %s, cache %s)",
+        len(prepared.splits["train"]),
+        len(prepared.splits["validation"]),
+        len(prepared.labels),
+        ", ".join(prepared.labels),
+        objective.title,
+        prepared.data_fingerprint,
+        "hit" if prepared.cache_hit else "miss",
+    )
+    return tokenizer, prepared
+
+
+def run_search(
+    config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0, worker: bool = False
+) -> optuna.Study:
+    """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
+
+    A new study gets the reference setup enqueued as its first trial. Re-running resumes the
+    same study; trials left RUNNING by a dead process are failed once their heartbeat is older
+    than ``study.grace_period`` and rerun with the same params. When the remaining trials are
+    all running elsewhere, this process waits for them rather than start a surplus one.
+    ``worker``: one of several processes on the study; its sampler seed gets a salt of its own.
+    On Ctrl-C the running trial is failed, its params are queued to run first when the search
+    resumes, and :class:`hpo.errors.Interrupted` says so.
+    """
+    tokenizer, prepared = load_search_data(config)
+    storage, study = open_and_seed(config, prepared)
+    target = config.study.n_trials
+    train, validation = prepared.splits["train"], prepared.splits["validation"]
+    layout = RunLayout.of(config)
+    trainer = build_trainer(
+        config,
+        train_dataset=train,
+        eval_dataset=validation,
+        tokenizer=tokenizer,
+        output_dir=layout.trials,
+        quiet=quiet,
+        # Two workers may pass the count check at once; the later trial is failed unrun.
+        before_trial=functools.partial(check_not_surplus, max_trials=target),
+    )
+    started: list[int] = []
+    hp_space = _logged(make_hp_space(config.search_space), started, study, target)
+    salt = (os.getpid() * 7919) if worker else 0
+    sampler = seeded_sampler(config.study.sampler, len(study.trials), salt=salt)
+    failures = 0
+    waiting_logged = False
+    progress = _TrialProgress(target, finished(count_states(study)), enabled=not quiet)
+    try:
+        while True:
+            fail_stale_trials(study)
+            counts = count_states(study)
+            done, running = finished(counts), counts[TrialState.RUNNING]
+            progress.update(done, study)
+            if done >= target:
+                break
+            if done + running >= target:
+                # The rest are running in other workers (or in a dead one, until its grace
+                # period ends and the trial is failed and requeued): wait, don't overshoot.
+                if not waiting_logged:
+                    logger.info("Waiting for %d running trial(s) to finish.", running)
+                    waiting_logged = True
+                time.sleep(poll_s)
+                continue
+            waiting_logged = False
+            try:
+                _run_one_trial(trainer, config.study, storage, hp_space, sampler, study)
+            except KeyboardInterrupt:
+                raise _interrupted(study, started, layout.config_file) from None
+            if started:
+                _log_outcome(study, started[-1])
+            update_study_note(study)
+            failures = failures + 1 if finished(count_states(study)) == done else 0
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                raise HpoError(
+                    f"study {config.study.name!r}: {failures} trials in a row failed; see the "
+                    f"log above. Fix the cause and run `hpo search {config.source}` again to "
+                    "resume."
+                )
+    finally:
+        progress.close()
+    update_study_note(study)
+    return study
+
+
+def _interrupted(study: optuna.Study, started: list[int], config_file: Path) -> Interrupted:
+    """Fail the interrupted trial, queue its params to run first, and say so (with the study's
+    saved config, ``config_file``, to resume it from anywhere)."""
+    saved = config_file.absolute()
+    resume = f"run the same command again to resume (or `hpo search {saved}`)"
+    if not started:
+        return Interrupted(f"interrupted before any trial started; {resume}.")
+    number = started[-1]
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state == TrialState.RUNNING:  # interrupted outside Optuna's own handler
+        study.tell(number, state=TrialState.FAIL)
+    elif trial.state != TrialState.FAIL:  # it finished before the interrupt landed
+        return Interrupted(f"interrupted after trial {number} finished; {resume}.")
+    requeue(study, number)
+    update_study_note(study)
+    return Interrupted(
+        f"interrupted: trial {number} is marked FAILED and its params are queued to run first; "
+        f"{resume}."
+    )
+
+
+def _logged(hp_space: Any, started: list[int], study: optuna.Study, target: int) -> Any:
+    """``hp_space`` that logs one line when a trial starts, and notes its number."""
+
+    def logged(trial: Any) -> dict[str, Any]:
+        params = hp_space(trial)
+        if hasattr(trial, "study"):
+            started.append(trial.number)
+            done = finished(count_states(study))
+            frozen = study.get_trials(deepcopy=False)[trial.number]
+            retry = frozen.system_attrs.get("failed_trial")
+            again = f", rerun of trial {retry}" if retry is not None else ""
+            ref = ", the reference setup" if trial.user_attrs.get("reference") else ""
+            logger.info(
+                "Trial %d started (%d/%d finished%s%s): %s",
+                trial.number,
+                done,
+                target,
+                ref,
+                again,
+                short_params(params),
+            )
+        return params
+
+    return logged
+
+
+def _log_outcome(study: optuna.Study, number: int) -> None:
+    """One line when a trial completes (a pruned trial logged its own line when it stopped)."""
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state != TrialState.COMPLETE:
+        return
+    best = study.best_trial
+    logger.info(
+        "Trial %d finished: validation %s %.4f (peak at epoch %s) in %.0f s; best so far: "
+        "trial %d, %.4f",
+        number,
+        objective_title(study),
+        trial.value,
+        peak_epoch(trial),
+        trial.duration.total_seconds() if trial.duration else 0.0,
+        best.number,
+        best.value,
+    )
+
+
+class _TrialProgress:
+    """A progress bar over the study's trials, with the best value so far.
+
+    It starts at the trials already finished, so its rate and ETA count this run's trials only.
+    """
+
+    def __init__(self, total: int, initial: int, *, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            initial=min(initial, total),
+            desc="trials",
+            unit="trial",
+            disable=not enabled,
+            position=0,
+            leave=True,
+        )
+
+    def update(self, done: int, study: optuna.Study) -> None:
+        step = min(done, self.bar.total) - self.bar.n
+        best = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+        if best:
+            self.bar.set_postfix(best=f"{max(best):.4f}", refresh=False)
+        if step > 0:
+            self.bar.update(step)
+        else:
+            self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _run_one_trial(
+    trainer: Any,
+    study_cfg: StudySection,
+    storage: optuna.storages.BaseStorage,
+    hp_space: Any,
+    sampler: optuna.samplers.BaseSampler,
+    study: optuna.Study,
+) -> None:
+    try:
+        trainer.hyperparameter_search(
+            hp_space=hp_space,
+            compute_objective=trainer.objective_of,
+            n_trials=1,
+            direction=study_cfg.direction,
+            backend="optuna",
+            hp_name=_trial_name,
+            # Passed through to optuna.create_study / study.optimize:
+            study_name=study_cfg.name,
+            storage=storage,
+            load_if_exists=True,
+            sampler=sampler,
+            pruner=build_pruner(study_cfg.pruner),
+            catch=TRIAL_ERRORS,
+        )
+    except ValueError:
+        # Trainer reads study.best_trial after optimizing; while every trial so far was
+        # pruned or failed there is none, which is a valid state for the study.
+        if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            raise
+
+
+def _trial_name(trial: Any) -> str:
+    return f"trial-{trial.number}"

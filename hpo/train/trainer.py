@@ -1,0 +1,370 @@
+"""The trial's Trainer: built in one place for every search trial and the final retrain.
+
+:class:`HpoTrainer` reports to Optuna on the samples-seen axis, keeps each trial's best
+evaluation as its value, records per-trial figures on the trial, and lets the last trial's
+model go before the next one is built. Search and retrain share :func:`build_trainer`, so a
+best trial is replayed with the construction it was scored with.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import gc
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.data import Sampler, SequentialSampler
+from transformers import (
+    DataCollatorWithPadding,
+    PrinterCallback,
+    ProgressCallback,
+    Trainer,
+)
+
+from hpo.config.space import make_hp_space
+from hpo.data.labels import names_of
+from hpo.train.arguments import training_arguments
+from hpo.train.batching import LengthBucketSampler
+from hpo.train.callbacks import (
+    BarOnlyProgressCallback,
+    GridEvaluationCallback,
+    StepTimer,
+    WarmupCheckCallback,
+    grid_point,
+)
+from hpo.train.kernels import StepKernels
+from hpo.train.model import make_model_init
+from hpo.train.objective import Objective, make_compute_metrics, objective_for, objective_value
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+    from hpo.config.schema import HpoConfig, ParamSpec
+
+logger = logging.getLogger(__name__)
+
+
+def memory_mb() -> tuple[float, float]:
+    """Resident memory now and the process's high-water mark, in MiB (Linux: ru_maxrss in KiB).
+
+    If trials leaked, both would climb trial after trial.
+    """
+    import resource
+
+    import psutil
+
+    rss = psutil.Process().memory_info().rss / 2**20
+    return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library, where ctypes finds one (None elsewhere)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+class HpoTrainer(Trainer):
+    """Trainer that reports to Optuna on an axis that means the same in every trial.
+
+    Trainer reports intermediate values against ``global_step``, which counts different amounts
+    of data when trials differ in batch size. Here the step is *training samples seen* at the
+    evaluation point (``point / evals_per_epoch * n_train``), so a median pruner compares like
+    with like. The trial's objective is its best evaluation (the model it would keep), not its
+    last one (transformers#25247). Per-trial figures go to the trial's user attrs.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        evals_per_epoch: int | None = 1,
+        before_trial: Callable[[Any], None] | None = None,
+        kernels: StepKernels | None = None,
+        objective_metric: Objective | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.objective_metric = objective_metric or Objective("accuracy", 2)
+        self.evals_per_epoch = evals_per_epoch or 1
+        self.before_trial = before_trial
+        self.kernels = kernels or StepKernels(train_attn_implementation=None, packed_dropout=False)
+        if evals_per_epoch:  # None: no evaluation while training (the final retrain)
+            self.add_callback(GridEvaluationCallback(evals_per_epoch))
+        self.timer = StepTimer()
+        self.add_callback(self.timer)
+        self.add_callback(WarmupCheckCallback())
+        self._reset_trial_state()
+
+    def _reset_trial_state(self) -> None:
+        self.eval_history: list[dict[str, float]] = []
+        self.best_objective: float | None = None
+        self.tokens_processed = 0
+        self.tokens_real = 0
+
+    # -- batching -----------------------------------------------------------------------------
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Sampler[int] | None:
+        # Trainer passes a copy stripped of the columns forward() does not take, "length"
+        # among them; the same rows with their lengths are in self.train_dataset.
+        source, column = self.train_dataset, self.args.length_column_name
+        if (
+            self.args.train_sampling_strategy == "group_by_length"
+            and self.args.world_size <= 1
+            and column in getattr(source, "column_names", ())
+            and (train_dataset is None or len(train_dataset) == len(source))
+        ):
+            batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            return LengthBucketSampler(source[column], batch)
+        return super()._get_train_sampler(train_dataset)
+
+    def _get_eval_sampler(self, eval_dataset: Any) -> Sampler[int] | None:
+        # build_trainer sorted the validation set by length, so each batch pads to little.
+        # Under group_by_length Trainer would reshuffle it into random megabatches.
+        if eval_dataset is not None and self.args.world_size <= 1:
+            return SequentialSampler(eval_dataset)
+        return super()._get_eval_sampler(eval_dataset)
+
+    # -- attention kernel and dropout masks (hpo.kernels) -------------------------------------
+
+    def attention_kernels(self) -> tuple[str | None, str | None]:
+        """(training, evaluation) attention kernels of the current model."""
+        return self.kernels.kernels(self.model)
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        """Evaluate (and predict) with the kernel the model loaded with (see hpo.kernels)."""
+        with self.kernels.evaluation(self.model):
+            return super().evaluation_loop(*args, **kwargs)
+
+    # -- counting -----------------------------------------------------------------------------
+
+    def training_step(
+        self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None
+    ) -> torch.Tensor:
+        ids = inputs.get("input_ids")
+        if ids is not None:
+            self.tokens_processed += ids.numel()
+            mask = inputs.get("attention_mask")
+            self.tokens_real += int(mask.sum()) if mask is not None else ids.numel()
+        # Forward and backward both run in here; the optimizer step and evaluation do not.
+        with self.kernels.training(self.model):
+            return super().training_step(model, inputs, num_items_in_batch)
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def samples_seen(self) -> int:
+        """Training samples seen at the current evaluation point (the pruning axis)."""
+        point = grid_point(self.state.epoch or 0.0, self.evals_per_epoch)
+        n_train = len(self.train_dataset) if self.train_dataset is not None else 0
+        return round(point * n_train / self.evals_per_epoch)
+
+    def objective_of(self, metrics: dict[str, float]) -> float:
+        """The trial objective (``study.metric``) from Trainer's evaluation metrics."""
+        return objective_value(metrics, self.objective_metric)
+
+    def _report_to_hp_search(self, trial: Any, step: int, metrics: dict[str, float]) -> None:
+        value = self.objective_of(metrics)
+        record = {
+            "epoch": round(self.state.epoch or 0.0, 4),
+            "samples_seen": self.samples_seen(),
+            "value": value,
+            "accuracy": float(metrics.get("eval_accuracy", float("nan"))),
+            "loss": float(metrics.get("eval_loss", float("nan"))),
+        }
+        self.eval_history.append(record)
+        self.best_objective = (
+            value if self.best_objective is None else max(self.best_objective, value)
+        )
+        # What hyperparameter_search returns as the trial's value: the best evaluation so far.
+        self.objective = self.best_objective
+        if self.hp_search_backend is None or trial is None or not hasattr(trial, "report"):
+            return
+        import optuna
+
+        if not hasattr(trial, "study"):  # FixedTrial: a replay, nothing to report to
+            return
+        trial.set_user_attr("evals", self.eval_history)
+        trial.report(value, record["samples_seen"])
+        # At the last evaluation the trial has paid for all its training: pruning it then saves
+        # nothing and would throw a finished result away.
+        final = self.state.max_steps > 0 and self.state.global_step >= self.state.max_steps
+        if not final and trial.should_prune():
+            logger.info(
+                "Trial %d pruned at %d samples seen (%s %.4f below the pruner's threshold)",
+                trial.number,
+                record["samples_seen"],
+                self.objective_metric.title,
+                value,
+            )
+            trial.set_user_attr("pruned_at_samples", record["samples_seen"])
+            self.callback_handler.on_train_end(self.args, self.state, self.control)
+            raise optuna.TrialPruned(
+                f"{self.objective_metric.title} {value:.4f} at {record['samples_seen']} "
+                "samples seen"
+            )
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        """Train, then record runtime, throughput and token counts on the Optuna trial."""
+        trial = kwargs.get("trial")
+        if self.before_trial is not None and hasattr(trial, "study"):
+            self.before_trial(trial)
+        self._reset_trial_state()
+        if self.model_init is not None:
+            self._release_last_trial()
+        start = time.perf_counter()
+        output = None
+        try:
+            output = super().train(*args, **kwargs)
+            return output
+        finally:
+            runtime = time.perf_counter() - start
+            if trial is not None and hasattr(trial, "set_user_attr"):
+                self._record(trial, runtime, output)
+
+    def _release_last_trial(self) -> None:
+        """Let the last trial's model, optimizer and garbage go before the next trial starts.
+
+        Trainer keeps the model and optimizer referenced (itself, its CallbackHandler, and the
+        Accelerator it replaces only after ``model_init``), and Accelerate's mixed-precision
+        wrapper stores the model's forward on the model, a reference cycle: dropping the
+        references and that attribute lets reference counting free both. What a trial leaves
+        in young cycles (a pruned trial's traceback holds its training frames) goes with a
+        young-generation collection, far cheaper than a full one. Then glibc's
+        ``malloc_trim`` hands freed heap pages back: dynamic padding allocates tensors of a new
+        size almost every step, and on a fragmented heap a later trial with larger batches
+        pushed the process's high-water mark up (the search speed benchmark's memory rows and
+        the docs' *Search speed* have the figures with and without the trim).
+        """
+        model = self.model
+        self.model = self.model_wrapped = None
+        self.optimizer, self.lr_scheduler = None, None
+        handler = self.callback_handler
+        handler.model = handler.optimizer = handler.lr_scheduler = None
+        if model is not None:  # the class's forward takes over again
+            vars(model).pop("forward", None)
+            vars(model).pop("_original_forward", None)
+        del model
+        gc.collect(1)
+        trim = getattr(_libc(), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+
+    def _record(self, trial: Any, runtime: float, output: Any) -> None:
+        metrics = output.metrics if output is not None else {}
+        timed = self.timer.last
+        rss, peak = memory_mb()
+        train_kernel, eval_kernel = self.attention_kernels()
+        samples = (
+            self.state.global_step
+            * self.args.train_batch_size
+            * self.args.gradient_accumulation_steps
+        )
+        attrs = {
+            "evals": self.eval_history,
+            "train_runtime": round(metrics.get("train_runtime", runtime), 3),
+            "train_samples_per_second": round(
+                metrics.get("train_samples_per_second", samples / runtime if runtime else 0.0), 3
+            ),
+            "tokens_processed": self.tokens_processed,
+            "tokens_real": self.tokens_real,
+            "padding_efficiency": round(self.tokens_real / self.tokens_processed, 4)
+            if self.tokens_processed
+            else None,
+            "step_seconds": round(timed["step_seconds"], 3),
+            "eval_seconds": round(timed["eval_seconds"], 3),
+            "wall_seconds": round(runtime, 3),
+            "rss_mb": round(rss, 1),
+            "peak_rss_mb": round(peak, 1),
+            # The kernels the model ran (model.attn_implementation: auto decides).
+            "train_attn_implementation": train_kernel,
+            "eval_attn_implementation": eval_kernel,
+            "dropout_masks": self.kernels.dropout_masks,
+        }
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+
+def build_trainer(
+    config: HpoConfig,
+    *,
+    train_dataset: Dataset,
+    eval_dataset: Dataset | None,
+    tokenizer: PreTrainedTokenizerBase,
+    output_dir: str | Path,
+    quiet: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    before_trial: Callable[[Any], None] | None = None,
+) -> HpoTrainer:
+    """The Trainer used by every search trial and by the final retrain.
+
+    Its ``model_init`` loads ``model.name`` afresh for each trial, with a head for the classes
+    of ``train_dataset`` (its ``ClassLabel``); evaluation scores ``study.metric``; training
+    steps and evaluation run with the kernels of :class:`hpo.kernels.StepKernels`.
+    """
+    labels = names_of(train_dataset)
+    objective = objective_for(
+        config.study.metric, labels, positive_label=config.data.positive_label
+    )
+    args = training_arguments(
+        config.training,
+        config.search_space,
+        config.reference,
+        output_dir=output_dir,
+        quiet=quiet,
+        overrides=overrides,
+    )
+    if eval_dataset is not None and "length" in eval_dataset.column_names:
+        # Batches of similar length pad less; the order does not change accuracy.
+        with warnings.catch_warnings():
+            # datasets passes pyarrow a sort option that pyarrow 25 deprecates; not ours to fix.
+            warnings.simplefilter("ignore", FutureWarning)
+            eval_dataset = eval_dataset.sort("length")
+    trainer = HpoTrainer(
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        model_init=make_model_init(config.model, labels),
+        compute_metrics=make_compute_metrics(objective),
+        objective_metric=objective,
+        evals_per_epoch=config.study.evals_per_epoch if eval_dataset is not None else None,
+        before_trial=before_trial,
+        kernels=StepKernels.choose(
+            config.model.attn_implementation, config.model.dropout_masks, args
+        ),
+    )
+    if quiet:
+        # Trainer prints every log dict when its progress bar is off; quiet means quiet.
+        trainer.remove_callback(PrinterCallback)
+    elif trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarOnlyProgressCallback)
+    return trainer
+
+
+def replay(
+    trainer: HpoTrainer, search_space: Mapping[str, ParamSpec], params: Mapping[str, Any]
+) -> Any:
+    """A trial that gives ``params`` back through the search's own ``hp_space``: pass it as
+    ``trainer.train(trial=...)`` and Trainer sets the arguments exactly as it does in a trial.
+
+    The best trial and the reference are replayed with Optuna's ``FixedTrial``; the trainer is
+    told it runs an Optuna search (``hp_search_backend``, ``hp_space``), as
+    ``hyperparameter_search`` tells it, so that ``train`` applies the trial.
+    """
+    import optuna
+    from transformers.trainer_utils import HPSearchBackend
+
+    trainer.hp_search_backend = HPSearchBackend.OPTUNA
+    trainer.hp_space = make_hp_space(search_space)
+    return optuna.trial.FixedTrial({k: params[k] for k in search_space})

@@ -1,0 +1,51 @@
+"""Label sets: int labels in numeric order with names, string labels sorted, mixed columns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny import synthetic_topics, write_table
+
+from hpo.config.schema import DataSection
+from hpo.data.sources import load_raw
+from hpo.errors import DataError
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_int_labels_in_numeric_order_with_names(tmp_path: Path) -> None:
+    rows = [{"text": f"t{i}", "label": [10, 2, 1][i % 3]} for i in range(30)]
+    _jsonl(tmp_path / "train.jsonl", rows)
+    raw, _ = load_raw(DataSection(path=str(tmp_path)))
+    names = raw["train"].features["label"].names
+    assert names == ["1", "2", "10"], "numeric order, not string order"
+    assert raw["train"]["label"][:3] == [2, 1, 0]
+    named = load_raw(DataSection(path=str(tmp_path), label_names=[f"c{i}" for i in range(11)]))
+    assert named[0]["train"].features["label"].names == ["c1", "c2", "c10"]
+
+
+def test_string_labels_sorted_and_label_names_ignored(tmp_path: Path) -> None:
+    write_table(synthetic_topics(80, seed=0), tmp_path / "train.csv")
+    for names in (None, ["neg", "pos"]):  # the IMDb configs' label_names do not get in the way
+        raw, _ = load_raw(DataSection(path=str(tmp_path), label_names=names))
+        assert raw["train"].features["label"].names == ["Business", "Sci/Tech", "Sports", "World"]
+
+
+def test_a_mixed_column_maps_through_label_names(tmp_path: Path) -> None:
+    rows = [{"text": f"t{i}", "label": [0, "pos"][i % 2]} for i in range(10)]
+    _jsonl(tmp_path / "train.jsonl", rows)
+    raw, _ = load_raw(DataSection(path=str(tmp_path), label_names=["neg", "pos"]))
+    assert raw["train"].features["label"].names == ["neg", "pos"]
+    assert raw["train"]["label"] == [i % 2 for i in range(10)]
+
+
+def test_validation_and_test_labels_must_be_in_train(tmp_path: Path) -> None:
+    write_table(synthetic_topics(80, seed=0), tmp_path / "train.tsv")
+    write_table([{"text": "x", "label": "Health"}] * 2, tmp_path / "validation.tsv")
+    with pytest.raises(DataError, match=r"\(validation split\): label 'Health' \(2 examples"):
+        load_raw(DataSection(path=str(tmp_path)))

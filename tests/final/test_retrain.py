@@ -1,0 +1,79 @@
+"""The final stage: tested once, stopped at the peak, never overwriting another plan's results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import hpo.final.retrain
+from hpo.api import load_config
+from hpo.final.retrain import plan_from_study, train_and_test
+from hpo.search.loop import run_search
+
+pytestmark = pytest.mark.slow
+
+
+LEARNS = {"study": {"n_trials": 2}, "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
+
+
+@pytest.fixture
+def searched(make_config) -> Path:
+    """A config whose study has 2 finished trials."""
+    path = make_config(LEARNS)
+    run_search(load_config(path), quiet=True)
+    return path
+
+
+def test_retrain_tests_once_and_stops_at_the_peak(
+    searched: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(searched)
+    calls: list[int] = []
+    original = hpo.final.retrain.predict_logits
+
+    def counting(trainer, dataset):  # type: ignore[no-untyped-def]
+        calls.append(len(dataset))
+        return original(trainer, dataset)
+
+    monkeypatch.setattr(hpo.final.retrain, "predict_logits", counting)
+    plan = plan_from_study(config)
+    out = tmp_path / "final"
+    metrics = train_and_test(config, plan, out, seeds=2, quiet=True)
+    assert calls == [200, 200], "the whole test split, once per seed"
+    assert metrics["n"] == 200 and metrics["train_size"] == 600, "train + validation"
+    assert metrics["epochs_trained"] == pytest.approx(plan.stop_epoch, abs=0.05)
+    assert metrics["accuracy"] > 0.8
+    assert metrics["ci95"][0] <= metrics["accuracy"] <= metrics["ci95"][1]
+    cm = metrics["confusion_matrix"]["rows_true_cols_pred"]
+    assert sum(map(sum, cm)) == 200
+    assert len(metrics["runs"]) == 2 and metrics["test_accuracy_std"] >= 0
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(out / "model")
+    assert model.config.id2label == {0: "neg", 1: "pos"}
+    AutoTokenizer.from_pretrained(out / "model")
+
+    # A finished stage is not done again.
+    retrained = lambda *a, **k: pytest.fail("retrained")  # noqa: E731
+    monkeypatch.setattr(hpo.final.retrain, "build_trainer", retrained)
+    assert train_and_test(config, plan, out, seeds=2, quiet=True) == metrics
+
+
+def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_path: Path) -> None:
+    from hpo.errors import HpoError
+    from hpo.final.retrain import Plan
+
+    config = load_config(searched)
+    plan = plan_from_study(config)
+    out = tmp_path / "final"
+    train_and_test(config, plan, out, quiet=True)
+    before = (out / "metrics.json").read_bytes()
+    other = Plan({**plan.params, "learning_rate": 0.004}, plan.stop_epoch, "another plan")
+    with pytest.raises(HpoError, match="holds the results of another plan") as info:
+        train_and_test(config, other, out, quiet=True)
+    assert str(out) in str(info.value) and "\n" not in str(info.value)
+    assert (out / "metrics.json").read_bytes() == before

@@ -1,0 +1,261 @@
+"""The shape of hpo/: packages by stage, imports pointing one way down the layers, no cycle,
+small modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "hpo"
+TESTS = PACKAGE.parent / "tests"
+MAX_LINES = 400
+
+#: Test folders that mirror no package: end-to-end runs of the CLI, checks of the codebase,
+#: the benchmarks' own tests.
+APART = {"e2e", "meta", "bench"}
+#: Modules without a test file of their name, and where they are tested instead.
+TESTED_ELSEWHERE = {
+    "pipeline.py": "tests/e2e/test_run.py runs every stage of it, and resumes it",
+}
+
+#: hpo's layers, top first. A module may import its own layer's modules and any layer below,
+#: never one above, not even inside a function. ``hpo/__init__.py`` (the public names, over
+#: the API) is the only module above them all.
+LAYERS: list[set[str]] = [
+    {"cli"},
+    {"api"},
+    {"pipeline"},
+    {"report"},
+    {"final"},
+    {"search"},
+    {"train"},
+    {"data"},
+    {"config"},
+    {"runs", "errors"},
+]
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def module_name(path: Path, root: Path) -> str:
+    """``hpo/config/schema.py`` -> ``hpo.config.schema``; a package's ``__init__`` is the
+    package."""
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def internal_imports(path: Path, modules: set[str], package: str) -> set[str]:
+    """Modules of ``package`` (among ``modules``) that ``path`` imports, at the top or inside
+    functions; imports under ``if TYPE_CHECKING:`` (annotations only, never run) are left
+    out. ``from hpo.config import schema`` imports ``hpo.config.schema``."""
+    found: set[str] = set()
+
+    def add(name: str) -> None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        if name:
+            found.add(name)
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] == package:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    add(full if full in modules else node.module)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == package:
+                    add(alias.name)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def import_graph(package_dir: Path) -> dict[str, set[str]]:
+    """Module (dotted) -> the package's modules it imports."""
+    files = sorted(p for p in package_dir.rglob("*.py") if "_metrics" not in p.parts)
+    names = {module_name(p, package_dir): p for p in files}
+    modules = set(names)
+    return {
+        name: internal_imports(path, modules, package_dir.name) - {name}
+        for name, path in names.items()
+    }
+
+
+def layer_of(module: str, layers: list[set[str]]) -> int | None:
+    """Index of the layer a dotted module belongs to (by its first name under the package),
+    None for the package's own ``__init__``."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return None
+    for i, layer in enumerate(layers):
+        if parts[1] in layer:
+            return i
+    raise AssertionError(f"{module} is in no layer: add its package to LAYERS")
+
+
+def upward_imports(graph: dict[str, set[str]], layers: list[set[str]]) -> list[str]:
+    """Every import of a module from a layer above its own, as "a -> b"."""
+    bad = []
+    for module, imported in sorted(graph.items()):
+        here = layer_of(module, layers)
+        if here is None:
+            continue
+        for other in sorted(imported):
+            there = layer_of(other, layers)
+            if there is not None and there < here:
+                bad.append(f"{module} -> {other}")
+    return bad
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a path (first module repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def walk(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := walk(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := walk(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle() -> None:
+    graph = import_graph(PACKAGE)
+    assert {"hpo.config.schema", "hpo.search.loop", "hpo.train.trainer"} <= set(graph), (
+        "the walk is broken"
+    )
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_imports_point_down_the_layers() -> None:
+    graph = import_graph(PACKAGE)
+    assert "hpo.config.schema" in graph["hpo.config.validate"], "the walk is broken"
+    bad = upward_imports(graph, LAYERS)
+    assert not bad, "imports against the package order: " + "; ".join(bad)
+
+
+def test_every_package_is_in_a_layer() -> None:
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    assert packages | modules == set().union(*LAYERS)
+
+
+def test_config_and_errors_are_the_ground_floor() -> None:
+    graph = import_graph(PACKAGE)
+    config = {m for m in graph if m.startswith("hpo.config")}
+    for module in config:
+        assert graph[module] <= config | {"hpo.errors"}, (module, graph[module])
+    assert graph["hpo.errors"] == set()
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"a": "from pkg import b\n", "b": "import pkg.c\n", "c": ""}, None),
+        (
+            {"a": "from pkg.b import x\n", "b": "def f():\n    from pkg import a\n"},
+            ["pkg.a", "pkg.b", "pkg.a"],
+        ),
+        (
+            {
+                "a": "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from pkg.b import B\n",
+                "b": "from pkg import a\n",
+            },
+            None,
+        ),
+    ],
+)
+def test_the_cycle_finder(
+    tmp_path: Path, files: dict[str, str], expected: list[str] | None
+) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    for name, text in files.items():
+        (package / f"{name}.py").write_text(text)
+    assert find_cycle(import_graph(package)) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # top imports low: fine; low imports top, even inside a function: against the order.
+        ({"top/__init__.py": "", "top/m.py": "from pkg.low.n import x\n"}, []),
+        (
+            {"low/__init__.py": "", "low/n.py": "def f():\n    from pkg.top import m\n"},
+            ["pkg.low.n -> pkg.top.m"],
+        ),
+        ({"low/__init__.py": "", "low/n.py": "from pkg.low import o\n", "low/o.py": ""}, []),
+        (
+            {
+                "low/__init__.py": "",
+                "low/n.py": "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from pkg.top.m import T\n",
+            },
+            [],
+        ),
+    ],
+)
+def test_the_layer_check(tmp_path: Path, files: dict[str, str], expected: list[str]) -> None:
+    package = tmp_path / "pkg"
+    for name, text in {"top/__init__.py": "", "top/m.py": "", **files}.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    assert upward_imports(import_graph(package), [{"top"}, {"low"}]) == expected
+
+
+def test_no_module_over_400_lines() -> None:
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"split by concern: {long}"
+
+
+def test_tests_mirror_the_code() -> None:
+    """``tests/<package>/test_<module>.py`` tests ``hpo/<package>/<module>.py``."""
+    modules = {
+        p.relative_to(PACKAGE)
+        for p in PACKAGE.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and "_metrics" not in p.parts
+    }
+    tests = {
+        p.relative_to(TESTS)
+        for p in TESTS.rglob("test_*.py")
+        if not (set(p.relative_to(TESTS).parts[:-1]) & APART)
+    }
+    named = {t.with_name(t.name.removeprefix("test_")) for t in tests}
+    orphans = sorted(
+        str(t) for t in tests if t.with_name(t.name.removeprefix("test_")) not in modules
+    )
+    assert not orphans, f"test files that name no module of hpo/: {orphans}"
+    untested = sorted(str(m) for m in modules - named if str(m) not in TESTED_ELSEWHERE)
+    assert not untested, f"modules without tests/<package>/test_<module>.py: {untested}"
+    assert set(TESTED_ELSEWHERE) <= {str(m) for m in modules}, "TESTED_ELSEWHERE is stale"
