@@ -288,7 +288,7 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def child_prep(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Time ``hpo.prepare.prepare`` on the whole training split (a cold or a warm cache)."""
+    """Time ``hpo.data.tokenized.prepare`` on the whole training split (a cold or a warm cache)."""
     from hpo.data.tokenized import prepare
     from hpo.train.model import load_tokenizer
 

@@ -5,7 +5,7 @@ same cores then starve each other far beyond the 2x that sharing costs (issue 12
 This script measures, each search in a fresh process on a fresh study, with the tokenization
 cache warmed first, under three settings: libgomp's default (``OMP_WAIT_POLICY`` and
 ``GOMP_SPINCOUNT`` unset), no spinning (``OMP_WAIT_POLICY=PASSIVE``), and what hpo sets
-(``hpo/threads.py``):
+(``hpo/cli/threads.py``):
 
 * one search alone, and two searches started together;
 * the slowdown of each of the pair against the lone search under the same setting, with the
@@ -39,7 +39,7 @@ from hpo.cli.threads import SPIN_SETTING  # noqa: E402  (this file runs as a scr
 
 GOAL = 2.5
 #: name -> environment variables (libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT at start):
-#: libgomp's own default, no spinning at all, and what hpo sets (hpo/threads.py).
+#: libgomp's own default, no spinning at all, and what hpo sets (hpo/cli/threads.py).
 POLICIES: dict[str, dict[str, str]] = {
     "libgomp default": {},
     "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},

@@ -1,8 +1,8 @@
 """Raw data: locate (hub id, a folder of parquet/csv/tsv/jsonl files, an aclImdb tree), load,
-check, and encode the labels (see :mod:`hpo.labels`).
+check, and encode the labels (see :mod:`hpo.data.labels`).
 
-:mod:`hpo.splits` turns the loaded splits into a stage's train/validation/test, and
-:mod:`hpo.prepare` tokenizes those once and caches them.
+:mod:`hpo.data.splits` turns the loaded splits into a stage's train/validation/test, and
+:mod:`hpo.data.tokenized` tokenizes those once and caches them.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def _load_hub(cfg: DataSection) -> tuple[DatasetDict, str]:
 
 def normalize(ds: Dataset, cfg: DataSection, *, where: str) -> Dataset:
     """Check one split and bring it to columns ``text`` (and ``text_pair``) and ``label``
-    (raw values; :func:`hpo.labels.encode` turns them into ids)."""
+    (raw values; :func:`hpo.data.labels.encode` turns them into ids)."""
     columns = {"text": cfg.text_column, "label": cfg.label_column}
     keys = {"text": "text_column", "label": "label_column", "text_pair": "text_pair_column"}
     if cfg.text_pair_column is not None:

@@ -85,7 +85,7 @@ def prepare(
     """Tokenized splits for a stage, from the cache when possible.
 
     ``stage="search"``: ``train`` (capped) and ``validation``. ``stage="final"``: ``train``
-    (train plus validation) and ``test``; see :mod:`hpo.splits` for how they are made.
+    (train plus validation) and ``test``; see :mod:`hpo.data.splits` for how they are made.
     """
     from datasets import DatasetDict, load_from_disk
 
@@ -195,8 +195,8 @@ def tokenize(
     truncation: str = "head",
     head_fraction: float = 0.25,
 ) -> Dataset:
-    """Truncate to ``max_length`` (see :mod:`hpo.truncation`) without padding; keep a ``length``
-    column for length grouping.
+    """Truncate to ``max_length`` (see :mod:`hpo.data.truncation`) without padding; keep a
+    ``length`` column for length grouping.
 
     A ``text_pair`` column is tokenized with ``text`` as one pair; truncation then takes tokens
     from the longer side first, so both sides keep a share.

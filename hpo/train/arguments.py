@@ -53,7 +53,7 @@ def training_arguments(
     overrides: Mapping[str, Any] | None = None,
 ) -> TrainingArguments:
     """TrainingArguments with a placeholder for each searched key, which the trial (or the
-    replay of one, :func:`hpo.training.replay`) sets through ``hp_space``.
+    replay of one, :func:`hpo.train.trainer.replay`) sets through ``hp_space``.
 
     Evaluation is driven by :class:`GridEvaluationCallback` and trials write no checkpoints: the
     trial's value is its best evaluation, which is what ``load_best_model_at_end`` would keep.

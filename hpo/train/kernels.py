@@ -2,12 +2,12 @@
 evaluation run with.
 
 On a CPU, SDPA with attention dropout takes PyTorch's unfused math path and draws its own mask,
-where :mod:`hpo.dropout` cannot reach it; plain matmul attention ("eager") calls ``F.dropout``,
-and with packed masks or under bf16 it trains faster than SDPA. Scoring has no dropout, and
-there SDPA's fused kernel is the faster one. So with ``model.attn_implementation: auto`` a CPU
-trains with eager attention and scores with the kernel the model loaded with; switching is a
-config change, not a reload. GPUs keep the default kernel and PyTorch's fused dropout.
-The step times behind these choices are in the docs (*How a search works*) and in the
+where :mod:`hpo.train.dropout` cannot reach it; plain matmul attention ("eager") calls
+``F.dropout``, and with packed masks or under bf16 it trains faster than SDPA. Scoring has no
+dropout, and there SDPA's fused kernel is the faster one. So with ``model.attn_implementation:
+auto`` a CPU trains with eager attention and scores with the kernel the model loaded with;
+switching is a config change, not a reload. GPUs keep the default kernel and PyTorch's fused
+dropout. The step times behind these choices are in the docs (*How a search works*) and in the
 benchmark results under ``bench/results/``.
 
 Both loops also leave cuDNN attention out of SDPA's backends: it builds an execution graph for
@@ -36,7 +36,7 @@ def _on_cpu(args: TrainingArguments) -> bool:
 
 
 def training_dropout(requested: str, args: TrainingArguments) -> bool:
-    """Whether training steps draw dropout masks with :class:`hpo.dropout.PackedDropout`:
+    """Whether training steps draw dropout masks with :class:`hpo.train.dropout.PackedDropout`:
     only if asked for (``model.dropout_masks: auto``) and on a CPU, where PyTorch draws one
     random number per element (on one thread on some CPUs); a GPU keeps its fused dropout."""
     return requested == "auto" and _on_cpu(args)

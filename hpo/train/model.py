@@ -114,7 +114,7 @@ def load_model(
 
     ``own_head=True`` keeps the checkpoint's head and label names (the zero-shot baseline).
     ``model.attn_implementation: auto`` loads Transformers' default kernel (training may switch
-    it, see :func:`hpo.kernels.training_attention`); any other value is loaded as given.
+    it, see :func:`hpo.train.kernels.training_attention`); any other value is loaded as given.
     """
     from transformers import AutoModelForSequenceClassification
 

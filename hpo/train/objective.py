@@ -37,7 +37,7 @@ def accuracy_metric() -> evaluate.EvaluationModule:
 
 @dataclass(frozen=True)
 class Objective:
-    """What a trial maximizes: ``metric`` (a key of :data:`hpo.config.METRICS`) over
+    """What a trial maximizes: ``metric`` (a key of :data:`hpo.config.schema.METRICS`) over
     ``n_classes`` classes; ``positive`` is the class id that ``f1`` scores."""
 
     metric: str

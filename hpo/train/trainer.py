@@ -309,7 +309,9 @@ def build_trainer(
 
     Its ``model_init`` loads ``model.name`` afresh for each trial, with a head for the classes
     of ``train_dataset`` (its ``ClassLabel``); evaluation scores ``study.metric``; training
-    steps and evaluation run with the kernels of :class:`hpo.kernels.StepKernels`.
+    steps and evaluation run with the kernels of :class:`hpo.train.kernels.StepKernels`.
+    ``before_trial`` is called with each Optuna trial before it trains (the search passes its
+    surplus check, :func:`hpo.search.trials.check_not_surplus`, so this layer needs no study).
     """
     labels = names_of(train_dataset)
     objective = objective_for(

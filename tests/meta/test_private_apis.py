@@ -1,8 +1,9 @@
 """The private APIs hpo still relies on, each with what breaks if a release changes it.
 
-Public ways are used wherever one exists (Optuna's distributions are checked by hpo.space's own
-``contains``). These have none; each test fails with a message that names what to fix, rather
-than letting a search quietly lose its length bucketing, its pruning axis or its memory release.
+Public ways are used wherever one exists (Optuna's distributions are checked by
+hpo.config.space's own ``contains``). These have none; each test fails with a message that
+names what to fix, rather than letting a search quietly lose its length bucketing, its pruning
+axis or its memory release.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def _params(func: object) -> list[str]:
 
 def test_trainer_sampler_hooks() -> None:
     """HpoTrainer overrides these to serve length buckets in training and length order in
-    evaluation (hpo.training); renamed, Trainer would silently fall back to random batches."""
+    evaluation (hpo.train.trainer); renamed, Trainer would silently fall back to random batches."""
     assert _params(Trainer._get_train_sampler)[:2] == ["self", "train_dataset"], (
         "Trainer._get_train_sampler changed: update HpoTrainer._get_train_sampler"
     )
@@ -40,22 +41,22 @@ def test_trainer_reports_to_the_search_through_report_to_hp_search() -> None:
 
 
 def test_train_applies_a_trial_through_hp_space() -> None:
-    """hpo.training.replay hands the best trial to ``train(trial=...)`` with ``hp_space`` and
+    """hpo.train.trainer.replay hands the best trial to ``train(trial=...)`` with ``hp_space`` and
     ``hp_search_backend`` set, as ``hyperparameter_search`` does; Trainer's
     ``_hp_search_setup`` applies it."""
     assert "trial" in _params(Trainer.train), "Trainer.train lost its trial argument"
     source = inspect.getsource(Trainer._hp_search_setup)
     assert "self.hp_space(trial)" in source and "hp_search_backend" in source, (
-        "Trainer._hp_search_setup no longer calls hp_space: update hpo.training.replay"
+        "Trainer._hp_search_setup no longer calls hp_space: update hpo.train.trainer.replay"
     )
 
 
 def test_model_config_keeps_its_attention_kernel() -> None:
-    """hpo.kernels reads the loaded kernel from ``config._attn_implementation`` (no public
+    """hpo.train.kernels reads the loaded kernel from ``config._attn_implementation`` (no public
     getter exists) to switch back to it for evaluation."""
     config = PretrainedConfig()
     config._attn_implementation = "eager"
-    assert config._attn_implementation == "eager", "update hpo.kernels._kernel_of"
+    assert config._attn_implementation == "eager", "update hpo.train.kernels._kernel_of"
 
 
 def test_accelerate_keeps_the_original_forward_on_the_model() -> None:
@@ -71,7 +72,7 @@ def test_accelerate_keeps_the_original_forward_on_the_model() -> None:
 
 
 def test_torch_reports_native_cpu_bf16() -> None:
-    """hpo.training_args.hardware_precision turns on bf16 autocast on CPUs with AVX512-BF16 or
+    """hpo.train.arguments.hardware_precision turns on bf16 autocast on CPUs with AVX512-BF16 or
     AMX through these probes; gone, CPUs would silently train in fp32."""
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         assert isinstance(getattr(torch.cpu, probe)(), bool), f"torch.cpu.{probe} changed"

@@ -100,7 +100,7 @@ def test_packed_dropout_in_training_steps_only(
     make_config, monkeypatch: pytest.MonkeyPatch, masks: str, packed: bool
 ) -> None:
     # On a CPU, auto draws the masks of every training step's dropout calls (hidden states and
-    # eager attention's probabilities) with hpo.dropout; evaluation never runs in that mode.
+    # eager attention's probabilities) with hpo.train.dropout; evaluation never runs in that mode.
     import hpo.train.dropout
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
