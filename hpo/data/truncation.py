@@ -10,7 +10,7 @@ through :func:`encode`, so a model sees at prediction what it saw in training.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hpo.errors import ConfigError
 
@@ -79,12 +79,3 @@ def describe(truncation: str, head_fraction: float) -> str:
     if truncation == "head+tail":
         return f"head+tail ({head_fraction:.0%} head)"
     return truncation
-
-
-def options(record: dict[str, Any]) -> dict[str, Any]:
-    """``truncation``/``head_fraction`` keyword arguments of :func:`encode` from a model
-    record (models saved before these keys existed were cut at the head)."""
-    return {
-        "truncation": record.get("truncation", "head"),
-        "head_fraction": float(record.get("head_fraction", 0.25)),
-    }

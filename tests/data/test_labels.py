@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from tiny import synthetic_topics, write_table
+from tiny import synthetic_topics, write_jsonl, write_table
 
 from hpo.config.schema import DataSection
 from hpo.data.sources import load_raw
 from hpo.errors import DataError
 
 
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 def test_int_labels_in_numeric_order_with_names(tmp_path: Path) -> None:
     rows = [{"text": f"t{i}", "label": [10, 2, 1][i % 3]} for i in range(30)]
-    _jsonl(tmp_path / "train.jsonl", rows)
+    write_jsonl(rows, tmp_path / "train.jsonl")
     raw, _ = load_raw(DataSection(path=str(tmp_path)))
     names = raw["train"].features["label"].names
     assert names == ["1", "2", "10"], "numeric order, not string order"
@@ -38,7 +32,7 @@ def test_string_labels_sorted_and_label_names_ignored(tmp_path: Path) -> None:
 
 def test_a_mixed_column_maps_through_label_names(tmp_path: Path) -> None:
     rows = [{"text": f"t{i}", "label": [0, "pos"][i % 2]} for i in range(10)]
-    _jsonl(tmp_path / "train.jsonl", rows)
+    write_jsonl(rows, tmp_path / "train.jsonl")
     raw, _ = load_raw(DataSection(path=str(tmp_path), label_names=["neg", "pos"]))
     assert raw["train"].features["label"].names == ["neg", "pos"]
     assert raw["train"]["label"] == [i % 2 for i in range(10)]

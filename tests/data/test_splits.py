@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from tiny import (
     synthetic_topics,
+    write_jsonl,
     write_table,
 )
 
@@ -16,11 +17,6 @@ from hpo.config.schema import DataSection
 from hpo.data.sources import load_raw
 from hpo.data.splits import final_splits, split_train, stage_splits
 from hpo.errors import DataError
-
-
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def test_given_splits_are_used_as_they_are(tmp_path: Path) -> None:
@@ -58,7 +54,7 @@ def test_without_a_test_split_one_is_carved_first(tmp_path: Path) -> None:
 
 def test_a_class_too_small_to_carve_is_named(tmp_path: Path) -> None:
     rows = [{"text": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(20)]
-    _jsonl(tmp_path / "train.jsonl", [*rows, {"text": "rare", "label": "zebra"}])
+    write_jsonl([*rows, {"text": "rare", "label": "zebra"}], tmp_path / "train.jsonl")
     cfg = DataSection(path=str(tmp_path))
     raw, _ = load_raw(cfg)
     with pytest.raises(DataError, match="class 'zebra' has 1 training example"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,11 @@ from hpo.data.tokenized import prepare, tokenize
 from hpo.train.model import load_tokenizer
 
 
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 def test_pairs_are_tokenized_as_pairs_and_both_sides_survive_truncation(tmp_path: Path) -> None:
     tokenizer = build_tokenizer(tmp_path / "tok")
     rows = synthetic_pairs(20, seed=0)
     rows[0]["sentence1"] = " ".join(["movie"] * 200)
-    _jsonl(tmp_path / "data" / "train.jsonl", rows)
+    write_jsonl(rows, tmp_path / "data" / "train.jsonl")
     cfg = DataSection(
         path=str(tmp_path / "data"), text_column="sentence1", text_pair_column="sentence2"
     )

@@ -11,21 +11,9 @@ from hpo.api import load_config
 from hpo.cli import main
 from hpo.errors import ConfigError
 from hpo.final.best_params import load_params
-from hpo.search.loop import run_search
 from hpo.search.storage import load_existing_study
 
 pytestmark = pytest.mark.slow
-
-
-LEARNS = {"study": {"n_trials": 2}, "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
-
-
-@pytest.fixture
-def searched(make_config) -> Path:
-    """A config whose study has 2 finished trials."""
-    path = make_config(LEARNS)
-    run_search(load_config(path), quiet=True)
-    return path
 
 
 def test_export_round_trip(searched: Path, tmp_path: Path) -> None:

@@ -10,20 +10,8 @@ import pytest
 import hpo.final.retrain
 from hpo.api import load_config
 from hpo.final.retrain import plan_from_study, train_and_test
-from hpo.search.loop import run_search
 
 pytestmark = pytest.mark.slow
-
-
-LEARNS = {"study": {"n_trials": 2}, "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
-
-
-@pytest.fixture
-def searched(make_config) -> Path:
-    """A config whose study has 2 finished trials."""
-    path = make_config(LEARNS)
-    run_search(load_config(path), quiet=True)
-    return path
 
 
 def test_retrain_tests_once_and_stops_at_the_peak(
