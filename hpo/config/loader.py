@@ -64,19 +64,46 @@ def parse_yaml(text: str, *, source: str) -> Any:
 PATH_KEYS = ("data.path", "data.cache_dir", "training.output_dir")
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = (), **cli: Any) -> HpoConfig:
+#: The config ``hpo run --data DIR`` uses when no config file is given: the packaged MiniLM
+#: backbone, a search space of the settings that matter most, and nothing the planner decides.
+DEFAULT_CONFIG = Path(__file__).with_name("default_study.yaml")
+
+#: The CLI's named shortcuts and the keys they set.
+SHORTCUT_KEYS = {
+    "n_trials": "study.n_trials",
+    "study_name": "study.name",
+    "storage": "study.storage",
+    "budget": "study.budget",
+    "data": "data.path",
+    "model": "model.name",
+}
+
+
+def load_config(path: str | Path | None, overrides: Sequence[str] = (), **cli: Any) -> HpoConfig:
     """Read a YAML study config, apply ``--set key=value`` overrides, validate and return it.
 
     Paths written in the file resolve against the file's folder, paths given on the command
     line against the current folder (both become absolute); the defaults (``storage/``,
     ``runs/``) stay under the current folder. ``cli`` takes the CLI's named shortcuts
-    (``n_trials``, ``study_name``, ``storage``); ``None`` values are ignored.
+    (:data:`SHORTCUT_KEYS`: ``n_trials``, ``study_name``, ``storage``, ``budget``, ``data``,
+    ``model``); ``None`` values are ignored. ``path=None`` reads :data:`DEFAULT_CONFIG`, which
+    needs ``data`` (a folder or file of examples); the study is then named after that folder.
     Every problem raises :class:`ConfigError` naming the file and key. The checks that need
     Transformers are :func:`hpo.train.arguments.check_training_setup` (:func:`hpo.load_config`
     runs both).
     """
-    source = str(path)
-    file = Path(path).expanduser().absolute()
+    if path is None:
+        if cli.get("data") is None:
+            raise ConfigError(
+                "no config file and no data: pass a study YAML, or --data DIR (a folder of "
+                "train/validation/test files) to use the default config.",
+                source="hpo",
+            )
+        source = "the default config"
+        file = DEFAULT_CONFIG
+    else:
+        source = str(path)
+        file = Path(path).expanduser().absolute()
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -100,22 +127,29 @@ def load_config(path: str | Path, overrides: Sequence[str] = (), **cli: Any) -> 
         )
     raw = copy.deepcopy(raw)
     resolve_paths(raw, base=file.parent, keys=(*PATH_KEYS, "study.storage", "model.name"))
+    if path is None and cli.get("study_name") is None:
+        cli = {**cli, "study_name": study_name_for(cli["data"])}
     cwd = Path.cwd()
     for item in overrides:
         key = apply_override(raw, item, source=source)
         resolve_paths(raw, base=cwd, keys=(key,))
-    shortcut_keys = {
-        "n_trials": "study.n_trials",
-        "study_name": "study.name",
-        "storage": "study.storage",
-    }
     for name, value in cli.items():
-        if name not in shortcut_keys:
+        if name not in SHORTCUT_KEYS:
             raise TypeError(f"unknown CLI shortcut {name!r}")
         if value is not None:
-            _set_dotted(raw, shortcut_keys[name], value, source=source)
-            resolve_paths(raw, base=cwd, keys=(shortcut_keys[name],))
+            value = str(value) if isinstance(value, Path) else value
+            _set_dotted(raw, SHORTCUT_KEYS[name], value, source=source)
+            resolve_paths(raw, base=cwd, keys=(SHORTCUT_KEYS[name],))
     return config_from_dict(raw, source=source)
+
+
+def study_name_for(data: str | Path) -> str:
+    """A study name from a data folder's name (``../data/Banking 77/`` -> ``banking-77``)."""
+    stem = Path(str(data).rstrip("/")).expanduser().absolute().name
+    if "." in stem and Path(str(data)).suffix:  # a file: train.csv names nothing
+        stem = Path(stem).stem
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-._").lower()
+    return slug or "study"
 
 
 def resolve_paths(raw: dict[str, Any], *, base: Path, keys: Sequence[str]) -> None:

@@ -84,6 +84,11 @@ class StudySection:
     grace_period: int = 30
     #: How many times such a trial is retried.
     max_retry: int = 3
+    #: Wall-clock budget of the whole ``hpo run`` (``45m``, ``1h30m``, ``90s``, or seconds;
+    #: ``--budget`` sets it). The planner fills the keys this config leaves open (length,
+    #: truncation, search subset, trials, epochs, evaluations) so that search, final retrain,
+    #: test and baselines fit it, and the run keeps it. None: no budget, nothing planned.
+    budget: str | int | float | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,10 @@ class HpoConfig:
     reference: dict[str, Any] = field(default_factory=lambda: dict(REFERENCE_PARAMS))
     #: The file this config came from ("<dict>" when built in code).
     source: str = "<dict>"
+    #: The dotted keys the user set (in the file or with ``--set``), e.g. ``data.max_length``,
+    #: ``training.num_train_epochs``, ``search_space.learning_rate``: the planner leaves them as
+    #: they are. Not part of the resolved config.
+    explicit: frozenset[str] = frozenset()
 
     @property
     def storage_url(self) -> str:
@@ -224,6 +233,7 @@ class HpoConfig:
         """
         out = dataclasses.asdict(self)
         out.pop("source")
+        out.pop("explicit")
         out["study"]["storage"] = self.storage_url
         if absolute:
             out["study"]["storage"] = absolute_sqlite_url(self.storage_url, Path.cwd())

@@ -19,6 +19,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hpo.config.budget import parse_budget
 from hpo.config.reference import check_reference
 from hpo.config.samplers import build_pruner, build_sampler
 from hpo.config.schema import (
@@ -47,7 +48,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<dict>") -> HpoCo
 
 
 def _build(raw: Mapping[str, Any], source: str) -> HpoConfig:
-    known = [f.name for f in dataclasses.fields(HpoConfig) if f.name != "source"]
+    known = [f.name for f in dataclasses.fields(HpoConfig) if f.name not in ("source", "explicit")]
     reject_unknown(raw, known, where="")
     for required in ("study", "model"):
         if raw.get(required) is None:
@@ -93,7 +94,21 @@ def _build(raw: Mapping[str, Any], source: str) -> HpoConfig:
         training=training,
         reference=reference,
         source=source,
+        explicit=explicit_keys(raw),
     )
+
+
+def explicit_keys(raw: Mapping[str, Any]) -> frozenset[str]:
+    """The dotted keys a plain config sets: ``study.n_trials``, ``search_space.learning_rate``,
+    ``training.num_train_epochs``, ``reference`` (a section without keys of its own counts as
+    set when it is given at all, as ``reference: {}`` is)."""
+    keys: set[str] = set()
+    for section, node in raw.items():
+        if isinstance(node, Mapping) and node:
+            keys |= {f"{section}.{key}" for key in node}
+        if node is not None:
+            keys.add(section)
+    return frozenset(keys)
 
 
 def _search_space(space_raw: Any) -> dict[str, ParamSpec]:
@@ -152,6 +167,8 @@ def _check_study(study: StudySection) -> None:
         )
     if study.max_retry < 0:
         raise ConfigError(f"study.max_retry must be >= 0, got {study.max_retry}.")
+    if study.budget is not None:
+        parse_budget(study.budget)
     build_sampler(study.sampler)
     build_pruner(study.pruner)
 
