@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"report"},
     {"final"},
+    {"plan"},
     {"search"},
     {"train"},
     {"data"},

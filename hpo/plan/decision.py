@@ -1,0 +1,77 @@
+"""A plan, as one typed record: what was decided, by whom and why, and what each stage takes.
+
+:func:`hpo.plan.planner.make_plan` writes it; the budgeted run keeps it in
+``runs/<study>/plan.json`` and on the study (:meth:`Plan.to_dict`), and the report reads that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One key of the resolved config: its value, who chose it and why."""
+
+    key: str
+    value: Any
+    by: str  # "you" or "planner"
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage of the job and its planned seconds."""
+
+    name: str
+    what: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the planner decided, what the stages should take, and the facts it used."""
+
+    budget_seconds: float
+    choices: tuple[Choice, ...]
+    stages: tuple[StagePlan, ...]
+    #: Seconds from the job's start by which the search must end (the rest is the final's).
+    search_ends_at: float
+    #: Planned seconds of the shortest trial (one epoch, or the fixed epochs): no trial starts
+    #: with less than this left of the search's share.
+    shortest_trial_seconds: float
+    notes: tuple[str, ...] = ()
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        """The planned seconds of the whole job."""
+        return sum(stage.seconds for stage in self.stages)
+
+    def overrides(self) -> dict[str, Any]:
+        """The planner's values by dotted key (the user's own are left as they are)."""
+        return {c.key: c.value for c in self.choices if c.by == "planner"}
+
+    def value(self, key: str) -> Any:
+        """The planned (or the user's) value of a dotted key."""
+        return next(c.value for c in self.choices if c.key == key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for ``plan.json`` and the study's user attrs."""
+        return {
+            "budget_seconds": self.budget_seconds,
+            "planned_seconds": round(self.total_seconds, 1),
+            "search_ends_at": round(self.search_ends_at, 1),
+            "shortest_trial_seconds": round(self.shortest_trial_seconds, 1),
+            "choices": [vars(c) for c in self.choices],
+            "stages": [vars(s) | {"seconds": round(s.seconds, 1)} for s in self.stages],
+            "notes": list(self.notes),
+            **self.facts,
+        }
+
+
+class BudgetTooSmall(ConfigError):
+    """The budget cannot hold one trial and the final stage."""

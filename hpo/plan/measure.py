@@ -1,0 +1,346 @@
+"""Measure the machine: what a training step and a scoring pass cost here, per example.
+
+Not a table of guesses: a few real training steps and one scoring batch at each candidate
+length, through the same :func:`hpo.train.trainer.build_trainer` every trial uses (its
+precision, attention kernel and dropout masks), on synthetic token ids of exactly that length.
+GPUs and CPUs go through the same path. The rates are cached by what decides them (model,
+device, precision, threads, batch sizes, library versions), so a second plan is instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import platform
+import statistics
+import tempfile
+import time
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo.data.tokenized import default_cache_dir
+from hpo.runs import write_atomically
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig
+
+logger = logging.getLogger(__name__)
+
+#: Lengths (tokens) the machine is measured at; costs between them are interpolated.
+GRID = (32, 64, 128, 192, 256, 512)
+#: Untimed warm-up steps at each length: the first steps at a new shape run slower.
+WARMUP_STEPS = 2
+#: Training steps timed at each length: more where steps are short, at least
+#: ``MIN_TIMED_STEPS`` (the median of them is the step's cost).
+MAX_TIMED_STEPS, MIN_TIMED_STEPS = 8, 3
+
+
+def timed_steps(length: int) -> int:
+    """Steps timed at ``length`` tokens: about the same number of tokens at every length."""
+    return max(MIN_TIMED_STEPS, min(MAX_TIMED_STEPS, round(MAX_TIMED_STEPS * 128 / length)))
+
+
+_RATES_VERSION = 2
+
+
+@dataclass(frozen=True)
+class MachineRates:
+    """Seconds per example on this machine, by token length, and the fixed costs."""
+
+    #: What the rates were measured for (model, device, precision, threads, batch sizes).
+    key: dict[str, Any]
+    #: Training seconds per example at each measured length (a batch of ``train_batch`` rows).
+    train: dict[int, float]
+    #: Scoring seconds per example at each measured length (a batch of ``eval_batch`` rows).
+    eval: dict[int, float]
+    #: Seconds to load the model once (every trial and every retrain does).
+    load_seconds: float
+    #: Seconds a ``train()`` call costs besides its steps (data loaders, optimizer, warm-up).
+    setup_seconds: float
+    train_batch: int = 16
+    eval_batch: int = 64
+    #: Seconds the measurement took when it ran (the same when it comes from the cache, so
+    #: that a plan does not depend on whether the machine was measured before).
+    measured_seconds: float = field(default=0.0, compare=False)
+
+    def train_cost(self, length: float) -> float:
+        """Training seconds per example of ``length`` tokens (interpolated)."""
+        return _interpolate(self.train, length)
+
+    def eval_cost(self, length: float) -> float:
+        """Scoring seconds per example of ``length`` tokens (interpolated)."""
+        return _interpolate(self.eval, length)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for ``plan.json``."""
+        return {
+            "key": self.key,
+            "train_seconds_per_example": {str(k): v for k, v in self.train.items()},
+            "eval_seconds_per_example": {str(k): v for k, v in self.eval.items()},
+            "load_seconds": self.load_seconds,
+            "setup_seconds": self.setup_seconds,
+            "train_batch": self.train_batch,
+            "eval_batch": self.eval_batch,
+            "measured_seconds": self.measured_seconds,
+        }
+
+
+def _interpolate(points: dict[int, float], length: float) -> float:
+    """A power law between the two measured lengths around ``length`` (straight in log-log:
+    attention grows faster than linearly, and a straight line between 128 and 256 would
+    overstate 192); the shortest measured cost below them (a batch has a fixed cost), the
+    longest two's law above."""
+    xs = sorted(points)
+    if length <= xs[0]:
+        return points[xs[0]]
+    if len(xs) == 1:
+        return points[xs[0]] * length / xs[0]
+    i = min(max(bisect_left(xs, length), 1), len(xs) - 1)
+    x0, x1 = xs[i - 1], xs[i]
+    y0, y1 = points[x0], points[x1]
+    if y0 <= 0 or y1 <= 0:
+        return y0 + (y1 - y0) * (length - x0) / (x1 - x0)
+    slope = math.log(y1 / y0) / math.log(x1 / x0)
+    return y0 * (length / x0) ** slope
+
+
+def grid_for(longest: int) -> tuple[int, ...]:
+    """The grid lengths needed to cost batches up to ``longest`` tokens (one point above it)."""
+    inside = [x for x in GRID if x < longest]
+    above = [x for x in GRID if x >= longest]
+    return (*inside, above[0] if above else longest)
+
+
+def train_batch_size(config: HpoConfig) -> int:
+    """The batch size the rates are measured at: the smallest the search can choose (per
+    example the slowest), else the training setting, else Trainer's default 8."""
+    spec = config.search_space.get("per_device_train_batch_size")
+    if spec is not None:
+        return int(min(spec.choices) if spec.type == "categorical" else spec.low)
+    return int(config.training.get("per_device_train_batch_size", 8))
+
+
+def eval_batch_size(config: HpoConfig) -> int:
+    """The scoring batch size of every evaluation (``per_device_eval_batch_size``)."""
+    return int(config.training.get("per_device_eval_batch_size", 8))
+
+
+def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
+    """What decides the rates: model, device, precision, threads, batch sizes, versions."""
+    import torch
+    import transformers
+
+    if torch.cuda.is_available() and not args.use_cpu:
+        device = f"cuda:{torch.cuda.get_device_name(0)}"
+    else:
+        device = f"cpu:{_cpu_name()}"
+    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    return {
+        "v": _RATES_VERSION,
+        "model": config.model.name,
+        "revision": config.model.revision,
+        "attn_implementation": config.model.attn_implementation,
+        "dropout_masks": config.model.dropout_masks,
+        "device": device,
+        "precision": precision,
+        "threads": torch.get_num_threads(),
+        "train_batch": train_batch_size(config),
+        "eval_batch": eval_batch_size(config),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure_machine(
+    config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
+) -> MachineRates:
+    """Rates at ``lengths`` (grid points), measuring only the ones not cached for this machine."""
+    from hpo.train.arguments import training_arguments
+
+    args = training_arguments(
+        config.training, config.search_space, config.reference, output_dir=tempfile.gettempdir()
+    )
+    key = machine_key(config, args)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    root = Path(config.data.cache_dir) if config.data.cache_dir else default_cache_dir()
+    path = root / "machine" / f"{digest}.json"
+    cached: dict[str, Any] = {}
+    if path.exists():
+        try:
+            cached = json.loads(path.read_text())
+        except ValueError:
+            logger.warning("Ignoring an unreadable machine measurement %s.", path)
+    train = {int(k): float(v) for k, v in cached.get("train", {}).items()}
+    evals = {int(k): float(v) for k, v in cached.get("eval", {}).items()}
+    load, setup = cached.get("load_seconds"), cached.get("setup_seconds")
+    missing = [n for n in lengths if n not in train or n not in evals]
+    spent = float(cached.get("measured_seconds", 0.0))
+    if missing or load is None:
+        start = time.perf_counter()
+        logger.info(
+            "Measuring this machine at %s tokens (%s, %s, %d threads; cached afterwards) ...",
+            ", ".join(map(str, missing)) or "-",
+            key["device"],
+            key["precision"],
+            key["threads"],
+        )
+        measured = _measure(config, labels, missing or [min(lengths)])
+        train |= measured["train"]
+        evals |= measured["eval"]
+        load = measured["load_seconds"] if load is None else load
+        setup = measured["setup_seconds"] if setup is None else setup
+        spent += time.perf_counter() - start
+        record = {"key": key, "train": train, "eval": evals}
+        record |= {"load_seconds": load, "setup_seconds": setup, "measured_seconds": spent}
+        write_atomically(path, json.dumps(record, indent=1) + "\n")
+        logger.info("Measured the machine in %.0f s (%s).", spent, path)
+    return MachineRates(
+        key=key,
+        train=_monotone(train),
+        eval=_monotone(evals),
+        load_seconds=float(load),
+        setup_seconds=float(setup or 0.0),
+        train_batch=key["train_batch"],
+        eval_batch=key["eval_batch"],
+        measured_seconds=spent,
+    )
+
+
+def _monotone(points: dict[int, float]) -> dict[int, float]:
+    """Per-example costs by length, never cheaper for a longer text (a measurement a few
+    milliseconds long can come out so, and a plan must not prefer the longer length for it)."""
+    out, highest = {}, 0.0
+    for length in sorted(points):
+        highest = max(highest, points[length])
+        out[length] = highest
+    return out
+
+
+def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -> dict[str, Any]:
+    import datasets
+    import transformers
+
+    # Each measured length loads the model and builds a small dataset; their progress bars say
+    # nothing a user needs.
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        return _measure_lengths(config, labels, lengths)
+    finally:
+        datasets.enable_progress_bars()
+        transformers.utils.logging.enable_progress_bar()
+
+
+def _measure_lengths(
+    config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
+) -> dict[str, Any]:
+    from transformers import TrainerCallback
+
+    from hpo.train.inference import predict_logits
+    from hpo.train.model import load_tokenizer, make_model_init
+    from hpo.train.trainer import build_trainer
+
+    class _StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.marks: list[float] = []
+
+        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+            self.marks = [time.perf_counter()]
+
+        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+            self.marks.append(time.perf_counter())
+
+    tokenizer = load_tokenizer(config.model)
+    start = time.perf_counter()
+    make_model_init(config.model, labels)()
+    load_seconds = time.perf_counter() - start
+    batch, eval_batch = train_batch_size(config), eval_batch_size(config)
+    train: dict[int, float] = {}
+    evals: dict[int, float] = {}
+    setups = []
+    with tempfile.TemporaryDirectory(prefix="hpo-measure-") as tmp:
+        for length in lengths:
+            steps_here = WARMUP_STEPS + timed_steps(length)
+            rows = _synthetic(tokenizer, labels, length, n=batch * steps_here)
+            trainer = build_trainer(
+                config,
+                train_dataset=rows,
+                eval_dataset=None,
+                tokenizer=tokenizer,
+                output_dir=Path(tmp),
+                quiet=True,
+                overrides={
+                    "max_steps": steps_here,
+                    "per_device_train_batch_size": batch,
+                    "gradient_accumulation_steps": 1,
+                    "logging_steps": 10**6,
+                    "report_to": "none",
+                    "train_sampling_strategy": "random",
+                },
+            )
+            clock = _StepClock()
+            trainer.add_callback(clock)
+            began = time.perf_counter()
+            trainer.train()
+            wall = time.perf_counter() - began
+            steps = np.diff(clock.marks)
+            timed = steps[WARMUP_STEPS:] if len(steps) > WARMUP_STEPS else steps
+            step = float(statistics.median(timed))
+            train[length] = step / batch
+            # Everything in train() that is not a step at the steady rate: loaders, optimizer
+            # creation and the first step's warm-up (the model load is counted apart).
+            setups.append(max(0.0, wall - load_seconds - step * len(steps)))
+            scoring = _synthetic(tokenizer, labels, length, n=2 * eval_batch)
+            predict_logits(trainer, scoring.select(range(eval_batch)))  # warm-up, one batch
+            _, _, seconds = predict_logits(trainer, scoring)
+            evals[length] = seconds / len(scoring)
+            logger.info(
+                "  %d tokens: %.1f training / %.1f scoring examples per second",
+                length,
+                1 / train[length],
+                1 / evals[length],
+            )
+            del trainer
+    return {
+        "train": train,
+        "eval": evals,
+        "load_seconds": load_seconds,
+        "setup_seconds": statistics.median(setups),
+    }
+
+
+def _synthetic(tokenizer: Any, labels: Sequence[str], length: int, *, n: int) -> Any:
+    """``n`` rows of ``length`` random (non-special) token ids, labelled round-robin."""
+    from datasets import ClassLabel, Dataset
+
+    rng = np.random.default_rng(length)
+    special = set(tokenizer.all_special_ids)
+    vocab = np.asarray([i for i in range(min(tokenizer.vocab_size, 30_000)) if i not in special])
+    ids = rng.choice(vocab, size=(n, length)).tolist()
+    data = {
+        "input_ids": ids,
+        "attention_mask": [[1] * length for _ in range(n)],
+        "label": [i % max(1, len(labels)) for i in range(n)],
+        "length": [length] * n,
+    }
+    if "token_type_ids" in tokenizer.model_input_names:
+        data["token_type_ids"] = [[0] * length for _ in range(n)]
+    ds = Dataset.from_dict(data)
+    return ds.cast_column("label", ClassLabel(names=list(labels)))

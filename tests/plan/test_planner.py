@@ -1,0 +1,163 @@
+"""The planner as a pure function: table-driven data and machines in, a plan out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hpo.config.validate import config_from_dict
+from hpo.plan.decision import BudgetTooSmall
+from hpo.plan.measure import MachineRates
+from hpo.plan.planner import make_plan
+from hpo.plan.profile import DataProfile
+
+#: A CPU like this machine's for a 22M-parameter encoder: seconds per example by length.
+CPU = {32: 0.02, 64: 0.035, 128: 0.07, 192: 0.1, 256: 0.15, 512: 0.55}
+
+
+def rates(scale: float = 1.0) -> MachineRates:
+    return MachineRates(
+        key={"device": "test"},
+        train={n: s * scale for n, s in CPU.items()},
+        eval={n: s * scale / 5 for n, s in CPU.items()},
+        load_seconds=1.0,
+        setup_seconds=1.0,
+        measured_seconds=60.0,
+    )
+
+
+def profile(
+    *, n_train: int = 9000, n_classes: int = 2, lengths: list[int] | None = None, pairs=False
+) -> DataProfile:
+    lengths = lengths or [20] * 2000
+    return DataProfile(
+        n_train=n_train,
+        n_validation=n_train // 9,
+        n_final_train=n_train + n_train // 9,
+        n_test=n_train // 3,
+        labels=tuple(f"c{i}" for i in range(n_classes)),
+        class_counts=tuple([n_train // n_classes] * n_classes),
+        pairs=pairs,
+        train_lengths=tuple(sorted(lengths)),
+        length_percentiles={},
+        mean_chars=100.0,
+        tokenize_seconds_per_example=1e-4,
+        tfidf_seconds_per_example=1e-4,
+        profile_seconds=2.0,
+    )
+
+
+def config(**sections: dict[str, Any]) -> Any:
+    raw: dict[str, Any] = {
+        "study": {"name": "p", "budget": "30m"},
+        "model": {"name": "m"},
+        "data": {"path": "/nowhere"},
+        "search_space": {
+            "learning_rate": {"type": "float", "low": 1e-5, "high": 2e-4, "log": True},
+            "per_device_train_batch_size": {"type": "categorical", "choices": [16, 32]},
+        },
+        "training": {"train_sampling_strategy": "group_by_length"},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return config_from_dict(raw)
+
+
+def plan(cfg=None, prof=None, budget=1800.0, **kwargs: Any):
+    return make_plan(
+        cfg or config(),
+        prof or profile(),
+        kwargs.pop("machine", rates()),
+        budget,
+        model_max_length=kwargs.pop("model_max_length", 512),
+        with_reference=kwargs.pop("with_reference", False),
+        spent_seconds=kwargs.pop("spent_seconds", 60.0),
+    )
+
+
+def test_short_texts_are_not_cut_and_get_many_epochs() -> None:
+    made = plan(prof=profile(lengths=[12] * 1000 + [30] * 990 + [90] * 10), budget=1800)
+    assert made.value("data.max_length") == 32  # 99% of texts fit whole
+    assert made.value("data.truncation") == "head"
+    epochs = made.value("search_space.num_train_epochs")
+    assert epochs["low"] == 1 and epochs["high"] > 2
+    assert made.total_seconds <= 1800
+
+
+def test_long_texts_get_the_length_the_final_stage_affords_and_head_tail() -> None:
+    long = profile(n_train=22_500, lengths=[600] * 2000)
+    made = plan(prof=long, budget=3600)
+    length = made.value("data.max_length")
+    assert 64 <= length < 512
+    assert made.value("data.truncation") == "head+tail"
+    assert made.value("training.num_train_epochs") == 1
+    assert made.value("study.evals_per_epoch") == 2
+    # A bigger budget buys more context.
+    assert plan(prof=long, budget=3 * 3600).value("data.max_length") > length
+
+
+def test_every_plan_fits_its_budget() -> None:
+    for budget in (900, 1800, 3600, 5400):
+        for prof in (profile(), profile(n_train=22_500, lengths=[600] * 2000)):
+            made = plan(prof=prof, budget=budget)
+            assert made.total_seconds <= budget, (budget, made.to_dict())
+            assert made.search_ends_at <= budget
+
+
+def test_the_users_keys_are_kept_and_shown_as_theirs() -> None:
+    cfg = config(
+        data={"max_length": 64, "max_train_samples": 500},
+        training={"num_train_epochs": 1, "train_sampling_strategy": "group_by_length"},
+        study={"name": "p", "n_trials": 4},
+    )
+    made = plan(cfg=cfg, prof=profile(lengths=[200] * 2000))
+    by = {c.key: (c.value, c.by) for c in made.choices}
+    assert by["data.max_length"] == (64, "you")
+    assert by["data.max_train_samples"] == (500, "you")
+    assert by["training.num_train_epochs"] == (1, "you")
+    assert by["study.n_trials"] == (4, "you")
+    assert by["data.truncation"][1] == "planner"
+    assert not set(made.overrides()) & {"data.max_length", "study.n_trials"}
+
+
+def test_the_same_inputs_give_the_same_plan() -> None:
+    assert plan().to_dict() == plan().to_dict()
+
+
+def test_a_budget_too_small_names_the_minimum() -> None:
+    with pytest.raises(BudgetTooSmall) as err:
+        plan(prof=profile(n_train=22_500, lengths=[600] * 2000), budget=120)
+    message = str(err.value)
+    assert "too small for one trial and the final stage" in message
+    assert "needs at least" in message and "--budget" in message
+
+
+def test_the_reference_retrain_takes_its_share() -> None:
+    long = profile(n_train=22_500, lengths=[600] * 2000)
+    alone = plan(prof=long, budget=3600)
+    both = plan(prof=long, budget=3600, with_reference=True)
+    assert "reference" in [s.name for s in both.stages]
+    assert both.value("data.max_length") <= alone.value("data.max_length")
+
+
+def test_pairs_are_cut_from_the_longer_side() -> None:
+    made = plan(prof=profile(lengths=[700] * 2000, pairs=True))
+    assert made.value("data.truncation") == "head"
+
+
+def test_few_examples_per_class_are_noted() -> None:
+    made = plan(prof=profile(n_train=900, n_classes=77))
+    assert any("rarest class" in note for note in made.notes)
+
+
+def test_a_reference_outside_the_epochs_searched_is_moved_inside() -> None:
+    made = plan(prof=profile(n_train=2000), budget=400)
+    assert made.value("search_space.num_train_epochs") == {"type": "int", "low": 1, "high": 2}
+    assert made.value("reference.num_train_epochs") == 2  # its own 3 is not searched
+
+
+def test_a_tight_budget_trains_the_fewest_epochs() -> None:
+    tight = plan(prof=profile(n_train=2000), budget=200)
+    assert tight.value("training.num_train_epochs") == 1
+    assert tight.value("data.max_train_samples") < 1000  # below the floor of a search worth having
