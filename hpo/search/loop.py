@@ -22,9 +22,11 @@ from optuna.trial import TrialState
 from hpo.config.reference import resolve_reference
 from hpo.config.samplers import build_pruner, build_sampler
 from hpo.config.space import make_hp_space
+from hpo.data.labels import class_summary
 from hpo.data.tokenized import Prepared, prepare
 from hpo.errors import HpoError, Interrupted
 from hpo.runs import RunLayout, write_atomically
+from hpo.search.deadline import fewest_epochs, out_of_time
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.search.storage import (
     fail_stale_trials,
@@ -122,7 +124,7 @@ def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
         len(prepared.splits["train"]),
         len(prepared.splits["validation"]),
         len(prepared.labels),
-        ", ".join(prepared.labels),
+        class_summary(prepared.labels),
         objective.title,
         prepared.data_fingerprint,
         "hit" if prepared.cache_hit else "miss",
@@ -131,7 +133,13 @@ def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
 
 
 def run_search(
-    config: HpoConfig, *, quiet: bool = False, poll_s: float = 2.0, worker: bool = False
+    config: HpoConfig,
+    *,
+    quiet: bool = False,
+    poll_s: float = 2.0,
+    worker: bool = False,
+    deadline: float | None = None,
+    shortest_trial: float = 0.0,
 ) -> optuna.Study:
     """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
 
@@ -142,6 +150,12 @@ def run_search(
     ``worker``: one of several processes on the study; its sampler seed gets a salt of its own.
     On Ctrl-C the running trial is failed, its params are queued to run first when the search
     resumes, and :class:`hpo.errors.Interrupted` says so.
+
+    ``deadline`` (``time.time()``, a budgeted run): no trial starts that cannot finish before
+    it (``shortest_trial`` seconds planned, or what the finished trials took), and a running
+    trial that would overrun stops at its next evaluation with its best value. The search then
+    ends with fewer than ``study.n_trials`` trials, and the study notes it
+    (``budget_closed``), so a rerun of the same budgeted job goes on to the final stage.
     """
     tokenizer, prepared = load_search_data(config)
     storage, study = open_and_seed(config, prepared)
@@ -158,6 +172,7 @@ def run_search(
         # Two workers may pass the count check at once; the later trial is failed unrun.
         before_trial=functools.partial(check_not_surplus, max_trials=target),
     )
+    trainer.deadline = deadline
     started: list[int] = []
     hp_space = _logged(make_hp_space(config.search_space), started, study, target)
     salt = (os.getpid() * 7919) if worker else 0
@@ -172,6 +187,10 @@ def run_search(
             done, running = finished(counts), counts[TrialState.RUNNING]
             progress.update(done, study)
             if done >= target:
+                break
+            if deadline is not None and out_of_time(
+                study, deadline, shortest_trial, done, fewest_epochs=fewest_epochs(config)
+            ):
                 break
             if done + running >= target:
                 # The rest are running in other workers (or in a dead one, until its grace

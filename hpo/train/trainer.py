@@ -104,6 +104,10 @@ class HpoTrainer(Trainer):
         self.timer = StepTimer()
         self.add_callback(self.timer)
         self.add_callback(WarmupCheckCallback())
+        #: Wall-clock time (``time.time()``) a trial must not train past: set by a budgeted
+        #: search. A trial that would reach its next evaluation after it stops at this one and
+        #: keeps its best value (``cut_by_budget``), rather than being pruned or overrunning.
+        self.deadline: float | None = None
         self._reset_trial_state()
 
     def _reset_trial_state(self) -> None:
@@ -111,6 +115,7 @@ class HpoTrainer(Trainer):
         self.best_objective: float | None = None
         self.tokens_processed = 0
         self.tokens_real = 0
+        self._since_eval = time.time()
 
     # -- batching -----------------------------------------------------------------------------
 
@@ -198,6 +203,23 @@ class HpoTrainer(Trainer):
         # At the last evaluation the trial has paid for all its training: pruning it then saves
         # nothing and would throw a finished result away.
         final = self.state.max_steps > 0 and self.state.global_step >= self.state.max_steps
+        now = time.time()
+        interval, self._since_eval = now - self._since_eval, now
+        if not final and self.deadline is not None and now + interval > self.deadline:
+            # The next evaluation would land past the search's share of the budget: stop here
+            # with the best value so far. Not pruned: the value is a real measurement.
+            logger.info(
+                "Trial %d stopped by the budget at %d samples seen (the next evaluation would "
+                "end %.0f s past the search's share); it keeps %s %.4f",
+                trial.number,
+                record["samples_seen"],
+                now + interval - self.deadline,
+                self.objective_metric.title,
+                self.best_objective,
+            )
+            trial.set_user_attr("cut_by_budget", record["samples_seen"])
+            self.control.should_training_stop = True
+            return
         if not final and trial.should_prune():
             logger.info(
                 "Trial %d pruned at %d samples seen (%s %.4f below the pruner's threshold)",
@@ -271,6 +293,9 @@ class HpoTrainer(Trainer):
         )
         attrs = {
             "evals": self.eval_history,
+            # What the budget planner re-plans the final stage from: per-example seconds.
+            "samples_trained": samples,
+            "samples_scored": len(self.eval_history) * len(self.eval_dataset or ()),
             "train_runtime": round(metrics.get("train_runtime", runtime), 3),
             "train_samples_per_second": round(
                 metrics.get("train_samples_per_second", samples / runtime if runtime else 0.0), 3

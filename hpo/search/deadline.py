@@ -1,0 +1,76 @@
+"""A budgeted search's clock: whether the next trial can still finish before the deadline.
+
+The trial that is running keeps the deadline itself (:attr:`hpo.train.trainer.HpoTrainer.deadline`
+stops it at an evaluation); this decides whether another one starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from typing import TYPE_CHECKING
+
+from optuna.trial import TrialState
+
+if TYPE_CHECKING:
+    import optuna
+
+    from hpo.config.schema import HpoConfig
+
+logger = logging.getLogger(__name__)
+
+
+#: Study user attr: the finished trials a budgeted search ended with, short of study.n_trials.
+BUDGET_CLOSED_ATTR = "budget_closed"
+
+
+def fewest_epochs(config: HpoConfig) -> float:
+    """The fewest epochs a trial of this study trains (its searched low, or the fixed value)."""
+    spec = config.search_space.get("num_train_epochs")
+    if spec is not None:
+        return float(min(spec.choices) if spec.choices else spec.low or 1)
+    return float(config.training.get("num_train_epochs", 3))
+
+
+def out_of_time(
+    study: optuna.Study, deadline: float, planned: float, done: int, *, fewest_epochs: float
+) -> bool:
+    """True (and noted on the study) when the next trial could not finish before ``deadline``.
+
+    A trial's cost is what the finished trials took per epoch (their median) at the fewest
+    epochs, or the ``planned`` seconds before any finished. The first trial always starts (the
+    final stage needs one); a study a budget closed before stays closed for budgeted runs.
+    """
+    if study.user_attrs.get(BUDGET_CLOSED_ATTR) is not None:
+        return True
+    if not done:  # without one finished trial there is nothing to retrain: run one
+        return False
+    need = shortest_trial(study, fewest_epochs) or planned
+    left = deadline - time.time()
+    if left >= need:
+        return False
+    logger.info(
+        "The search ends by the budget with %d finished trial(s): %.0f s left of its share, and "
+        "a trial takes about %.0f s.",
+        done,
+        max(0.0, left),
+        need,
+    )
+    study.set_user_attr(BUDGET_CLOSED_ATTR, done)
+    return True
+
+
+def shortest_trial(study: optuna.Study, fewest_epochs: float) -> float | None:
+    """Seconds of a trial at ``fewest_epochs``, from the median per-epoch wall time of the
+    trials that ran whole (None before any did)."""
+    per_epoch = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        evals = trial.user_attrs.get("evals") or []
+        wall = trial.user_attrs.get("wall_seconds")
+        if not evals or not wall or "cut_by_budget" in trial.user_attrs:
+            continue
+        per_epoch.append(wall / max(evals[-1]["epoch"], 1e-6))
+    if not per_epoch:
+        return None
+    return statistics.median(per_epoch) * fewest_epochs
