@@ -7,7 +7,7 @@ The Python API (:mod:`hpo.api`) is re-exported here.
 
 from __future__ import annotations
 
-from hpo.api import load_config, load_predictor, open_study, run, run_search
+from hpo.api import load_config, load_predictor, open_study, plan_budget, run, run_search
 from hpo.config.schema import HpoConfig
 from hpo.errors import ConfigError, DataError, HpoError, ModelError, OfflineError, StorageError
 
@@ -22,6 +22,7 @@ __all__ = [
     "load_config",
     "load_predictor",
     "open_study",
+    "plan_budget",
     "run",
     "run_search",
 ]

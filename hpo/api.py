@@ -9,6 +9,10 @@ report = hpo.run(config)              # the whole job: search, retrain, test onc
 study = hpo.open_study(config)        # a stored study, read only
 predictor = hpo.load_predictor("runs/smoke/final/model")
 predictor.predict(["a lovely film"])  # [{"label": "pos", "probability": ..., ...}]
+
+config = hpo.load_config(None, data="my-data", budget="30m")  # the default config, a deadline
+plan = hpo.plan_budget(config)        # what `hpo run` would decide, and why; nothing trained
+report = hpo.run(config)              # planned, and kept within the budget
 ```
 
 Each raises the same :class:`hpo.errors.HpoError` (with the config's file named) that the CLI
@@ -23,20 +27,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.loader import load_config as _load_structure
-from hpo.errors import config_source
+from hpo.errors import ConfigError, config_source
 
 if TYPE_CHECKING:
     import optuna
 
     from hpo.config.schema import HpoConfig
     from hpo.final.predict import Predictor
+    from hpo.plan.decision import Plan
 
 
 def load_config(
-    path: str | Path, overrides: Sequence[str] = (), *, check_training: bool = True, **cli: Any
+    path: str | Path | None,
+    overrides: Sequence[str] = (),
+    *,
+    check_training: bool = True,
+    **cli: Any,
 ) -> HpoConfig:
     """A study config from its YAML file, with ``overrides`` (``"key=value"``, as ``--set``) and
-    the CLI's shortcuts (``study_name``, ``storage``, ``n_trials``; None is ignored).
+    the CLI's shortcuts (``study_name``, ``storage``, ``n_trials``, ``budget``, ``data``,
+    ``model``; None is ignored). ``path=None`` with ``data=`` reads the packaged default config
+    (``hpo run --data DIR``).
 
     ``check_training`` also runs the checks that need Transformers (search and training keys
     are ``TrainingArguments`` fields, which it accepts): what every command that trains does.
@@ -68,11 +79,23 @@ def run(
     config: HpoConfig, *, seeds: int = 1, with_reference: bool | None = None, quiet: bool = False
 ) -> Path:
     """The whole job (``hpo run``): search, export, retrain on all of train, test once,
-    baselines, report. A finished stage is reused. Returns the report's path."""
+    baselines, report. A finished stage is reused. With ``study.budget`` the job is planned
+    first and kept within the budget, counted from this call. Returns the report's path."""
     from hpo.pipeline import run_all
 
     with config_source(config.source):
         return run_all(config, quiet=quiet, seeds=seeds, with_reference=with_reference)
+
+
+def plan_budget(config: HpoConfig, *, with_reference: bool = False) -> Plan:
+    """The plan ``hpo run`` makes for ``config``'s ``study.budget`` (``hpo plan``): profiles the
+    data and measures the machine (both cached), trains nothing."""
+    from hpo.plan.budgeted import plan_budget as make
+
+    with config_source(config.source):
+        if config.study.budget is None:
+            raise ConfigError("study.budget is not set: pass budget='30m' to hpo.load_config.")
+        return make(config, with_reference=with_reference)[1]
 
 
 def open_study(config: HpoConfig) -> optuna.Study:

@@ -7,45 +7,107 @@ rebuilt from those files.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hpo.runs import RunLayout
+from hpo.runs import INPUTS_KEY, RunLayout
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
+    from typing import Any
 
     from hpo.config.schema import HpoConfig
+    from hpo.plan.budgeted import StageClock
 
 
 def run_all(
-    config: HpoConfig, *, quiet: bool = False, seeds: int = 1, with_reference: bool | None = None
+    config: HpoConfig,
+    *,
+    quiet: bool = False,
+    seeds: int = 1,
+    with_reference: bool | None = None,
+    started: float | None = None,
+    on_plan: Callable[[Any], None] | None = None,
 ) -> Path:
     """Every stage in order; returns the report's path.
 
-    ``with_reference`` (default: when the config has a ``reference``) also retrains the
-    reference setup with the tuned model's epoch budget and seeds, so the report measures what
-    tuning was worth on the same test examples.
+    ``with_reference`` (default: when the config has a ``reference`` and no budget) also
+    retrains the reference setup with the tuned model's epoch budget and seeds, so the report
+    measures what tuning was worth on the same test examples. With ``study.budget`` the job is
+    planned first (:mod:`hpo.plan`) and keeps the budget; ``started`` (``time.time()``, default
+    now) is when its clock began; ``on_plan`` is shown the plan before anything runs.
     """
     # Imported here, not at the top: each loads torch and Transformers (seconds), and
     # importing hpo must stay light for the commands that only read.
     from hpo.final.baselines import run_baselines
     from hpo.final.best_params import export_best
-    from hpo.final.retrain import plan_from_study, plan_reference, train_and_test
+    from hpo.final.retrain import Plan, plan_from_study, plan_reference, train_and_test
+    from hpo.plan.budgeted import StageClock, plan_budget, replan_final, save_plan_on_study
     from hpo.report.dashboard import attach_artifacts, final_stage_files
     from hpo.report.markdown import make_report
     from hpo.search.loop import run_search
 
-    layout = RunLayout.of(config)
-    study = run_search(config, quiet=quiet)
-    export_best(study, config, layout.best_params)
-    plan = plan_from_study(config)
-    train_and_test(config, plan, layout.final, seeds=seeds, quiet=quiet)
-    run_baselines(config)
+    started = time.time() if started is None else started
+    budgeted = config.study.budget is not None
     if with_reference is None:
-        with_reference = bool(config.reference)
+        with_reference = bool(config.reference) and not budgeted
+    clock = None
+    search_kwargs: dict[str, float] = {}
+    if budgeted:
+        config, plan, profile = plan_budget(config, with_reference=with_reference)
+        if on_plan is not None:
+            on_plan(plan)
+        clock = StageClock(RunLayout.of(config).plan, plan, started)
+        search_kwargs = {
+            "deadline": started + plan.search_ends_at,
+            "shortest_trial": plan.shortest_trial_seconds,
+        }
+    layout = RunLayout.of(config)
+    with _timed(clock, "search"):
+        study = run_search(config, quiet=quiet, **search_kwargs)
+    if clock is not None:
+        save_plan_on_study(study, clock.plan)
+    export_best(study, config, layout.best_params)
+    final = plan_from_study(config)
+    done_stop = _finished_stop_epoch(layout.final / "metrics.json", final.params)
+    if done_stop is not None:  # a rerun: the model trained before is the job's, not redone
+        final = Plan(final.params, done_stop, final.source)
+    elif clock is not None:
+        stop = replan_final(
+            clock,
+            study,
+            stop_epoch=final.stop_epoch,
+            evals_per_epoch=config.study.evals_per_epoch,
+            profile=profile,
+            retrains=2 if with_reference else 1,
+        )
+        final = Plan(final.params, stop, final.source)
+    with _timed(clock, "final"):
+        train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
+    with _timed(clock, "baselines"):
+        run_baselines(config)
     if with_reference:
-        reference = plan_reference(config, plan.stop_epoch)
-        train_and_test(config, reference, layout.reference, seeds=seeds, quiet=quiet)
-    report = make_report(config)
-    attach_artifacts(study, layout.artifacts, final_stage_files(layout))
+        reference = plan_reference(config, final.stop_epoch)
+        with _timed(clock, "reference"):
+            train_and_test(config, reference, layout.reference, seeds=seeds, quiet=quiet)
+    with _timed(clock, "report"):
+        report = make_report(config)
+        attach_artifacts(study, layout.artifacts, final_stage_files(layout))
     return report
+
+
+def _finished_stop_epoch(metrics: Path, params: dict) -> float | None:
+    """The stop epoch of a final stage already trained with ``params`` (a budgeted run may
+    have re-planned it), or None."""
+    try:
+        inputs = json.loads(metrics.read_text(encoding="utf-8")).get(INPUTS_KEY) or {}
+    except (OSError, ValueError):
+        return None
+    return inputs.get("stop_epoch") if inputs.get("params") == params else None
+
+
+def _timed(clock: StageClock | None, name: str) -> contextlib.AbstractContextManager[None]:
+    return clock.stage(name) if clock is not None else contextlib.nullcontext()

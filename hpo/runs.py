@@ -4,6 +4,7 @@ for reusing a stage's results.
 ```
 runs/<study>/
   config.yaml          the study's resolved config (absolute paths): `hpo search` runs it again
+  plan.json            a budgeted run's plan, and each stage's planned and actual seconds
   trials/              Trainer's output_dir during the search (no checkpoints are kept)
   zero_shot/           Trainer's output_dir while the zero-shot baseline is scored
   best_params.yaml     `hpo export`
@@ -49,6 +50,11 @@ class RunLayout:
     def config_file(self) -> Path:
         """The resolved config of the study's latest search."""
         return self.root / "config.yaml"
+
+    @property
+    def plan(self) -> Path:
+        """A budgeted run's plan (``hpo run --budget``), with planned and actual seconds."""
+        return self.root / "plan.json"
 
     @property
     def zero_shot(self) -> Path:

@@ -55,3 +55,27 @@ def test_search_run_and_predict_match_the_cli(
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert ours == printed
     assert {row["label"] for row in ours} <= {"neg", "pos"}
+
+
+def test_plan_budget_from_the_default_config(tiny_models, tiny_data, tmp_path: Path) -> None:
+    config = hpo.load_config(
+        None,
+        [f"data.cache_dir={tmp_path / 'cache'}"],
+        data=tiny_data,
+        model=str(tiny_models["bert"]),
+        budget="3m",
+    )
+    assert config.study.name == tiny_data.name
+    assert config.model.name == str(tiny_models["bert"])
+    assert "data.max_length" not in config.explicit  # left to the planner
+    plan = hpo.plan_budget(config)
+    assert plan.budget_seconds == 180 and plan.total_seconds <= 180
+    assert {c.key for c in plan.choices} >= {"data.max_length", "study.n_trials"}
+    assert not (tmp_path / "storage").exists() and not (tmp_path / "runs").exists()
+    with pytest.raises(hpo.ConfigError, match=r"study\.budget is not set"):
+        hpo.plan_budget(hpo.load_config(None, data=tiny_data, model=str(tiny_models["bert"])))
+
+
+def test_no_config_needs_data() -> None:
+    with pytest.raises(hpo.ConfigError, match="--data DIR"):
+        hpo.load_config(None)

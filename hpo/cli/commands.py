@@ -20,8 +20,16 @@ def _load(args: argparse.Namespace, *, check_training: bool = True) -> Any:
     """The config named on the command line. ``check_training=False`` for commands that only
     read: the checks that import Transformers and torch are left to the commands that train."""
     from hpo.api import load_config
+    from hpo.config.budget import parse_budget
+    from hpo.errors import ConfigError
 
+    if getattr(args, "budget", None) is not None:
+        try:  # a flag's error names the flag, not the config file
+            parse_budget(args.budget, where="--budget")
+        except ConfigError as exc:
+            raise HpoError(str(exc)) from None
     extra = {"n_trials": getattr(args, "n_trials", None)}
+    extra |= {key: getattr(args, key, None) for key in ("budget", "data", "model")}
     return load_config(
         args.config,
         args.overrides,
@@ -104,14 +112,45 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``hpo run``: every stage; prints the report's path."""
+    """``hpo run``: every stage (planned first with a budget); prints the report's path."""
+    import time
+
     from hpo.pipeline import run_all
 
+    started = getattr(args, "started", None) or time.time()
     config = _load(args)
     if args.seeds < 1:
         raise HpoError(f"--seeds must be >= 1, got {args.seeds}.")
-    report = run_all(config, quiet=args.quiet, seeds=args.seeds, with_reference=args.reference)
+    report = run_all(
+        config,
+        quiet=args.quiet,
+        seeds=args.seeds,
+        with_reference=args.reference,
+        started=started,
+        on_plan=None if args.quiet else _print_plan,
+    )
     print(f"report: {report}")
+    return 0
+
+
+def _print_plan(plan: Any) -> None:
+    from hpo.plan.table import render_plan
+
+    print(render_plan(plan.to_dict()), file=sys.stderr, flush=True)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """``hpo plan``: the plan for a budget, printed; nothing trained."""
+    from hpo.plan.budgeted import plan_budget
+    from hpo.plan.table import render_plan
+
+    config = _load(args)
+    if config.study.budget is None:
+        raise HpoError(
+            "hpo plan needs a budget: pass --budget (e.g. --budget 45m) or set study.budget."
+        )
+    _, plan, _ = plan_budget(config, with_reference=args.reference)
+    print(render_plan(plan.to_dict()))
     return 0
 
 
@@ -185,6 +224,7 @@ COMMANDS = {
     "export": cmd_export,
     "retrain": cmd_retrain,
     "run": cmd_run,
+    "plan": cmd_plan,
     "report": cmd_report,
     "predict": cmd_predict,
     "show-config": cmd_show_config,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from hpo.cli.commands import COMMANDS
@@ -21,13 +22,16 @@ from hpo.errors import HpoError, Interrupted, config_source
 EXIT_INTERRUPTED = 130
 
 #: Commands that import the training stack (and so Optuna's loggers are worth setting up).
-_TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain"})
+_TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain", "plan"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hpo`` console script; returns the exit code."""
+    # A budget (hpo run --budget) counts from here: before anything heavy is imported.
+    started = time.time()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.started = started
     # Before torch is imported: OpenMP threads that wait for work spin only briefly, so a
     # second job on the same cores is not starved (see hpo.cli.threads).
     share_cores()

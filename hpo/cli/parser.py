@@ -6,8 +6,18 @@ import argparse
 from typing import Any
 
 
-def _add_config_args(parser: argparse.ArgumentParser, *, study_overrides: bool = True) -> None:
-    parser.add_argument("config", help="study YAML, e.g. study_configs/smoke.yaml")
+def _add_config_args(
+    parser: argparse.ArgumentParser, *, study_overrides: bool = True, optional: bool = False
+) -> None:
+    if optional:
+        parser.add_argument(
+            "config",
+            nargs="?",
+            help="study YAML, e.g. study_configs/smoke.yaml (default: the packaged default "
+            "config, with --data)",
+        )
+    else:
+        parser.add_argument("config", help="study YAML, e.g. study_configs/smoke.yaml")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -22,8 +32,24 @@ def _add_config_args(parser: argparse.ArgumentParser, *, study_overrides: bool =
         parser.add_argument("--storage", help="override study.storage (an Optuna storage URL)")
 
 
-def _add_search_args(parser: argparse.ArgumentParser) -> None:
-    _add_config_args(parser)
+def _add_budget_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget",
+        help="wall-clock budget of the whole job, e.g. 45m, 1h30m, 90s (sets study.budget): "
+        "hpo plans what the config leaves open to fit it, and keeps it",
+    )
+    parser.add_argument(
+        "--data",
+        help="a folder (or file) of examples: train.* with optional validation.* and test.* "
+        "(parquet, csv, tsv, jsonl); sets data.path, and with no config uses the default one",
+    )
+    parser.add_argument(
+        "--model", help="the backbone: a hub id or a local folder (sets model.name)"
+    )
+
+
+def _add_search_args(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    _add_config_args(parser, optional=optional)
     parser.add_argument(
         "--n-trials", type=int, help="override study.n_trials (total for the study)"
     )
@@ -106,9 +132,11 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         "run",
         help="search -> export -> retrain -> baselines -> report, each stage resumable",
         description="The whole job. A finished stage is not done again; the command ends by "
-        "printing where the report is.",
+        "printing where the report is. With --budget, the job is planned to fit it first "
+        "(see `hpo plan`); `hpo run --data DIR --budget 30m` needs no config.",
     )
-    _add_search_args(p)
+    _add_search_args(p, optional=True)
+    _add_budget_args(p)
     p.add_argument("--seeds", type=int, default=1, help="final retrain seeds (mean ± std)")
     p.add_argument(
         "--reference",
@@ -116,7 +144,23 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also retrain the reference setup for the same epoch budget and seeds (default: "
-        "on when the config has a reference section)",
+        "on when the config has a reference section and there is no --budget)",
+    )
+
+    p = sub.add_parser(
+        "plan",
+        help="print the plan that fits a budget; trains nothing",
+        description="Profile the data, measure this machine (a few training steps, cached) and "
+        "print what `hpo run --budget` would decide: each key and who set it, and each stage's "
+        "planned minutes. Nothing is trained or written outside the cache.",
+    )
+    _add_config_args(p, optional=True)
+    _add_budget_args(p)
+    p.add_argument(
+        "--reference",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="plan the reference setup's retrain too",
     )
 
     p = sub.add_parser(

@@ -1,0 +1,96 @@
+"""`hpo plan` and `hpo run --budget` as a user runs them: a folder of data, a deadline, no
+config; and the one-line errors of a budget that cannot work."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hpo.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_plan_prints_and_writes_nothing_but_the_cache(
+    tiny_models, tiny_data, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    cache = tmp_path / "cache"
+    argv = ["plan", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--budget"]
+    assert main([*argv, "2m", "--set", f"data.cache_dir={cache}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Plan for a budget of 2.0 min")
+    for key in ("data.max_length", "data.truncation", "study.n_trials", "data.max_train_samples"):
+        assert key in out
+    assert "planner" in out and "search" in out and "final" in out
+    assert _files(work) == [], "hpo plan writes nothing in the working folder"
+    assert (cache / "profiles").is_dir() and (cache / "machine").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        ("soon", "--budget: expected a number with a unit s, m or h"),
+        ("2s", "too small for one trial and the final stage"),
+    ],
+)
+def test_a_budget_that_cannot_work_is_one_line(
+    budget: str, message: str, tiny_models, tiny_data, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"])]
+    argv += ["--budget", budget, "--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    if budget == "2s":
+        assert "needs at least" in err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "storage").exists()
+
+
+def test_no_config_and_no_data(capsys) -> None:
+    assert main(["run", "--budget", "5m"]) == 2
+    assert "--data DIR" in capsys.readouterr().err
+
+
+def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--quiet"]
+    argv += ["--budget", "100s", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    argv += ["--set", "data.label_names=[neg, pos]"]
+    start = time.time()
+    assert main(argv) == 0
+    took = time.time() - start
+    runs = tmp_path / "runs" / tiny_data.name
+    assert (
+        capsys.readouterr().out.strip() == f"report: {Path('runs') / tiny_data.name / 'report.md'}"
+    )
+    plan = json.loads((runs / "plan.json").read_text())
+    assert plan["budget_seconds"] == 100
+    assert set(plan["actual_seconds"]) >= {"prepare", "search", "final", "baselines", "report"}
+    assert took <= 100 * 1.05
+    assert plan["elapsed_seconds"] <= 100 * 1.05
+    report = (runs / "report.md").read_text()
+    assert "## Budget" in report and "| search |" in report
+    saved = (runs / "config.yaml").read_text()
+    assert "budget: 100s" in saved and "max_train_samples" in saved
+    study = optuna.load_study(
+        study_name=tiny_data.name, storage=f"sqlite:///{tmp_path / 'storage' / tiny_data.name}.db"
+    )
+    assert study.user_attrs["plan"]["budget_seconds"] == 100
+
+    # The same command again: the same plan, the same study, nothing trained again.
+    stamp = (runs / "final" / "metrics.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (runs / "final" / "metrics.json").stat().st_mtime_ns == stamp
+    assert json.loads((runs / "plan.json").read_text())["choices"] == plan["choices"]
