@@ -160,6 +160,18 @@ def _plain_column(values: Sequence[Any], names: Sequence[str] | None, where: str
     return out
 
 
+#: Past this many classes, logs and reports count the classes rather than list them, and the
+#: report's confusion matrix becomes its most-confused pairs.
+MANY_CLASSES = 12
+
+
+def class_summary(names: Sequence[str]) -> str:
+    """The class names, or past :data:`MANY_CLASSES` their count with the first few."""
+    if len(names) <= MANY_CLASSES:
+        return ", ".join(map(str, names))
+    return f"{len(names)} classes: {', '.join(map(str, names[:3]))}, ..."
+
+
 def class_counts(ds: Dataset) -> list[int]:
     """Examples per class id of an encoded split."""
     counts = [0] * len(ds.features["label"].names)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.data.labels import names_of
+from hpo.data.labels import class_summary, names_of
 from hpo.data.sources import locate
 from hpo.data.splits import final_splits
 from hpo.data.tokenized import prepare
@@ -104,7 +104,8 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
         return {
             "name": "pretrained, no fine-tuning",
             "applicable": False,
-            "reason": f"the model's head predicts {names}, not the data's classes {list(labels)}",
+            "reason": f"the model's head predicts {class_summary(names)}, not the data's "
+            f"{class_summary(labels)}",
         }
     model = load_model(config.model, own_head=True)
     test = prepared.splits["test"]

@@ -14,6 +14,8 @@ from optuna.trial import TrialState
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
 from hpo.final.scoring import mcnemar
+from hpo.report.classes import confusion_lines, per_class_table
+from hpo.report.outcome import budget_lines, verdict_lines
 from hpo.report.plots import confusion_figure, plot_study, pyplot, score_figure
 from hpo.report.trials_table import trials_table
 from hpo.runs import RunLayout
@@ -45,6 +47,7 @@ def make_report(config: HpoConfig) -> Path:
     train, test = made.splits["train"], made.splits["test"]
     texts = train_test_overlap(train, test)
     overlap = list(zip(texts, labels_agree(train, test, texts), strict=True))
+    plan = json.loads(layout.plan.read_text()) if layout.plan.exists() else None
     return write_report(
         study,
         config,
@@ -53,6 +56,7 @@ def make_report(config: HpoConfig) -> Path:
         layout.root,
         test_labels=test["label"],
         test_carved=made.test_carved,
+        plan=plan,
     )
 
 
@@ -73,6 +77,7 @@ def _seconds(x: float) -> str:
 IMPORTANCE_MIN_TRIALS = 10
 #: Significance level of the paired test.
 ALPHA = 0.05
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 Row = tuple[str, dict[str, Any] | None, str]
@@ -173,12 +178,14 @@ def write_report(
     *,
     test_labels: Any = None,
     test_carved: bool = False,
+    plan: dict[str, Any] | None = None,
 ) -> Path:
     """``report.md`` plus PNG plots in ``out_dir``; returns the report's path.
 
     ``overlap``: the texts in both the train and the test split, each with whether its labels
     agree in both; ``test_labels``: the test split's labels, for the paired tests;
-    ``test_carved``: the data had no test split, so it was carved from train.
+    ``test_carved``: the data had no test split, so it was carved from train; ``plan``: a
+    budgeted run's ``plan.json`` (planned against actual minutes).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     metric = config.study.metric
@@ -227,8 +234,17 @@ def write_report(
     for name, other in others:
         if tuned and other:
             lines += [paired_comparison("the tuned model", tuned, name, other, labels), ""]
+    lines += verdict_lines(
+        results,
+        labels,
+        max_length=config.data.max_length,
+        plan=plan,
+        n_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
+    )
     if tuned:
         lines += _tuned_section(tuned, out_dir)
+    if plan:
+        lines += ["", *budget_lines(plan)]
     lines += ["", "## Search", ""]
     n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     for name, made in plots.items():
@@ -292,25 +308,8 @@ def _tuned_section(tuned: dict[str, Any], out_dir: Path) -> list[str]:
     ]
     per_class = tuned.get("per_class")
     if per_class:
-        lines += [
-            "| class | precision | recall | F1 | test examples |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        lines += [
-            f"| {name} | {_pct(c['precision'])} | {_pct(c['recall'])} | {_pct(c['f1'])} | "
-            f"{c['support']} |"
-            for name, c in per_class.items()
-        ]
-        lines.append("")
-    lines += [
-        "Confusion matrix (rows: true class, columns: predicted):",
-        "",
-        "| true \\ predicted | " + " | ".join(names) + " |",
-        "| --- | " + " | ".join("---" for _ in names) + " |",
-    ]
-    lines += [
-        f"| {n} | " + " | ".join(map(str, row)) + " |" for n, row in zip(names, cm, strict=True)
-    ]
+        lines += per_class_table(per_class)
+    lines += confusion_lines(cm, names)
     return [*lines, "", "![confusion matrix](confusion_matrix.png)"]
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpo.data.labels import MANY_CLASSES
+
 
 def pyplot() -> Any:
     """matplotlib.pyplot on the off-screen Agg backend."""
@@ -122,23 +124,33 @@ def plot_study(study: optuna.Study, out_dir: Path, metric: str = "accuracy") -> 
     return made
 
 
+#: Largest side of a confusion picture, in inches.
+_MAX_SIDE = 12.0
+
+
 def confusion_figure(matrix: list[list[int]], names: list[str]) -> Any:
     """The confusion matrix as a heat map, each cell with its count and its share of the true
-    class (a row), so a small class's errors show as plainly as a large one's."""
+    class (a row), so a small class's errors show as plainly as a large one's. Past
+    :data:`hpo.data.labels.MANY_CLASSES` classes: the shares alone, small tick labels, in a
+    picture of bounded size (a heat map read at a glance; the report's tables have numbers)."""
     import numpy as np
 
     plt = pyplot()
     counts = np.asarray(matrix)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    size = 2.5 + 0.8 * len(names)
+    many = len(names) > MANY_CLASSES
+    size = min(_MAX_SIDE, 2.5 + 0.8 * len(names))
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
     image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
     ax.grid(False)  # Optuna's plots switch on a style with grid lines, which would cut cells
-    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_yticks(range(len(names)), names)
+    font = max(4.0, min(10.0, 400 / len(names))) if many else None
+    ax.set_xticks(range(len(names)), names, rotation=90 if many else 30, ha="right", fontsize=font)
+    ax.set_yticks(range(len(names)), names, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (i, j), count in np.ndenumerate(counts):
+        if many:
+            break
         color = "white" if shares[i, j] > 0.6 else "black"
         ax.text(j, i, f"{count}\n{shares[i, j]:.0%}", ha="center", va="center", color=color)
     fig.colorbar(image, ax=ax, label="share of the true class")

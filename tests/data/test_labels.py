@@ -8,6 +8,7 @@ import pytest
 from tiny import synthetic_topics, write_jsonl, write_table
 
 from hpo.config.schema import DataSection
+from hpo.data.labels import MANY_CLASSES, class_summary
 from hpo.data.sources import load_raw
 from hpo.errors import DataError
 
@@ -43,3 +44,9 @@ def test_validation_and_test_labels_must_be_in_train(tmp_path: Path) -> None:
     write_table([{"text": "x", "label": "Health"}] * 2, tmp_path / "validation.tsv")
     with pytest.raises(DataError, match=r"\(validation split\): label 'Health' \(2 examples"):
         load_raw(DataSection(path=str(tmp_path)))
+
+
+def test_many_classes_are_counted_not_listed() -> None:
+    assert class_summary(["neg", "pos"]) == "neg, pos"
+    names = [f"c{i}" for i in range(MANY_CLASSES + 1)]
+    assert class_summary(names) == f"{MANY_CLASSES + 1} classes: c0, c1, c2, ..."

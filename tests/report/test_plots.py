@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
-from hpo.report.plots import history_figure, score_figure
+from hpo.report.plots import confusion_figure, history_figure, score_figure
 
 
 def test_accuracy_bars_start_at_zero_and_labels_clear_the_error_bars() -> None:
@@ -43,3 +43,14 @@ def test_history_shows_pruned_trials() -> None:
     }
     assert points["complete"] == [[0.0, 0.7], [1.0, 0.8]]
     assert points["pruned (best accuracy before it was stopped)"] == [[2.0, 0.6]]
+
+
+def test_a_confusion_picture_of_many_classes_stays_readable() -> None:
+    few = confusion_figure([[3, 1], [0, 4]], ["neg", "pos"])
+    assert len(few.axes[0].texts) == 4  # every cell with its count and share
+    names = [f"intent_{i}" for i in range(77)]
+    matrix = [[5 if i == j else 0 for j in range(77)] for i in range(77)]
+    many = confusion_figure(matrix, names)
+    assert many.axes[0].texts == []  # shares as colour only: 5,929 numbers are no picture
+    width, height = many.get_size_inches()
+    assert max(width, height) <= 13.2 and width * many.dpi < 2000
