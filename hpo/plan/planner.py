@@ -160,8 +160,11 @@ def make_plan(
         smallest_length = min(lengths)
         c = costs_at(profile, rates, smallest_length, grouped=grouped)
         top = epochs_fixed[1] if epochs_fixed else 1
+        # The smallest search there is: one trial, on the user's subset when they fixed one.
+        examples = fixed_train or max(SMALLEST_SEARCH, 8 * profile.n_classes)
+        n_eval = fixed_eval or min(profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes))
         one_trial = trial_seconds(
-            c, min(profile.n_train, SMALLEST_SEARCH), top, min(profile.n_validation, 500), 1
+            c, min(profile.n_train, examples), top, n_eval, fixed_evals or (2 if top == 1 else 1)
         )
         need = (fixed + final_seconds(c, top) + one_trial) / (1 - MARGIN)
         raise BudgetTooSmall(
@@ -339,12 +342,18 @@ def _assemble(
             StagePlan("reference", "reference setup, same budget", stage_seconds["reference"])
         )
     stages.append(StagePlan("report", "report and plots", stage_seconds["report"]))
-    search_ends = stage_seconds["prepare"] + max(
-        search.seconds,
-        budget_seconds * (1 - MARGIN)
-        - sum(s.seconds for s in stages if s.name not in ("prepare", "search")),
+    # Seconds from the start: the search ends when what follows it just fits before the budget
+    # (less its margin), however long the search was planned to take.
+    search_ends = budget_seconds * (1 - MARGIN) - sum(
+        s.seconds for s in stages if s.name not in ("prepare", "search")
     )
     notes = _notes(profile, search, top)
+    planned = sum(stage.seconds for stage in stages)
+    if planned > budget_seconds:
+        notes.append(
+            f"the keys you set need {format_minutes(planned)} against the budget of "
+            f"{format_minutes(budget_seconds)}: the deadline will end the search early"
+        )
     return Plan(
         budget_seconds=budget_seconds,
         choices=tuple(choices),

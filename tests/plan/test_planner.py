@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from hpo.config.validate import config_from_dict
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.measure import MachineRates
-from hpo.plan.planner import make_plan
+from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
 
 #: A CPU like this machine's for a 22M-parameter encoder: seconds per example by length.
@@ -102,7 +103,11 @@ def test_every_plan_fits_its_budget() -> None:
         for prof in (profile(), profile(n_train=22_500, lengths=[600] * 2000)):
             made = plan(prof=prof, budget=budget)
             assert made.total_seconds <= budget, (budget, made.to_dict())
-            assert made.search_ends_at <= budget
+            after = sum(s.seconds for s in made.stages if s.name not in ("prepare", "search"))
+            assert made.search_ends_at + after <= budget * (1 - MARGIN) + 1e-6
+            prepare = next(s.seconds for s in made.stages if s.name == "prepare")
+            search = next(s.seconds for s in made.stages if s.name == "search")
+            assert made.search_ends_at >= prepare + search - 1e-6
 
 
 def test_the_users_keys_are_kept_and_shown_as_theirs() -> None:
@@ -161,3 +166,24 @@ def test_a_tight_budget_trains_the_fewest_epochs() -> None:
     tight = plan(prof=profile(n_train=2000), budget=200)
     assert tight.value("training.num_train_epochs") == 1
     assert tight.value("data.max_train_samples") < 1000  # below the floor of a search worth having
+
+
+def test_keys_that_overrun_the_budget_are_noted_and_the_search_is_cut_to_fit() -> None:
+    cfg = config(
+        data={"max_length": 256, "max_train_samples": 8000},
+        study={"name": "p", "n_trials": 30},
+        training={"num_train_epochs": 1, "train_sampling_strategy": "group_by_length"},
+    )
+    long = profile(n_train=22_500, lengths=[600] * 2000)
+    made = plan(cfg=cfg, prof=long, budget=7200)
+    assert made.total_seconds > 7200
+    assert any("the deadline will end the search early" in note for note in made.notes)
+    after = sum(s.seconds for s in made.stages if s.name not in ("prepare", "search"))
+    assert made.search_ends_at + after <= 7200 * (1 - MARGIN) + 1e-6
+    # Too small even for one trial of the fixed subset: the minimum named is one that works.
+    with pytest.raises(BudgetTooSmall) as err:
+        plan(cfg=cfg, prof=long, budget=5400)
+    need = re.search(r"needs at least (\d+) h (\d+) min", str(err.value))
+    assert need is not None
+    minimum = (int(need[1]) * 60 + int(need[2]) + 1) * 60
+    assert plan(cfg=cfg, prof=long, budget=minimum).total_seconds > 0
