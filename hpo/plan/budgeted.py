@@ -24,7 +24,7 @@ from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
-from hpo.plan.planner import LENGTHS, MARGIN, make_plan
+from hpo.plan.planner import KEEP_WHOLE, LENGTHS, MARGIN, make_plan
 from hpo.plan.profile import DataProfile, profile_data
 from hpo.runs import write_atomically
 
@@ -45,7 +45,14 @@ def plan_budget(config: HpoConfig, *, with_reference: bool) -> tuple[HpoConfig, 
     profile = profile_data(config.data, tokenizer)
     model_max = int(getattr(load_model_config(config.model), "max_position_embeddings", 512))
     model_max = min(model_max, LENGTHS[-1])
-    longest = config.data.max_length if "data.max_length" in config.explicit else model_max
+    # The machine is measured up to the longest length the plan can choose: the data's whole
+    # length (short texts need no long steps measured), or the user's own.
+    longest = next(
+        (n for n in LENGTHS if n <= model_max and profile.share_cut(n) <= 1 - KEEP_WHOLE),
+        model_max,
+    )
+    if "data.max_length" in config.explicit:
+        longest = config.data.max_length
     rates = measure_machine(config, profile.labels, grid_for(min(longest, model_max)))
     plan = make_plan(
         config,

@@ -24,10 +24,10 @@ def test_costs_between_lengths_follow_a_power_law() -> None:
 
 
 def test_grid_and_steps() -> None:
-    assert grid_for(100) == (32, 64, 128)
-    assert grid_for(128) == (32, 64, 128)
-    assert grid_for(600) == (32, 64, 128, 192, 256, 512, 600)
-    assert timed_steps(32) == 8 and timed_steps(512) == 3
+    assert grid_for(100) == (16, 32, 64, 128)
+    assert grid_for(128) == (16, 32, 64, 128)
+    assert grid_for(600) == (16, 32, 64, 128, 192, 256, 512, 600)
+    assert timed_steps(16) == timed_steps(32) == 8 and timed_steps(512) == 3
 
 
 def test_monotone() -> None:
