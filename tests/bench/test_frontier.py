@@ -51,8 +51,9 @@ def test_projection_grows_with_the_time_per_review() -> None:
     fast = project(20.0, 100.0, search_reviews=2000, eval_reviews=1000)
     assert slow["total"] > fast["total"]
     assert slow["total"] == pytest.approx(slow["search"] + slow["final"], abs=0.11)
-    # 25,000 reviews trained at 10/s and 25,000 scored at 50/s, plus 30 s: 50.5 minutes.
-    assert slow["final"] == pytest.approx(50.5, abs=0.05)
+    # 25,000 reviews trained at 10/s and 25,000 scored at 50/s, a model load of 6 s and 30 s
+    # of baselines: 50.6 minutes.
+    assert slow["final"] == pytest.approx(50.6, abs=0.05)
 
 
 @pytest.mark.slow
