@@ -51,6 +51,6 @@ def test_a_confusion_picture_of_many_classes_stays_readable() -> None:
     names = [f"intent_{i}" for i in range(77)]
     matrix = [[5 if i == j else 0 for j in range(77)] for i in range(77)]
     many = confusion_figure(matrix, names)
-    assert many.axes[0].texts == []  # shares as colour only: 5,929 numbers are no picture
+    assert len(many.axes[0].texts) == 0  # shares as colour only: 5,929 numbers are no picture
     width, height = many.get_size_inches()
     assert max(width, height) <= 13.2 and width * many.dpi < 2000
