@@ -17,7 +17,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes, parse_budget
 from hpo.config.validate import config_from_dict
@@ -184,11 +184,3 @@ def save_plan_on_study(study: optuna.Study, plan: Plan) -> None:
     record.pop("profile", None)
     record.pop("machine", None)
     study.set_user_attr("plan", record)
-
-
-def read_plan(path: Path) -> dict[str, Any] | None:
-    """A run's ``plan.json`` (None when the run had no budget)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None

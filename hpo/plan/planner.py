@@ -98,6 +98,11 @@ def make_plan(
     fixed = spent_seconds + prepare + baselines + REPORT_SECONDS
     usable = budget_seconds * (1 - MARGIN) - fixed
     retrains = 2 if with_reference else 1
+    # Validation examples scored at each evaluation: the user's, else up to EVAL_EXAMPLES (more
+    # for many classes).
+    eval_examples = fixed_eval or min(
+        profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes)
+    )
 
     def final_seconds(c: Costs, epochs: int) -> float:
         one = c.load + profile.n_final_train * epochs * c.train + profile.n_test * c.eval
@@ -105,7 +110,7 @@ def make_plan(
 
     def search_for(c: Costs, seconds: float, epochs: tuple[int, int], evals: int, *, floor: bool):
         """The largest search that fits ``seconds`` (None: not even the floor)."""
-        n_eval = fixed_eval or min(profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes))
+        n_eval = eval_examples
         smallest = min(profile.n_train, max(SMALLEST_SEARCH, 8 * profile.n_classes))
         least = min(profile.n_train, max(MIN_SEARCH_EXAMPLES, 20 * profile.n_classes))
         least_trials = MIN_TRIALS if floor else 1
@@ -162,10 +167,8 @@ def make_plan(
         top = epochs_fixed[1] if epochs_fixed else 1
         # The smallest search there is: one trial, on the user's subset when they fixed one.
         examples = fixed_train or max(SMALLEST_SEARCH, 8 * profile.n_classes)
-        n_eval = fixed_eval or min(profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes))
-        one_trial = trial_seconds(
-            c, min(profile.n_train, examples), top, n_eval, fixed_evals or (2 if top == 1 else 1)
-        )
+        evals = fixed_evals or (2 if top == 1 else 1)
+        one_trial = trial_seconds(c, min(profile.n_train, examples), top, eval_examples, evals)
         need = (fixed + final_seconds(c, top) + one_trial) / (1 - MARGIN)
         raise BudgetTooSmall(
             f"budget {format_minutes(budget_seconds)} is too small for one trial and the final "
@@ -176,7 +179,6 @@ def make_plan(
     return _assemble(
         config,
         profile,
-        rates,
         budget_seconds,
         length=length,
         whole_length=whole_length,
@@ -227,7 +229,6 @@ def _baseline_seconds(profile: DataProfile) -> float:
 def _assemble(
     config: HpoConfig,
     profile: DataProfile,
-    rates: MachineRates,
     budget_seconds: float,
     *,
     length: int,
@@ -347,7 +348,7 @@ def _assemble(
     search_ends = budget_seconds * (1 - MARGIN) - sum(
         s.seconds for s in stages if s.name not in ("prepare", "search")
     )
-    notes = _notes(profile, search, top)
+    notes = _notes(profile, search)
     planned = sum(stage.seconds for stage in stages)
     if planned > budget_seconds:
         notes.append(
@@ -372,7 +373,7 @@ def _assemble(
     )
 
 
-def _notes(profile: DataProfile, search: Any, epochs: int) -> list[str]:
+def _notes(profile: DataProfile, search: Any) -> list[str]:
     notes = []
     per_class = min(profile.class_counts) if profile.class_counts else 0
     if per_class < 20:

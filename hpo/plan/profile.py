@@ -22,7 +22,7 @@ import numpy as np
 
 from hpo.data.labels import class_counts, names_of
 from hpo.data.sources import load_raw, locate
-from hpo.data.splits import stage_splits
+from hpo.data.splits import carve_test, stage_splits
 from hpo.data.tokenized import default_cache_dir, tokenizer_fingerprint
 from hpo.runs import write_atomically
 
@@ -121,8 +121,10 @@ def profile_data(cfg: DataSection, tokenizer: PreTrainedTokenizerBase) -> DataPr
         raw, data_fp = load_raw(cfg, source)
     whole = dataclasses.replace(cfg, max_train_samples=None, max_eval_samples=None)
     search = stage_splits(raw, whole, "search").splits
-    final = stage_splits(raw, whole, "final").splits
     train, validation = search["train"], search["validation"]
+    # The final stage trains on exactly these two (the search's split of train); its test
+    # split is the one carved (or given) before them.
+    _, test, _ = carve_test(raw, whole)
     start = time.perf_counter()
     lengths = {
         "train": _lengths(train, tokenizer, cfg.split_seed),
@@ -134,9 +136,9 @@ def profile_data(cfg: DataSection, tokenizer: PreTrainedTokenizerBase) -> DataPr
     profile = DataProfile(
         n_train=len(train),
         n_validation=len(validation),
-        n_final_train=len(final["train"]),
+        n_final_train=len(train) + len(validation),
         # Counted only: the planner costs scoring it, and nothing else reads the test split.
-        n_test=len(final["test"]),
+        n_test=len(test),
         labels=tuple(names_of(train)),
         class_counts=tuple(class_counts(train)),
         pairs="text_pair" in train.column_names,
