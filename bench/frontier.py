@@ -237,9 +237,7 @@ def main() -> None:
             results.append(row)
             print(json.dumps(row), flush=True)
     print()
-    choice = summarize(
-        results, search_reviews=opts.search_reviews, eval_reviews=opts.eval_reviews
-    )
+    choice = summarize(results, search_reviews=opts.search_reviews, eval_reviews=opts.eval_reviews)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{datetime.now(UTC):%Y-%m-%d}-{socket.gethostname()}.frontier.json"

@@ -89,13 +89,16 @@ def run(
 
 def plan_budget(config: HpoConfig, *, with_reference: bool = False) -> Plan:
     """The plan ``hpo run`` makes for ``config``'s ``study.budget`` (``hpo plan``): profiles the
-    data and measures the machine (both cached), trains nothing."""
+    data and measures the machine (both cached), checks it with a few steps, trains nothing;
+    the plan a run of the same config was started with, where there is one."""
     from hpo.plan.budgeted import plan_budget as make
+    from hpo.runs import RunLayout
 
     with config_source(config.source):
         if config.study.budget is None:
             raise ConfigError("study.budget is not set: pass budget='30m' to hpo.load_config.")
-        return make(config, with_reference=with_reference)[1]
+        saved = RunLayout.of(config).plan
+        return make(config, with_reference=with_reference, saved=saved)[1]
 
 
 def open_study(config: HpoConfig) -> optuna.Study:

@@ -8,6 +8,7 @@ rebuilt from those files.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from pathlib import Path
@@ -45,7 +46,13 @@ def run_all(
     from hpo.final.baselines import run_baselines
     from hpo.final.best_params import export_best
     from hpo.final.retrain import Plan, plan_from_study, plan_reference, train_and_test
-    from hpo.plan.budgeted import StageClock, plan_budget, replan_final, save_plan_on_study
+    from hpo.plan.budgeted import (
+        StageClock,
+        plan_budget,
+        replan_final,
+        save_plan_on_study,
+        search_deadline,
+    )
     from hpo.report.dashboard import attach_artifacts, final_stage_files
     from hpo.report.markdown import make_report
     from hpo.search.loop import run_search
@@ -55,14 +62,19 @@ def run_all(
     if with_reference is None:
         with_reference = bool(config.reference) and not budgeted
     clock = None
-    search_kwargs: dict[str, float] = {}
+    search_kwargs: dict[str, Any] = {}
     if budgeted:
-        config, plan, profile = plan_budget(config, with_reference=with_reference)
+        config, plan, profile = plan_budget(
+            config, with_reference=with_reference, saved=RunLayout.of(config).plan
+        )
         if on_plan is not None:
             on_plan(plan)
         clock = StageClock(RunLayout.of(config).plan, plan, started)
+        retrains = 2 if with_reference else 1
         search_kwargs = {
-            "deadline": started + plan.search_ends_at,
+            "deadline": functools.partial(
+                search_deadline, clock, profile=profile, retrains=retrains
+            ),
             "shortest_trial": plan.shortest_trial_seconds,
         }
     layout = RunLayout.of(config)

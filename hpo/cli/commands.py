@@ -143,13 +143,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """``hpo plan``: the plan for a budget, printed; nothing trained."""
     from hpo.plan.budgeted import plan_budget
     from hpo.plan.table import render_plan
+    from hpo.runs import RunLayout
 
     config = _load(args)
     if config.study.budget is None:
         raise HpoError(
             "hpo plan needs a budget: pass --budget (e.g. --budget 45m) or set study.budget."
         )
-    _, plan, _ = plan_budget(config, with_reference=args.reference)
+    saved = RunLayout.of(config).plan
+    _, plan, _ = plan_budget(config, with_reference=args.reference, saved=saved)
     print(render_plan(plan.to_dict()))
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import statistics
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from hpo.config.budget import format_minutes, parse_budget
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
+from hpo.plan.check import check_rates, check_seconds
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import KEEP_WHOLE, LENGTHS, MARGIN, make_plan
@@ -32,17 +34,30 @@ if TYPE_CHECKING:
     import optuna
 
     from hpo.config.schema import HpoConfig
+    from hpo.plan.measure import MachineRates
 
 logger = logging.getLogger(__name__)
 
 
-def plan_budget(config: HpoConfig, *, with_reference: bool) -> tuple[HpoConfig, Plan, DataProfile]:
-    """Profile, measure, plan: the planned config, the plan and the data's profile."""
+def plan_budget(
+    config: HpoConfig, *, with_reference: bool, saved: Path | None = None
+) -> tuple[HpoConfig, Plan, DataProfile]:
+    """Profile, measure, check, plan: the planned config, the plan and the data's profile.
+
+    ``saved``: a run's ``plan.json``; when it was planned from the same config (a rerun of the
+    same job, or ``hpo plan`` after it), its plan is used again, so a resumed study keeps the
+    settings it was started with and pays for no second measurement.
+    """
     from hpo.train.model import load_model_config, load_tokenizer
 
-    budget = parse_budget(config.study.budget or 0)
+    inputs = plan_inputs(config, with_reference=with_reference)
     tokenizer = load_tokenizer(config.model)
     profile = profile_data(config.data, tokenizer)
+    plan = _saved_plan(saved, inputs) if saved is not None else None
+    if plan is not None:
+        logger.info("Using the plan this job was started with (%s).", saved)
+        return apply_plan(config, plan), plan, profile
+    budget = parse_budget(config.study.budget or 0)
     model_max = int(getattr(load_model_config(config.model), "max_position_embeddings", 512))
     model_max = min(model_max, LENGTHS[-1])
     # The machine is measured up to the longest length the plan can choose: the data's whole
@@ -54,20 +69,64 @@ def plan_budget(config: HpoConfig, *, with_reference: bool) -> tuple[HpoConfig, 
     if "data.max_length" in config.explicit:
         longest = config.data.max_length
     rates = measure_machine(config, profile.labels, grid_for(min(longest, model_max)))
-    plan = make_plan(
-        config,
-        profile,
-        rates,
-        budget,
-        model_max_length=model_max,
-        with_reference=with_reference,
-        # What profiling and measuring cost when they ran, cached or not: the same data and
-        # machine give the same plan, so a rerun resumes the same study.
-        spent_seconds=profile.profile_seconds + rates.measured_seconds + 5.0,
-    )
-    facts = {**plan.facts, "profile": profile.to_dict(), "machine": rates.to_dict()}
+
+    def planned(rates: MachineRates, spent: float) -> Plan:
+        return make_plan(
+            config,
+            profile,
+            rates,
+            budget,
+            model_max_length=model_max,
+            with_reference=with_reference,
+            spent_seconds=spent,
+        )
+
+    # What profiling and measuring cost when they ran, cached or not, and what the check is
+    # planned to cost: not the seconds they happened to take, so that the same data, machine
+    # measurement and check give the same plan.
+    spent = profile.profile_seconds + rates.measured_seconds + 5.0
+    first = planned(rates, spent)
+    length = int(first.value("data.max_length"))
+    check = check_rates(config, profile, rates, length)
+    spent += check_seconds(rates, length)
+    if check.applies:
+        rates = rates.scaled(check.train_ratio, check.eval_ratio)
+    plan = planned(rates, spent)
+    facts = {
+        **plan.facts,
+        "inputs": inputs,
+        "check": check.to_dict(),
+        "profile": profile.to_dict(),
+        "machine": rates.to_dict(),
+    }
     plan = dataclasses.replace(plan, facts=facts)
     return apply_plan(config, plan), plan, profile
+
+
+def plan_inputs(config: HpoConfig, *, with_reference: bool) -> str:
+    """A digest of what a plan is made from on the user's side: the config as given (before
+    the planner filled it in), the keys set explicitly, and whether the reference retrains."""
+    record = {
+        "config": config.to_dict(),
+        "explicit": sorted(config.explicit),
+        "with_reference": with_reference,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _saved_plan(path: Path, inputs: str) -> Plan | None:
+    """The plan in ``path`` when it was made from the same inputs (None otherwise)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("inputs") != inputs:
+        return None
+    try:
+        return Plan.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("Ignoring an unreadable plan %s; planning afresh.", path)
+        return None
 
 
 def apply_plan(config: HpoConfig, plan: Plan) -> HpoConfig:
@@ -140,6 +199,47 @@ def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
     return statistics.median(train), statistics.median(score)
 
 
+def planned_epochs(plan: Plan) -> float:
+    """The epochs the plan's final stage was costed at (the top of the searched range)."""
+    for choice in plan.choices:
+        if choice.key == "training.num_train_epochs" and choice.value is not None:
+            return float(choice.value)
+        if choice.key == "search_space.num_train_epochs" and isinstance(choice.value, dict):
+            return float(choice.value.get("high") or max(choice.value.get("choices") or [1]))
+    return 1.0
+
+
+def _final_seconds(
+    clock: StageClock, profile: DataProfile, rates: tuple[float, float], epoch: float, retrains: int
+) -> float:
+    """Seconds of the final stage (and the reference retrain) stopped at ``epoch``, at
+    ``rates`` (training, scoring seconds per example)."""
+    train, score = rates
+    load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
+    one = load + profile.n_final_train * epoch * train + profile.n_test * score
+    return one * retrains
+
+
+def _later_seconds(plan: Plan) -> float:
+    return sum(s.seconds for s in plan.stages if s.name in ("baselines", "report"))
+
+
+def search_deadline(
+    clock: StageClock, study: optuna.Study, profile: DataProfile, *, retrains: int
+) -> float:
+    """When the search must end (``time.time()``) so that the final stage, at the rates the
+    trials have measured so far, and what follows it still fit the budget; the plan's own
+    deadline until a trial has measured them. A machine slower than its measurement ends the
+    search sooner instead of cutting the final stage short; a faster one lets it run on."""
+    planned = clock.started + clock.plan.search_ends_at
+    rates = measured_rates(study)
+    if rates is None:
+        return planned
+    final = _final_seconds(clock, profile, rates, planned_epochs(clock.plan), retrains)
+    end = clock.started + clock.plan.budget_seconds * (1 - MARGIN) - final
+    return end - _later_seconds(clock.plan)
+
+
 def replan_final(
     clock: StageClock,
     study: optuna.Study,
@@ -155,15 +255,11 @@ def replan_final(
     rates = measured_rates(study)
     if rates is None:
         return stop_epoch
-    train, score = rates
-    load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
-    later = sum(s.seconds for s in clock.plan.stages if s.name in ("baselines", "report"))
 
     def seconds(epoch: float) -> float:
-        one = load + profile.n_final_train * epoch * train + profile.n_test * score
-        return one * retrains
+        return _final_seconds(clock, profile, rates, epoch, retrains)
 
-    left = clock.left() - later
+    left = clock.left() - _later_seconds(clock.plan)
     if seconds(stop_epoch) <= left:
         return stop_epoch
     point = int(stop_epoch * evals_per_epoch)

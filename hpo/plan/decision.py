@@ -72,6 +72,27 @@ class Plan:
             **self.facts,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """The plan :meth:`to_dict` wrote (in ``plan.json``, beside a run's own keys, which are
+        left out)."""
+        known = {"budget_seconds", "planned_seconds", "search_ends_at", "shortest_trial_seconds"}
+        known |= {"choices", "stages", "notes"}
+        facts = {k: v for k, v in data.items() if k not in known | set(RUN_KEYS)}
+        return cls(
+            budget_seconds=float(data["budget_seconds"]),
+            choices=tuple(Choice(**c) for c in data["choices"]),
+            stages=tuple(StagePlan(**s) for s in data["stages"]),
+            search_ends_at=float(data["search_ends_at"]),
+            shortest_trial_seconds=float(data["shortest_trial_seconds"]),
+            notes=tuple(data.get("notes", ())),
+            facts=facts,
+        )
+
+
+#: Keys a run writes into ``plan.json`` beside the plan (:class:`hpo.plan.budgeted.StageClock`).
+RUN_KEYS = ("started", "actual_seconds", "elapsed_seconds", "events")
+
 
 class BudgetTooSmall(ConfigError):
     """The budget cannot hold one trial and the final stage."""

@@ -19,7 +19,7 @@ import tempfile
 import time
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,15 @@ class MachineRates:
     def eval_cost(self, length: float) -> float:
         """Scoring seconds per example of ``length`` tokens (interpolated)."""
         return _interpolate(self.eval, length)
+
+    def scaled(self, train: float, scoring: float) -> MachineRates:
+        """These rates with every training cost times ``train`` and every scoring cost times
+        ``scoring`` (what a check of the machine now found, :mod:`hpo.plan.check`)."""
+        return replace(
+            self,
+            train={k: v * train for k, v in self.train.items()},
+            eval={k: v * scoring for k, v in self.eval.items()},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for ``plan.json``."""
@@ -280,7 +289,7 @@ def _measure_lengths(
     with tempfile.TemporaryDirectory(prefix="hpo-measure-") as tmp:
         for length in lengths:
             steps_here = WARMUP_STEPS + timed_steps(length)
-            rows = _synthetic(tokenizer, labels, length, n=batch * steps_here)
+            rows = synthetic_rows(tokenizer, labels, [length] * (batch * steps_here))
             trainer = build_trainer(
                 config,
                 train_dataset=rows,
@@ -309,7 +318,7 @@ def _measure_lengths(
             # Everything in train() that is not a step at the steady rate: loaders, optimizer
             # creation and the first step's warm-up (the model load is counted apart).
             setups.append(max(0.0, wall - load_seconds - step * len(steps)))
-            scoring = _synthetic(tokenizer, labels, length, n=2 * eval_batch)
+            scoring = synthetic_rows(tokenizer, labels, [length] * (2 * eval_batch))
             predict_logits(trainer, scoring.select(range(eval_batch)))  # warm-up, one batch
             _, _, seconds = predict_logits(trainer, scoring)
             evals[length] = seconds / len(scoring)
@@ -328,21 +337,22 @@ def _measure_lengths(
     }
 
 
-def _synthetic(tokenizer: Any, labels: Sequence[str], length: int, *, n: int) -> Any:
-    """``n`` rows of ``length`` random (non-special) token ids, labelled round-robin."""
+def synthetic_rows(tokenizer: Any, labels: Sequence[str], lengths: Sequence[int]) -> Any:
+    """One row per entry of ``lengths``, of that many random (non-special) token ids, labelled
+    round-robin: what a step costs depends on the shapes, not on which tokens they hold."""
     from datasets import ClassLabel, Dataset
 
-    rng = np.random.default_rng(length)
+    rng = np.random.default_rng(len(lengths) * 1000 + max(lengths, default=0))
     special = set(tokenizer.all_special_ids)
     vocab = np.asarray([i for i in range(min(tokenizer.vocab_size, 30_000)) if i not in special])
-    ids = rng.choice(vocab, size=(n, length)).tolist()
+    ids = [rng.choice(vocab, size=n).tolist() for n in lengths]
     data = {
         "input_ids": ids,
-        "attention_mask": [[1] * length for _ in range(n)],
-        "label": [i % max(1, len(labels)) for i in range(n)],
-        "length": [length] * n,
+        "attention_mask": [[1] * n for n in lengths],
+        "label": [i % max(1, len(labels)) for i in range(len(lengths))],
+        "length": list(lengths),
     }
     if "token_type_ids" in tokenizer.model_input_names:
-        data["token_type_ids"] = [[0] * length for _ in range(n)]
+        data["token_type_ids"] = [[0] * n for n in lengths]
     ds = Dataset.from_dict(data)
     return ds.cast_column("label", ClassLabel(names=list(labels)))

@@ -11,7 +11,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,7 +138,7 @@ def run_search(
     quiet: bool = False,
     poll_s: float = 2.0,
     worker: bool = False,
-    deadline: float | None = None,
+    deadline: float | Callable[[optuna.Study], float] | None = None,
     shortest_trial: float = 0.0,
 ) -> optuna.Study:
     """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
@@ -153,7 +153,9 @@ def run_search(
 
     ``deadline`` (``time.time()``, a budgeted run): no trial starts that cannot finish before
     it (``shortest_trial`` seconds planned, or what the finished trials took), and a running
-    trial that would overrun stops at its next evaluation with its best value. The search then
+    trial that would overrun stops at its next evaluation with its best value. A callable
+    deadline is asked again before each trial (a budgeted run moves it with the rates the
+    trials measure). The search then
     ends with fewer than ``study.n_trials`` trials, and the study notes it
     (``budget_closed``), so a rerun of the same budgeted job goes on to the final stage.
     """
@@ -172,7 +174,6 @@ def run_search(
         # Two workers may pass the count check at once; the later trial is failed unrun.
         before_trial=functools.partial(check_not_surplus, max_trials=target),
     )
-    trainer.deadline = deadline
     started: list[int] = []
     hp_space = _logged(make_hp_space(config.search_space), started, study, target)
     salt = (os.getpid() * 7919) if worker else 0
@@ -188,8 +189,10 @@ def run_search(
             progress.update(done, study)
             if done >= target:
                 break
-            if deadline is not None and out_of_time(
-                study, deadline, shortest_trial, done, fewest_epochs=fewest_epochs(config)
+            now_due = deadline(study) if callable(deadline) else deadline
+            trainer.deadline = now_due
+            if now_due is not None and out_of_time(
+                study, now_due, shortest_trial, done, fewest_epochs=fewest_epochs(config)
             ):
                 break
             if done + running >= target:

@@ -7,8 +7,20 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from hpo.api import load_config
-from hpo.plan.budgeted import StageClock, apply_plan, measured_rates, plan_budget, replan_final
+from hpo.plan import budgeted
+from hpo.plan.budgeted import (
+    StageClock,
+    apply_plan,
+    measured_rates,
+    plan_budget,
+    planned_epochs,
+    replan_final,
+    search_deadline,
+)
+from hpo.plan.check import RateCheck
 from hpo.plan.decision import Choice, Plan, StagePlan
 from hpo.plan.profile import DataProfile
 
@@ -99,13 +111,82 @@ def test_the_final_stage_is_replanned_from_what_the_trials_measured(tmp_path: Pa
     assert "stops at epoch 1.5 instead of the best trial's peak 3" in clock.events[0]
 
 
-def test_plan_budget_on_tiny_data(make_config) -> None:
+def test_plan_budget_on_tiny_data(make_config, monkeypatch, tmp_path: Path) -> None:
     config = load_config(make_config({"study": {"budget": "3m"}}))
     planned, plan, profile = plan_budget(config, with_reference=False)
     assert plan.budget_seconds == 180
     assert profile.n_train == 480
     assert planned.data.max_length == 48  # the config's own
     assert plan.total_seconds <= 180
-    assert {"profile", "machine", "cost_model"} <= set(plan.facts)
-    # Deterministic: planned again (profile and machine cached), the same plan.
-    assert plan_budget(config, with_reference=False)[1].to_dict() == plan.to_dict()
+    assert {"profile", "machine", "cost_model", "check", "inputs"} <= set(plan.facts)
+    assert plan.facts["check"]["length"] == 48 and plan.facts["check"]["steps"] >= 6
+    # Deterministic: planned again (profile and machine cached) with the same check of the
+    # machine, the same plan.
+    fixed = RateCheck(48, 1.0, 1.0, steps=6, seconds=1.0)
+    monkeypatch.setattr(budgeted, "check_rates", lambda *a: fixed)
+    once = plan_budget(config, with_reference=False)[1].to_dict()
+    assert plan_budget(config, with_reference=False)[1].to_dict() == once
+
+
+def test_a_check_far_from_the_measurement_rescales_the_rates(make_config, monkeypatch) -> None:
+    config = load_config(make_config({"study": {"budget": "3m"}}))
+    checks = {"same": RateCheck(48, 1.0, 1.0, 6, 1.0), "slow": RateCheck(48, 2.0, 1.5, 6, 1.0)}
+    costs = {}
+    for name, check in checks.items():
+        monkeypatch.setattr(budgeted, "check_rates", lambda *a, c=check: c)
+        plan = plan_budget(config, with_reference=False)[1]
+        costs[name] = plan.facts["cost_model"]
+        assert plan.facts["check"]["applied"] is (name == "slow")
+    assert costs["slow"]["train_seconds_per_example"] == pytest.approx(
+        2.0 * costs["same"]["train_seconds_per_example"]
+    )
+    assert costs["slow"]["eval_seconds_per_example"] == pytest.approx(
+        1.5 * costs["same"]["eval_seconds_per_example"]
+    )
+    # Within the tolerance the cached rates stand.
+    monkeypatch.setattr(budgeted, "check_rates", lambda *a: RateCheck(48, 1.1, 0.9, 6, 1.0))
+    near = plan_budget(config, with_reference=False)[1].facts["cost_model"]
+    assert near == costs["same"]
+
+
+def test_a_rerun_uses_the_plan_it_was_started_with(make_config, monkeypatch, tmp_path) -> None:
+    config = load_config(make_config({"study": {"budget": "3m"}}))
+    saved = tmp_path / "plan.json"
+    _, plan, _ = plan_budget(config, with_reference=False, saved=saved)
+    StageClock(saved, plan, started=time.time())  # what a run writes
+
+    def no_check(*args):
+        raise AssertionError("a saved plan needs no check of the machine")
+
+    monkeypatch.setattr(budgeted, "check_rates", no_check)
+    again, reused, _ = plan_budget(config, with_reference=False, saved=saved)
+    written = json.loads(json.dumps(plan.to_dict()))
+    assert [vars(c) for c in reused.choices] == written["choices"]
+    assert [vars(st) for st in reused.stages] == written["stages"]
+    assert reused.search_ends_at == pytest.approx(plan.search_ends_at, abs=0.1)
+    assert again.study.n_trials == plan.value("study.n_trials")
+    # Another budget (or any other input) is planned afresh.
+    monkeypatch.setattr(budgeted, "check_rates", lambda *a: RateCheck(48, 1.0, 1.0, 6, 1.0))
+    other = load_config(make_config({"study": {"budget": "4m"}}))
+    fresh = plan_budget(other, with_reference=False, saved=saved)[1]
+    assert fresh.budget_seconds == 240
+    # A broken plan.json is planned afresh too, not an error.
+    saved.write_text("{not json")
+    assert plan_budget(config, with_reference=False, saved=saved)[1].budget_seconds == 180
+
+
+def test_the_search_deadline_moves_with_the_trials_rates(tmp_path: Path) -> None:
+    started = time.time()
+    clock = StageClock(tmp_path / "plan.json", _plan(600), started=started)
+    profile = _profile(n_final=100, n_test=50)
+    # No trial measured yet: the plan's own deadline.
+    assert search_deadline(clock, _study([]), profile, retrains=1) == started + 200
+    # Trials at 1 s a training example and 0.2 s a scored one: the final stage (3 epochs
+    # planned) takes 1 + 300 + 10 s, and 10 s follow it, of 600 less the 4% margin.
+    study = _study(
+        [{"samples_trained": 10, "step_seconds": 10.0, "samples_scored": 10, "eval_seconds": 2.0}]
+    )
+    assert search_deadline(clock, study, profile, retrains=1) == pytest.approx(
+        started + 576 - 311 - 10
+    )
+    assert planned_epochs(clock.plan) == 3.0

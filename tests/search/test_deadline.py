@@ -79,3 +79,19 @@ def test_a_trial_that_would_overrun_stops_with_its_best_value(make_config, delet
     assert took < 60
     stored = optuna.load_study(study_name="t", storage=config.storage_url)
     assert stored.user_attrs[BUDGET_CLOSED_ATTR] == 1
+
+
+def test_a_callable_deadline_is_asked_before_each_trial(make_config) -> None:
+    # A budgeted run moves the deadline with the rates the trials measure: here it is far off
+    # for the first trial and has passed once one finished, so the search ends after one.
+    config = load_config(make_config({"study": {"n_trials": 3}}))
+    asked: list[int] = []
+
+    def deadline(study: optuna.Study) -> float:
+        asked.append(len(study.trials))
+        return time.time() + (10**4 if len(asked) == 1 else -1)
+
+    study = run_search(config, quiet=True, deadline=deadline, shortest_trial=1.0)
+    assert asked[:2] == [0, 1]
+    assert len(study.get_trials(deepcopy=False)) == 1
+    assert study.user_attrs[BUDGET_CLOSED_ATTR] == 1

@@ -1,0 +1,192 @@
+"""Check the machine's cached rates against a short run now, at the planned length, on
+examples as long as the data's.
+
+The rates of :mod:`hpo.plan.measure` are cached per machine, and measured on one shape per
+length. Two things make them miss what a run then pays: the machine's speed moves (the same
+2-core machine measured a 128-token step 30% slower in one process than in the next, minutes
+apart), and real batches are not all of one length (the cost model prices each by its longest
+example). So before a budgeted run starts, :func:`check_rates` trains a few steps on synthetic
+token ids with the data's own length mix, cut at the planned length and batched as training
+batches them, scores two batches the same way, and compares the seconds with what the cost
+model predicts for exactly those batches. The ratios scale the rates for this plan; nothing is
+cached, since the point is to see the machine as it is now.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo.plan.measure import WARMUP_STEPS, eval_batch_size, synthetic_rows, train_batch_size
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig
+    from hpo.plan.measure import MachineRates
+    from hpo.plan.profile import DataProfile
+
+logger = logging.getLogger(__name__)
+
+#: Seconds of timed training steps the check aims at (fewer steps where steps are long).
+CHECK_SECONDS = 20.0
+#: Fewest and most timed steps.
+MIN_STEPS, MAX_STEPS = 6, 40
+#: Ratios this close to 1 leave the rates as they are (the check has its own noise).
+TOLERANCE = 0.15
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    """What the check measured against what the rates predicted."""
+
+    length: int
+    #: Measured seconds over predicted seconds, for the timed training steps and the scoring.
+    train_ratio: float
+    eval_ratio: float
+    steps: int
+    seconds: float
+
+    @property
+    def applies(self) -> bool:
+        """Whether the ratios are far enough from 1 to rescale the rates."""
+        return max(abs(self.train_ratio - 1), abs(self.eval_ratio - 1)) > TOLERANCE
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for ``plan.json``."""
+        return {
+            "length": self.length,
+            "train_ratio": round(self.train_ratio, 3),
+            "eval_ratio": round(self.eval_ratio, 3),
+            "steps": self.steps,
+            "seconds": round(self.seconds, 1),
+            "applied": self.applies,
+        }
+
+
+def check_steps(rates: MachineRates, length: int) -> int:
+    """Timed steps of the check at ``length``: about :data:`CHECK_SECONDS` of them."""
+    step = rates.train_batch * rates.train_cost(length)
+    return int(min(MAX_STEPS, max(MIN_STEPS, round(CHECK_SECONDS / max(step, 1e-6)))))
+
+
+def check_seconds(rates: MachineRates, length: int) -> float:
+    """What the check is planned to cost (from the rates, so that a plan does not depend on
+    how long the check happened to take): a model load, the steps, two scoring batches."""
+    steps = WARMUP_STEPS + check_steps(rates, length)
+    train = steps * rates.train_batch * rates.train_cost(length)
+    scoring = 3 * rates.eval_batch * rates.eval_cost(length)
+    return rates.load_seconds + rates.setup_seconds + train + scoring
+
+
+def batch_lengths(
+    profile: DataProfile, length: int, batch: int, n_batches: int, *, grouped: bool, seed: int
+) -> list[list[int]]:
+    """``n_batches`` batches of token lengths drawn from the data's, cut at ``length``: sorted
+    before batching when training groups by length, at random otherwise; the batches in a
+    random order."""
+    rng = np.random.default_rng(seed)
+    source = np.asarray(profile.train_lengths or (length,), dtype=int)
+    drawn = np.minimum(rng.choice(source, size=batch * n_batches), length)
+    if grouped:
+        drawn = np.sort(drawn)
+    batches = [drawn[i : i + batch].tolist() for i in range(0, len(drawn), batch)]
+    # In a shuffled order, as training takes them: a new shape at most steps costs time too.
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def check_rates(
+    config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int
+) -> RateCheck:
+    """Train and score a little at ``length`` now; measured against predicted seconds."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        return _check(config, profile, rates, length)
+    finally:
+        datasets.enable_progress_bars()
+        transformers.utils.logging.enable_progress_bar()
+
+
+def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int) -> RateCheck:
+    from datasets import concatenate_datasets
+    from transformers import TrainerCallback
+
+    from hpo.train.inference import predict_logits
+    from hpo.train.model import load_tokenizer
+    from hpo.train.trainer import build_trainer
+
+    class _StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.marks: list[float] = []
+
+        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+            self.marks = [time.perf_counter()]
+
+        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+            self.marks.append(time.perf_counter())
+
+    began = time.perf_counter()
+    tokenizer = load_tokenizer(config.model)
+    labels = profile.labels
+    batch, eval_batch = train_batch_size(config), eval_batch_size(config)
+    grouped = config.training.get("train_sampling_strategy") == "group_by_length"
+    timed = check_steps(rates, length)
+    train_batches = batch_lengths(
+        profile, length, batch, WARMUP_STEPS + timed, grouped=grouped, seed=length
+    )
+    eval_batches = batch_lengths(profile, length, eval_batch, 2, grouped=True, seed=length + 1)
+    # One synthetic row set per batch, in batch order; "sequential" keeps that order, so each
+    # step is exactly one planned batch (the collator pads it to its longest, as in training).
+    rows = concatenate_datasets(
+        [synthetic_rows(tokenizer, labels, lengths) for lengths in train_batches]
+    )
+    with tempfile.TemporaryDirectory(prefix="hpo-check-") as tmp:
+        trainer = build_trainer(
+            config,
+            train_dataset=rows,
+            eval_dataset=None,
+            tokenizer=tokenizer,
+            output_dir=Path(tmp),
+            quiet=True,
+            overrides={
+                "max_steps": len(train_batches),
+                "per_device_train_batch_size": batch,
+                "gradient_accumulation_steps": 1,
+                "logging_steps": 10**6,
+                "report_to": "none",
+                "train_sampling_strategy": "sequential",
+            },
+        )
+        clock = _StepClock()
+        trainer.add_callback(clock)
+        trainer.train()
+        steps = np.diff(clock.marks)[WARMUP_STEPS:]
+        predicted = sum(
+            len(b) * rates.train_cost(max(b)) for b in train_batches[WARMUP_STEPS:][: len(steps)]
+        )
+        train_ratio = float(steps.sum()) / predicted
+        scoring = concatenate_datasets(
+            [synthetic_rows(tokenizer, labels, lengths) for lengths in eval_batches]
+        )
+        predict_logits(trainer, scoring.select(range(min(8, len(scoring)))))  # warm-up
+        _, _, seconds = predict_logits(trainer, scoring)
+        eval_ratio = seconds / sum(len(b) * rates.eval_cost(max(b)) for b in eval_batches)
+        del trainer
+    check = RateCheck(length, train_ratio, eval_ratio, len(steps), time.perf_counter() - began)
+    logger.info(
+        "Checked the machine's rates at %d tokens on the data's length mix: training %.2fx, "
+        "scoring %.2fx the cached measurement%s.",
+        length,
+        train_ratio,
+        eval_ratio,
+        "; planning with the rates seen now" if check.applies else "",
+    )
+    return check
