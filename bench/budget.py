@@ -98,7 +98,7 @@ def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]
             for s in plan["stages"]
         },
         "events": plan.get("events", []),
-        "check": plan.get("check"),
+        "checks": plan.get("checks"),
         "choices": choices,
         "trials": tuned.get("source"),
         "stop_epoch": tuned.get("stop_epoch"),

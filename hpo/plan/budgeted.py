@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING
 from hpo.config.budget import format_minutes, parse_budget
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
-from hpo.plan.check import check_rates, check_seconds
+from hpo.plan.check import (
+    MAX_CHECKS,
+    RateCheck,
+    check_rates,
+    check_seconds,
+    rates_seen_now,
+)
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import KEEP_WHOLE, LENGTHS, MARGIN, make_plan
@@ -81,21 +87,26 @@ def plan_budget(
             spent_seconds=spent,
         )
 
-    # What profiling and measuring cost when they ran, cached or not, and what the check is
+    # What profiling and measuring cost when they ran, cached or not, and what the checks are
     # planned to cost: not the seconds they happened to take, so that the same data, machine
-    # measurement and check give the same plan.
+    # measurement and checks give the same plan.
     spent = profile.profile_seconds + rates.measured_seconds + 5.0
-    first = planned(rates, spent)
-    length = int(first.value("data.max_length"))
-    check = check_rates(config, profile, rates, length)
-    spent += check_seconds(rates, length)
-    if check.applies:
-        rates = rates.scaled(check.train_ratio, check.eval_ratio)
     plan = planned(rates, spent)
+    checks: dict[int, RateCheck] = {}
+    # Check the length the plan picks; where the rates seen there make it pick another, check
+    # that one too (a ratio seen at one length says less of another the further it is).
+    while len(checks) < MAX_CHECKS:
+        length = int(plan.value("data.max_length"))
+        if length in checks:
+            break
+        checks[length] = check_rates(config, profile, rates, length)
+        spent += check_seconds(rates, length)
+        plan = planned(rates_seen_now(rates, list(checks.values())), spent)
+    rates = rates_seen_now(rates, list(checks.values()))
     facts = {
         **plan.facts,
         "inputs": inputs,
-        "check": check.to_dict(),
+        "checks": [c.to_dict() for c in checks.values()],
         "profile": profile.to_dict(),
         "machine": rates.to_dict(),
     }

@@ -8,8 +8,9 @@ apart), and real batches are not all of one length (the cost model prices each b
 example). So before a budgeted run starts, :func:`check_rates` trains a few steps on synthetic
 token ids with the data's own length mix, cut at the planned length and batched as training
 batches them, scores two batches the same way, and compares the seconds with what the cost
-model predicts for exactly those batches. The ratios scale the rates for this plan; nothing is
-cached, since the point is to see the machine as it is now.
+model predicts for exactly those batches. The ratios scale the rates for this plan
+(:func:`rates_seen_now`); where the plan then picks another length, that length is checked
+too. Nothing is cached, since the point is to see the machine as it is now.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.plan.measure import WARMUP_STEPS, eval_batch_size, synthetic_rows, train_batch_size
+from hpo.plan.measure import (
+    WARMUP_STEPS,
+    eval_batch_size,
+    monotone,
+    synthetic_rows,
+    train_batch_size,
+)
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
@@ -38,6 +46,8 @@ CHECK_SECONDS = 20.0
 MIN_STEPS, MAX_STEPS = 6, 40
 #: Ratios this close to 1 leave the rates as they are (the check has its own noise).
 TOLERANCE = 0.15
+#: Lengths checked at most for one plan.
+MAX_CHECKS = 3
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,23 @@ class RateCheck:
             "seconds": round(self.seconds, 1),
             "applied": self.applies,
         }
+
+
+def rates_seen_now(rates: MachineRates, checks: Sequence[RateCheck]) -> MachineRates:
+    """``rates`` scaled by what the checks saw, once any of them is outside the tolerance: at a
+    checked length by its ratios, between two by a straight line between theirs, beyond the
+    outermost by its own. While every check is within it, the cached rates stand."""
+    if not any(c.applies for c in checks):
+        return rates
+    ordered = sorted(checks, key=lambda c: c.length)
+    xs = [c.length for c in ordered]
+    train = [c.train_ratio for c in ordered]
+    scoring = [c.eval_ratio for c in ordered]
+    return replace(
+        rates,
+        train=monotone({n: v * float(np.interp(n, xs, train)) for n, v in rates.train.items()}),
+        eval=monotone({n: v * float(np.interp(n, xs, scoring)) for n, v in rates.eval.items()}),
+    )
 
 
 def check_steps(rates: MachineRates, length: int) -> int:

@@ -224,8 +224,8 @@ def measure_machine(
         logger.info("Measured the machine in %.0f s (%s).", spent, path)
     return MachineRates(
         key=key,
-        train=_monotone(train),
-        eval=_monotone(evals),
+        train=monotone(train),
+        eval=monotone(evals),
         load_seconds=float(load),
         setup_seconds=float(setup or 0.0),
         train_batch=key["train_batch"],
@@ -234,7 +234,7 @@ def measure_machine(
     )
 
 
-def _monotone(points: dict[int, float]) -> dict[int, float]:
+def monotone(points: dict[int, float]) -> dict[int, float]:
     """Per-example costs by length, never cheaper for a longer text (a measurement a few
     milliseconds long can come out so, and a plan must not prefer the longer length for it)."""
     out, highest = {}, 0.0

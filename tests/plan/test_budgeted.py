@@ -118,8 +118,9 @@ def test_plan_budget_on_tiny_data(make_config, monkeypatch, tmp_path: Path) -> N
     assert profile.n_train == 480
     assert planned.data.max_length == 48  # the config's own
     assert plan.total_seconds <= 180
-    assert {"profile", "machine", "cost_model", "check", "inputs"} <= set(plan.facts)
-    assert plan.facts["check"]["length"] == 48 and plan.facts["check"]["steps"] >= 6
+    assert {"profile", "machine", "cost_model", "checks", "inputs"} <= set(plan.facts)
+    (check,) = plan.facts["checks"]  # the user's length: the only one the plan can pick
+    assert check["length"] == 48 and check["steps"] >= 6
     # Deterministic: planned again (profile and machine cached) with the same check of the
     # machine, the same plan.
     fixed = RateCheck(48, 1.0, 1.0, steps=6, seconds=1.0)
@@ -136,7 +137,7 @@ def test_a_check_far_from_the_measurement_rescales_the_rates(make_config, monkey
         monkeypatch.setattr(budgeted, "check_rates", lambda *a, c=check: c)
         plan = plan_budget(config, with_reference=False)[1]
         costs[name] = plan.facts["cost_model"]
-        assert plan.facts["check"]["applied"] is (name == "slow")
+        assert plan.facts["checks"][0]["applied"] is (name == "slow")
     assert costs["slow"]["train_seconds_per_example"] == pytest.approx(
         2.0 * costs["same"]["train_seconds_per_example"]
     )

@@ -14,6 +14,7 @@ from hpo.plan.check import (
     check_rates,
     check_seconds,
     check_steps,
+    rates_seen_now,
 )
 from hpo.plan.measure import MachineRates, measure_machine
 from hpo.plan.profile import profile_data
@@ -73,3 +74,18 @@ def test_check_runs_real_steps_against_the_cached_rates(make_config) -> None:
     assert fast.train[32] == pytest.approx(rates.train[32] / 10)
     slow = check_rates(config, profile, fast, 32)
     assert slow.train_ratio > 3 and slow.applies
+
+
+def test_rates_seen_now_scale_by_length() -> None:
+    points = {32: 1.0, 64: 2.0, 128: 4.0, 256: 8.0}
+    rates = MachineRates(key={}, train=points, eval=points, load_seconds=1.0, setup_seconds=0.0)
+    assert rates_seen_now(rates, [RateCheck(64, 1.05, 0.95, 6, 1.0)]) is rates  # within
+    checks = [RateCheck(64, 0.5, 2.0, 6, 1.0), RateCheck(256, 0.9, 1.0, 6, 1.0)]
+    seen = rates_seen_now(rates, checks)
+    assert seen.train[32] == 0.5 and seen.train[64] == 1.0  # the outermost check's own ratio
+    assert seen.train[128] == pytest.approx(4.0 * (0.5 + 0.4 * 64 / 192))  # on the line
+    # Once one check is outside the tolerance, every check's own ratio counts (a ratio of 1
+    # for the checks inside it would put a step into the costs).
+    assert seen.train[256] == pytest.approx(8.0 * 0.9)
+    assert seen.eval[64] == 4.0 and seen.eval[32] == 2.0
+    assert list(seen.train.values()) == sorted(seen.train.values())  # still monotone

@@ -31,7 +31,7 @@ def test_grid_and_steps() -> None:
 
 
 def test_monotone() -> None:
-    assert measure._monotone({64: 2.0, 32: 1.0, 128: 1.5}) == {32: 1.0, 64: 2.0, 128: 2.0}
+    assert measure.monotone({64: 2.0, 32: 1.0, 128: 1.5}) == {32: 1.0, 64: 2.0, 128: 2.0}
 
 
 def test_measure_once_then_cached(make_config, monkeypatch) -> None:
