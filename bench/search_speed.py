@@ -182,9 +182,9 @@ def child_plain(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from hpo.data.sources import load_raw
     from hpo.data.splits import split_train
     from hpo.train.callbacks import StepTimer
+    from hpo.train.memory import memory_mb
     from hpo.train.model import resolve
     from hpo.train.objective import Objective, make_compute_metrics
-    from hpo.train.trainer import memory_mb
 
     config = bench_config(opts, "plain", workdir)
     model_path = resolve(config.model.name)

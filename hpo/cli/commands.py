@@ -178,8 +178,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         column = args.text_column or record.text_column
         pair = args.pair_column or record.text_pair_column
         texts += read_texts(args.file, text_column=column, pair_column=pair)
-    for row in predict(args.model_dir, texts, batch_size=args.batch_size):
+    for row in predict(args.model_dir, texts, batch_size=args.batch_size, fast=args.fast):
         print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    """``hpo quantize``: the int8 ONNX model of a final model folder, for ``predict --fast``."""
+    from hpo.final.fast import quantize
+    from hpo.final.predict import model_record
+
+    model_record(args.model_dir)  # a model folder, or the one-line error
+    path = quantize(args.model_dir)
+    print(f"wrote {path}; score with: hpo predict --fast {args.model_dir} ...")
     return 0
 
 
@@ -227,6 +238,7 @@ COMMANDS = {
     "retrain": cmd_retrain,
     "run": cmd_run,
     "plan": cmd_plan,
+    "quantize": cmd_quantize,
     "report": cmd_report,
     "predict": cmd_predict,
     "show-config": cmd_show_config,

@@ -194,6 +194,23 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         default=32,
         help="reviews per forward pass (default 32); lower it if memory is short",
     )
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="score with the int8 ONNX model `hpo quantize MODEL_DIR` wrote (ONNX Runtime, "
+        "all cores): faster on a CPU, its accuracy measured in bench/predict_speed.py",
+    )
+
+    p = sub.add_parser(
+        "quantize",
+        help="write the int8 ONNX model that `hpo predict --fast` scores with",
+        description="Export a final model to ONNX, quantize its weights to int8 (ONNX "
+        "Runtime's dynamic quantization) and write MODEL_DIR/onnx/. Needs the fast extra: "
+        "pip install 'hpo-tune[fast]'.",
+    )
+    p.add_argument(
+        "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
+    )
 
     p = sub.add_parser(
         "dashboard",

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hpo.data.truncation import encode
 from hpo.errors import HpoError, ModelError
 from hpo.final.record import ModelRecord
@@ -19,26 +21,71 @@ def model_record(model_dir: str | Path) -> ModelRecord:
     """The record ``hpo retrain`` saved next to the model (its defaults for a model saved
     elsewhere); a folder that holds no model is a :class:`ModelError`."""
     folder = Path(model_dir).expanduser().absolute()
-    if not (folder / "config.json").is_file():
+    config_file = folder / "config.json"
+    if not config_file.is_file():
         raise ModelError(
             f"{folder}: not a model folder (no config.json). Give the folder "
             "written by `hpo retrain`, e.g. runs/<study>/final/model."
         )
+    try:
+        architectures = json.loads(config_file.read_text(encoding="utf-8")).get("architectures")
+    except (OSError, ValueError, AttributeError):
+        raise ModelError(
+            f"{config_file}: not valid JSON. The folder is damaged; run `hpo retrain` again to "
+            "write it."
+        ) from None
+    if architectures and not any("SequenceClassification" in a for a in architectures):
+        # from_pretrained would add a fresh, untrained head and predict at random.
+        raise ModelError(
+            f"{config_file}: a {architectures[0]}, not a text classifier. Give the folder "
+            "written by `hpo retrain`, e.g. runs/<study>/final/model."
+        )
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise ModelError(
+            f"{folder}: no weights ({WEIGHT_FILES[0]}). Run `hpo retrain CONFIG` again to "
+            "write them, or give a complete folder."
+        )
     return ModelRecord.read(folder)
+
+
+#: The weight files ``from_pretrained`` reads, the one hpo writes first.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
 class Predictor:
     """A saved model with its tokenizer and record, loaded once: label texts (or pairs) cut
-    exactly as in training (same tokenizer, ``max_length`` and truncation, pairs as pairs)."""
+    exactly as in training (same tokenizer, ``max_length`` and truncation, pairs as pairs).
 
-    def __init__(self, model_dir: str | Path) -> None:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    ``fast``: score with the int8 ONNX model ``hpo quantize`` wrote (:mod:`hpo.final.fast`)
+    instead of the PyTorch weights. Either way texts are batched by length within chunks of
+    :data:`CHUNK_BATCHES` batches (less padding), and answered in their own order.
+    """
+
+    def __init__(self, model_dir: str | Path, *, fast: bool = False) -> None:
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         self.model_dir = Path(model_dir).expanduser().absolute()
         self.record = model_record(self.model_dir)
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir))
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-        self.model.eval()
+        self.fast = fast
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+            if fast:
+                from hpo.final.fast import FastScorer
+
+                self.id2label = AutoConfig.from_pretrained(str(self.model_dir)).id2label
+                self._scorer: Any = FastScorer(self.model_dir)
+            else:
+                model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir))
+                model.eval()
+                self.model, self.id2label = model, model.config.id2label
+        except HpoError:
+            raise
+        except Exception as exc:  # safetensors, tokenizers and torch each raise their own
+            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(
+                f"{self.model_dir}: cannot load the model ({cause}). Its files are damaged or "
+                "incomplete; run `hpo retrain CONFIG` again to write them."
+            ) from None
 
     def predict(self, texts: Iterable[Text], *, batch_size: int = 32) -> list[dict[str, Any]]:
         """``{"label", "probability", "probabilities", "text"}`` per text, in order; a pair
@@ -48,9 +95,7 @@ class Predictor:
     def iter_predict(
         self, texts: Iterable[Text], *, batch_size: int = 32
     ) -> Iterator[dict[str, Any]]:
-        """:meth:`predict`, one batch at a time."""
-        import torch
-
+        """:meth:`predict`, one chunk of batches at a time."""
         texts = _checked(texts)
         record = self.record
         pair_column = record.text_pair_column
@@ -62,11 +107,12 @@ class Predictor:
             )
         if not pair_column and any(isinstance(t, tuple) for t in texts):
             raise HpoError(f"predict: {self.model_dir} classifies single texts, not pairs.")
-        id2label = self.model.config.id2label
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start : start + batch_size]
-            firsts = [t[0] if isinstance(t, tuple) else t for t in batch]
-            seconds = [t[1] for t in batch if isinstance(t, tuple)] if pair_column else None
+        id2label = self.id2label
+        chunk = batch_size * CHUNK_BATCHES
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            firsts = [t[0] if isinstance(t, tuple) else t for t in part]
+            seconds = [t[1] for t in part if isinstance(t, tuple)] if pair_column else None
             ids = encode(
                 self.tokenizer,
                 firsts,
@@ -75,9 +121,7 @@ class Predictor:
                 truncation=record.truncation,
                 head_fraction=record.head_fraction,
             )
-            enc = self.tokenizer.pad(ids, return_tensors="pt")
-            with torch.inference_mode():
-                probs = self.model(**enc).logits.float().softmax(-1)
+            probs = self._probabilities(ids, batch_size)
             for i, row in enumerate(probs):
                 best = int(row.argmax())
                 out = {
@@ -90,14 +134,39 @@ class Predictor:
                     out["text_pair"] = _short(seconds[i])
                 yield out
 
+    def _probabilities(self, ids: dict[str, list[list[int]]], batch_size: int) -> np.ndarray:
+        """Class probabilities of encoded texts, in their order, scored shortest first."""
+        import torch
+
+        n = len(ids["input_ids"])
+        order = np.argsort([len(x) for x in ids["input_ids"]], kind="stable")
+        probs = np.empty((n, len(self.id2label)), dtype=np.float32)
+        for start in range(0, n, batch_size):
+            rows = order[start : start + batch_size]
+            batch = {key: [values[i] for i in rows] for key, values in ids.items()}
+            if self.fast:
+                enc = self.tokenizer.pad(batch, return_tensors="np")
+                logits = torch.from_numpy(self._scorer.logits(enc))
+            else:
+                enc = self.tokenizer.pad(batch, return_tensors="pt")
+                with torch.inference_mode():
+                    logits = self.model(**enc).logits.float()
+            probs[rows] = logits.softmax(-1).numpy()
+        return probs
+
+
+#: Texts are sorted by length within chunks of this many batches: less padding, and answers
+#: still stream out chunk by chunk.
+CHUNK_BATCHES = 32
+
 
 def predict(
-    model_dir: str | Path, texts: Iterable[Text], *, batch_size: int = 32
+    model_dir: str | Path, texts: Iterable[Text], *, batch_size: int = 32, fast: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """Yield ``{"label", "probability", "probabilities", "text"}`` per text, batch by batch
+    """Yield ``{"label", "probability", "probabilities", "text"}`` per text, chunk by chunk
     (see :class:`Predictor`); no text, or an empty one, fails before the model loads."""
     texts = _checked(texts)
-    yield from Predictor(model_dir).iter_predict(texts, batch_size=batch_size)
+    yield from Predictor(model_dir, fast=fast).iter_predict(texts, batch_size=batch_size)
 
 
 def _checked(texts: Iterable[Text]) -> list[Text]:

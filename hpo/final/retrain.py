@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hpo.config.reference import resolve_auto_warmup, retrain_params
 from hpo.data.tokenized import prepare
 from hpo.final.best_params import load_params
+from hpo.final.card import write_card
 from hpo.final.record import ModelRecord
 from hpo.final.scoring import score
 from hpo.runs import checkpoints_dir, model_dir, reuse_result, save_result
@@ -29,6 +30,7 @@ from hpo.train.callbacks import StopAtEpochCallback, grid_point
 from hpo.train.inference import predict_logits
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
+from hpo.train.tracking import final_figures
 from hpo.train.trainer import build_trainer, replay
 
 if TYPE_CHECKING:
@@ -143,6 +145,12 @@ def train_and_test(
         logger.info(
             "Seed %d: test accuracy %.4f (95%% CI %.4f-%.4f)", seed, run["accuracy"], *run["ci95"]
         )
+        if trainer.tracking is not None:
+            name = f"{config.study.name}-{out_dir.name}" + (f"-seed{seed}" if seeds > 1 else "")
+            trainer.tracking.start(name, {**params, "stop_epoch": plan.stop_epoch})
+            samples = trainer.state.global_step * trainer.args.train_batch_size
+            trainer.tracking.log(final_figures(run), samples)
+            trainer.tracking.end({"train_seconds": train_seconds}, "COMPLETE")
         if objective.metric != "accuracy":
             logger.info(
                 "Seed %d: test %s %.4f (95%% CI %.4f-%.4f)",
@@ -156,6 +164,7 @@ def train_and_test(
             # Per-example predictions of the saved model, in test order: the report compares
             # models scored on the same examples with a paired test.
             first_predictions = predictions.tolist()
+            test_labels = labels.tolist()
         runs.append(run)
         del trainer
         gc.collect()
@@ -180,7 +189,9 @@ def train_and_test(
         "max_length": config.data.max_length,
         "predictions": first_predictions,
     }
-    return save_result(metrics_path, inputs, metrics)
+    saved = save_result(metrics_path, inputs, metrics)
+    write_card(model_dir(out_dir), config, saved, test_labels=test_labels)
+    return saved
 
 
 def _save_model(
@@ -191,9 +202,16 @@ def _save_model(
     plan: Plan,
     labels: tuple[str, ...],
 ) -> None:
-    trainer.save_model(str(model_dir))
-    tokenizer.save_pretrained(str(model_dir))
     data = config.data
+    trainer.save_model(str(model_dir))
+    # The saved tokenizer's own limit is the length the model was trained at, so that
+    # transformers.pipeline(..., truncation=True) cuts where training did (from the head).
+    limit = tokenizer.model_max_length
+    tokenizer.model_max_length = data.max_length
+    try:
+        tokenizer.save_pretrained(str(model_dir))
+    finally:
+        tokenizer.model_max_length = limit
     ModelRecord(
         max_length=data.max_length,
         truncation=data.truncation,

@@ -13,12 +13,13 @@ from optuna.trial import TrialState
 
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
+from hpo.final.card import write_card
 from hpo.final.scoring import mcnemar
 from hpo.report.classes import confusion_lines, per_class_table
 from hpo.report.outcome import budget_lines, verdict_lines
 from hpo.report.plots import confusion_figure, plot_study, pyplot, score_figure
 from hpo.report.trials_table import trials_table
-from hpo.runs import RunLayout
+from hpo.runs import RunLayout, model_dir
 from hpo.search.storage import load_existing_study
 from hpo.search.trials import short_params
 
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 
 def make_report(config: HpoConfig) -> Path:
-    """Rebuild ``report.md`` and its plots from the results files that exist.
+    """Rebuild ``report.md`` and its plots from the results files that exist, and the tuned
+    model's card (:mod:`hpo.final.card`) with the baselines in it.
 
     Writes nothing else: not the study, not the dashboard's artifacts.
     """
@@ -48,7 +50,7 @@ def make_report(config: HpoConfig) -> Path:
     texts = train_test_overlap(train, test)
     overlap = list(zip(texts, labels_agree(train, test, texts), strict=True))
     plan = json.loads(layout.plan.read_text()) if layout.plan.exists() else None
-    return write_report(
+    report = write_report(
         study,
         config,
         results,
@@ -58,6 +60,18 @@ def make_report(config: HpoConfig) -> Path:
         test_carved=made.test_carved,
         plan=plan,
     )
+    tuned_model = model_dir(layout.final)
+    if "tuned" in results and (tuned_model / "config.json").is_file():
+        # The card again, now with the baselines on the same test examples.
+        write_card(
+            tuned_model,
+            config,
+            results["tuned"],
+            baselines={"classical": results.get("classical")},
+            test_labels=test["label"],
+            finished_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
+        )
+    return report
 
 
 def _pct(x: float) -> str:

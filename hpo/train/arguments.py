@@ -18,6 +18,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from hpo.config.reference import AUTO_WARMUP
 from hpo.errors import ConfigError
 from hpo.runs import RunLayout
+from hpo.train.tracking import split_report_to
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig, ModelSection, ParamSpec
@@ -60,6 +61,8 @@ def training_arguments(
     """
     kwargs: dict[str, Any] = {"report_to": "none"}
     kwargs |= dict(training)
+    # The trackers hpo logs to itself (hpo.train.tracking) are not Trainer's to drive.
+    kwargs["report_to"] = split_report_to(kwargs["report_to"])[1] or "none"
     for key, spec in search_space.items():
         kwargs[key] = _placeholder(spec, reference.get(key))
     kwargs |= {

@@ -8,10 +8,6 @@ best trial is replayed with the construction it was scored with.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
-import gc
 import logging
 import time
 import warnings
@@ -30,6 +26,7 @@ from transformers import (
 
 from hpo.config.space import make_hp_space
 from hpo.data.labels import names_of
+from hpo.runs import RunLayout
 from hpo.train.arguments import training_arguments
 from hpo.train.batching import LengthBucketSampler
 from hpo.train.callbacks import (
@@ -40,8 +37,10 @@ from hpo.train.callbacks import (
     grid_point,
 )
 from hpo.train.kernels import StepKernels
+from hpo.train.memory import memory_mb, release_heap
 from hpo.train.model import make_model_init
 from hpo.train.objective import Objective, make_compute_metrics, objective_for, objective_value
+from hpo.train.tracking import Tracking, tracking_for
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -50,29 +49,6 @@ if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig, ParamSpec
 
 logger = logging.getLogger(__name__)
-
-
-def memory_mb() -> tuple[float, float]:
-    """Resident memory now and the process's high-water mark, in MiB (Linux: ru_maxrss in KiB).
-
-    If trials leaked, both would climb trial after trial.
-    """
-    import resource
-
-    import psutil
-
-    rss = psutil.Process().memory_info().rss / 2**20
-    return rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-@functools.cache
-def _libc() -> Any:
-    """The C library, where ctypes finds one (None elsewhere)."""
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
 
 
 class HpoTrainer(Trainer):
@@ -108,6 +84,8 @@ class HpoTrainer(Trainer):
         #: search. A trial that would reach its next evaluation after it stops at this one and
         #: keeps its best value (``cut_by_budget``), rather than being pruned or overrunning.
         self.deadline: float | None = None
+        #: The trackers of ``training.report_to`` that hpo logs to (:mod:`hpo.train.tracking`).
+        self.tracking: Tracking | None = None
         self._reset_trial_state()
 
     def _reset_trial_state(self) -> None:
@@ -190,6 +168,8 @@ class HpoTrainer(Trainer):
         self.best_objective = (
             value if self.best_objective is None else max(self.best_objective, value)
         )
+        if self.tracking is not None:
+            self.tracking.trial_evaluation(trial, record, self.objective_metric.metric)
         # What hyperparameter_search returns as the trial's value: the best evaluation so far.
         self.objective = self.best_objective
         if self.hp_search_backend is None or trial is None or not hasattr(trial, "report"):
@@ -237,6 +217,8 @@ class HpoTrainer(Trainer):
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         """Train, then record runtime, throughput and token counts on the Optuna trial."""
+        import optuna
+
         trial = kwargs.get("trial")
         if self.before_trial is not None and hasattr(trial, "study"):
             self.before_trial(trial)
@@ -245,13 +227,22 @@ class HpoTrainer(Trainer):
             self._release_last_trial()
         start = time.perf_counter()
         output = None
+        state = "COMPLETE"
         try:
             output = super().train(*args, **kwargs)
             return output
+        except optuna.TrialPruned:
+            state = "PRUNED"
+            raise
+        except BaseException:
+            state = "FAIL"
+            raise
         finally:
             runtime = time.perf_counter() - start
             if trial is not None and hasattr(trial, "set_user_attr"):
                 self._record(trial, runtime, output)
+            if self.tracking is not None:
+                self.tracking.end({"value": self.best_objective}, state)
 
     def _release_last_trial(self) -> None:
         """Let the last trial's model, optimizer and garbage go before the next trial starts.
@@ -276,10 +267,7 @@ class HpoTrainer(Trainer):
             vars(model).pop("forward", None)
             vars(model).pop("_original_forward", None)
         del model
-        gc.collect(1)
-        trim = getattr(_libc(), "malloc_trim", None)
-        if trim is not None:
-            trim(0)
+        release_heap()
 
     def _record(self, trial: Any, runtime: float, output: Any) -> None:
         metrics = output.metrics if output is not None else {}
@@ -356,6 +344,7 @@ def build_trainer(
             # datasets passes pyarrow a sort option that pyarrow 25 deprecates; not ours to fix.
             warnings.simplefilter("ignore", FutureWarning)
             eval_dataset = eval_dataset.sort("length")
+    tracked = (overrides or {}).get("report_to", config.training.get("report_to"))
     trainer = HpoTrainer(
         args=args,
         train_dataset=train_dataset,
@@ -371,6 +360,7 @@ def build_trainer(
             config.model.attn_implementation, config.model.dropout_masks, args
         ),
     )
+    trainer.tracking = tracking_for(tracked, RunLayout.of(config).root, config.study.name)
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.
         trainer.remove_callback(PrinterCallback)

@@ -68,3 +68,40 @@ def test_missing_file_names_the_absolute_path(tmp_path: Path, monkeypatch) -> No
     monkeypatch.chdir(tmp_path)
     with pytest.raises(HpoError, match=f"cannot read {tmp_path / 'nope.csv'}"):
         read_texts("nope.csv")
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("no_weights", "no weights (model.safetensors). Run `hpo retrain CONFIG` again"),
+        ("corrupt_weights", "cannot load the model ("),
+        ("base_model", "a BertModel, not a text classifier"),
+        ("bad_config", "config.json: not valid JSON"),
+    ],
+)
+def test_a_damaged_model_folder_is_one_line_error(
+    tmp_path: Path, tiny_models, damage: str, expected: str
+) -> None:
+    import shutil
+
+    from hpo.errors import ModelError
+    from hpo.final.predict import Predictor
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_models["bert"], folder)
+    weights = folder / "model.safetensors"
+    if damage == "no_weights":
+        weights.unlink()
+    elif damage == "corrupt_weights":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "base_model":
+        config = json.loads((folder / "config.json").read_text())
+        config["architectures"] = ["BertModel"]
+        (folder / "config.json").write_text(json.dumps(config))
+    else:
+        (folder / "config.json").write_text("{oops")
+    with pytest.raises(ModelError) as err:
+        Predictor(folder)
+    message = str(err.value)
+    assert expected in message and "\n" not in message
+    assert str(folder) in message

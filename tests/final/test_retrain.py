@@ -43,7 +43,29 @@ def test_retrain_tests_once_and_stops_at_the_peak(
 
     model = AutoModelForSequenceClassification.from_pretrained(out / "model")
     assert model.config.id2label == {0: "neg", 1: "pos"}
-    AutoTokenizer.from_pretrained(out / "model")
+    tokenizer = AutoTokenizer.from_pretrained(out / "model")
+    assert tokenizer.model_max_length == config.data.max_length  # where pipeline() cuts
+
+    # The card beside the weights carries metrics.json's figures.
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(out / "model" / "README.md")
+    (accuracy,) = [r for r in card.data.eval_results if r.metric_type == "accuracy"]
+    assert accuracy.metric_value == metrics["accuracy"]
+    assert f"{100 * metrics['accuracy']:.2f}%" in card.text
+
+    # transformers.pipeline answers with the class names, and on texts within max_length the
+    # same labels as hpo's own predictor.
+    from transformers import pipeline
+
+    from hpo.api import load_predictor
+
+    texts = ["a great and moving film", "awful boring mess", "fine", "the plot was dull"]
+    classify = pipeline("text-classification", model=str(out / "model"))
+    piped = [row["label"] for row in classify(texts, truncation=True)]
+    ours = [row["label"] for row in load_predictor(out / "model").predict(texts)]
+    assert set(piped) <= {"neg", "pos"}
+    assert piped == ours
 
     # A finished stage is not done again.
     retrained = lambda *a, **k: pytest.fail("retrained")  # noqa: E731

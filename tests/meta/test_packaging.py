@@ -96,6 +96,8 @@ def test_ci_builds_its_own_environment_with_the_readme_commands() -> None:
     assert f"{torch_step.replace('pip install', 'pip install --quiet')}\n" in ci
     assert "LOCAL EQUIVALENT" in ci, "the disk wheel fallback is marked as such"
     test_command = readme.split("Tests (offline", 1)[1].split("```bash\n", 1)[1].split("\n")[0]
-    assert test_command == 'pip install -e ".[offline,dev,postgres]" && pytest -q'
-    assert 'pip install --quiet -e ".[offline,dev,postgres]"' in ci
+    assert (
+        test_command == 'pip install -e ".[offline,dev,postgres,fast,tracking,wandb]" && pytest -q'
+    )
+    assert 'pip install --quiet -e ".[offline,dev,postgres,fast,tracking,wandb]"' in ci
     assert "python3 -m pytest -q" in ci

@@ -156,11 +156,11 @@ def test_last_trials_model_and_optimizer_are_gone_when_the_next_trains(
     # Trainer would keep them referenced (and the model in a reference cycle) into the next
     # trial, on top of its own model and optimizer. Automatic collection is off so that only
     # HpoTrainer's own release can free them; then the heap is trimmed.
-    import hpo.train.trainer
+    import hpo.train.memory
 
     trims: list[int] = []
     libc = SimpleNamespace(malloc_trim=lambda pad: trims.append(pad))
-    monkeypatch.setattr(hpo.train.trainer, "_libc", lambda: libc)
+    monkeypatch.setattr(hpo.train.memory, "libc", lambda: libc)
     trainer, _ = _search_trainer(load_config(make_config()))
     trainer.train()
     last = [weakref.ref(trainer.model), weakref.ref(trainer.optimizer)]

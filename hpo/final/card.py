@@ -1,0 +1,265 @@
+"""The model card: ``README.md`` beside a final model's weights, in the Hugging Face format.
+
+A YAML header (``model-index`` with the test figures, ``datasets``, ``metrics``, ``base_model``,
+``pipeline_tag``, ``library_name``), built with ``huggingface_hub``'s public
+:class:`~huggingface_hub.ModelCardData`, then prose: the data, the search, the test figures
+with their intervals and the baselines on the same examples, how texts are cut, how to load
+the folder, and its limits. The final stage writes it when the model is saved; the report
+writes it again once the baselines are in, so the card carries the comparison. Every figure
+comes from ``metrics.json`` and ``baselines.json``: the card measures nothing itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpo.data.truncation import describe
+from hpo.final.record import ModelRecord
+from hpo.final.scoring import mcnemar
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig
+
+#: The card's file name in a model folder (the hub's convention).
+CARD_FILE = "README.md"
+#: Hub ids of the packaged backbones (``model.name: packaged:...``), for ``base_model``.
+PACKAGED_HUB_IDS = {"all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+#: Significance level the card's paired test is read at (the report's).
+ALPHA = 0.05
+
+
+def base_model(name: str) -> str | None:
+    """The hub id a model was fine-tuned from, where there is one (not for a local folder)."""
+    if name.startswith("packaged:"):
+        return PACKAGED_HUB_IDS.get(name.split(":", 1)[1].strip().lower())
+    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")):
+        return None
+    return name
+
+
+def write_card(
+    model_dir: Path,
+    config: HpoConfig,
+    metrics: Mapping[str, Any],
+    *,
+    baselines: Mapping[str, Any] | None = None,
+    test_labels: Sequence[int] | None = None,
+    finished_trials: int | None = None,
+) -> Path:
+    """Write ``model_dir/README.md`` from the final stage's ``metrics`` (and the baselines'
+    results, with the test labels for the paired test, and the study's finished trials, when
+    they are known); returns its path."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    record = ModelRecord.read(model_dir)
+    data_name = _data_name(config)
+    results = [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=config.data.dataset or data_name,
+            dataset_name=data_name,
+            dataset_split="test",
+            metric_type="accuracy",
+            metric_value=float(metrics["accuracy"]),
+            metric_name="Test accuracy",
+        )
+    ]
+    metric = metrics.get("metric", "accuracy")
+    if metric != "accuracy":
+        results.append(
+            EvalResult(
+                task_type="text-classification",
+                task_name="Text Classification",
+                dataset_type=config.data.dataset or data_name,
+                dataset_name=data_name,
+                dataset_split="test",
+                metric_type=metric,
+                metric_value=float(metrics["metric_value"]),
+                metric_name=f"Test {metric}",
+            )
+        )
+    card_data = ModelCardData(
+        model_name=config.study.name,
+        base_model=base_model(config.model.name),
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        datasets=[config.data.dataset or data_name],
+        metrics=sorted({"accuracy", metric}),
+        tags=["hpo", "text-classification", "optuna"],
+        eval_results=results,
+    )
+    body = _body(config, record, metrics, baselines or {}, test_labels, finished_trials)
+    card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
+    path = model_dir / CARD_FILE
+    card.save(str(path))
+    return path
+
+
+def _data_name(config: HpoConfig) -> str:
+    data = config.data
+    if data.path:
+        return Path(data.path).expanduser().name or str(data.path)
+    return data.dataset or "local data"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _body(
+    config: HpoConfig,
+    record: ModelRecord,
+    metrics: Mapping[str, Any],
+    baselines: Mapping[str, Any],
+    test_labels: Sequence[int] | None,
+    finished_trials: int | None,
+) -> str:
+    data, study = config.data, config.study
+    trials = (
+        f"{finished_trials} finished trials"
+        if finished_trials is not None
+        else f"up to {study.n_trials} trials"
+    )
+    low, high = metrics["ci95"]
+    base = base_model(config.model.name) or config.model.name
+    cut = describe(record.truncation, record.head_fraction)
+    lines = [
+        f"# {study.name}",
+        "",
+        f"A text classifier fine-tuned from `{base}` by [hpo](https://pypi.org/project/hpo-tune/) "
+        f"on {_data_name(config)}: {len(record.labels)} classes "
+        f"({_classes(record.labels)}), test accuracy **{_pct(metrics['accuracy'])}** "
+        f"(95% CI {_pct(low)} - {_pct(high)}, {metrics['n']:,} test examples).",
+        "",
+        "## Data",
+        "",
+        f"- Source: `{data.path or data.dataset}`; text column `{data.text_column}`"
+        + (f", pair column `{data.text_pair_column}`" if data.text_pair_column else "")
+        + f", label column `{data.label_column}`.",
+        f"- Trained on {metrics.get('train_size', 0):,} examples (the training split, "
+        "validation included); scored once on the test split, which chose nothing.",
+    ]
+    if metrics.get("test_carved"):
+        lines.append(
+            f"- The test split was carved from the data ({100 * metrics['test_fraction']:.0f}%, "
+            f"seed {data.split_seed}): the data came without one."
+        )
+    lines += [
+        "",
+        "## How it was tuned",
+        "",
+        f"- Study `{study.name}` ({trials}, sampler "
+        f"{study.sampler.get('type', 'TPESampler')}, pruner "
+        f"{study.pruner.get('type', 'none')}), scored on validation `{study.metric}`.",
+        f"- Params: from {metrics.get('source', 'the study')}; trained to epoch "
+        f"{metrics.get('stop_epoch', 0):g}:",
+        "",
+        "| param | value |",
+        "| --- | --- |",
+        *[f"| `{k}` | {_short(v)} |" for k, v in (metrics.get("trained_params") or {}).items()],
+        "",
+        "## Test results",
+        "",
+        "| model (same test examples) | accuracy | 95% CI |",
+        "| --- | ---: | ---: |",
+        f"| this model | {_pct(metrics['accuracy'])} | {_pct(low)} - {_pct(high)} |",
+    ]
+    classical = baselines.get("classical")
+    if classical:
+        c_low, c_high = classical["ci95"]
+        lines.append(
+            f"| TF-IDF + logistic regression | {_pct(classical['accuracy'])} | "
+            f"{_pct(c_low)} - {_pct(c_high)} |"
+        )
+    if metrics.get("metric", "accuracy") != "accuracy":
+        m_low, m_high = metrics["metric_ci95"]
+        lines += [
+            "",
+            f"Test {metrics['metric']}: {metrics['metric_value']:.4f} (95% CI {m_low:.4f} - "
+            f"{m_high:.4f}).",
+        ]
+    lines += ["", *_paired(metrics, classical, test_labels)]
+    lines += [
+        "## How texts are cut",
+        "",
+        f"Each text (or pair) is cut to **{record.max_length} tokens**, {cut}.",
+    ]
+    if record.truncation != "head":
+        lines += [
+            "",
+            "`transformers.pipeline` cannot cut that way: with `truncation=True` it keeps the "
+            f"first {record.max_length} tokens. On texts longer than that its predictions can "
+            "differ from the ones measured above. For the exact cut use hpo's loader (below).",
+        ]
+    lines += [
+        "",
+        "## How to use it",
+        "",
+        "```python",
+        "import hpo",
+        "",
+        'predictor = hpo.load_predictor("path/to/this/folder")  # cut exactly as in training',
+        'print(predictor.predict(["a text to classify"]))',
+        "```",
+        "",
+        "```python",
+        "from transformers import pipeline",
+        "",
+        'classify = pipeline("text-classification", model="path/to/this/folder")',
+        'print(classify("a text to classify", truncation=True))  # answers with the class names',
+        "```",
+        "",
+        'Or from a shell: `hpo predict path/to/this/folder "a text to classify"`.',
+        "",
+        "## Limits",
+        "",
+        f"- Measured on one test split of {_data_name(config)}; other text of other sources "
+        "can score lower.",
+        f"- It knows only its {len(record.labels)} classes ({_classes(record.labels)}): every "
+        "text gets one of them.",
+        "- The interval is a bootstrap over the test examples: it covers the test set's "
+        "sampling, not a change of data.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _paired(
+    metrics: Mapping[str, Any],
+    classical: Mapping[str, Any] | None,
+    test_labels: Sequence[int] | None,
+) -> list[str]:
+    """McNemar's test against TF-IDF on the same examples, where both predictions are known."""
+    if not classical or test_labels is None:
+        return []
+    truth = np.asarray(test_labels)
+    ours, theirs = metrics.get("predictions"), classical.get("predictions")
+    if not ours or not theirs or len(ours) != len(truth) or len(theirs) != len(truth):
+        return []
+    test = mcnemar(np.asarray(ours) == truth, np.asarray(theirs) == truth)
+    p = test["p_value"]
+    better = test["a_only"] > test["b_only"]
+    if p < ALPHA:
+        verdict = "better than" if better else "worse than"
+    else:
+        verdict = "not significantly different from"
+    return [
+        f"Against TF-IDF on the same examples: {test['a_only']:,} right only by this model, "
+        f"{test['b_only']:,} only by TF-IDF; McNemar's exact test p = {p:.2g}: this model is "
+        f"{verdict} the classical baseline at the {ALPHA:g} level.",
+        "",
+    ]
+
+
+def _classes(labels: Sequence[str]) -> str:
+    if len(labels) > 12:
+        return "listed in `config.json`'s `id2label`"
+    return ", ".join(f"`{name}`" for name in labels)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

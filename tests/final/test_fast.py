@@ -1,0 +1,63 @@
+"""Fast CPU scoring: the int8 ONNX model answers like the PyTorch one, and says when it is
+missing or stale."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from hpo.errors import ModelError
+from hpo.final.fast import FAST_DIR, FAST_MODEL, quantize
+from hpo.final.predict import Predictor
+from hpo.final.record import ModelRecord
+
+TEXTS = ["a great and moving film", "awful boring mess", "fine", "the plot was dull " * 20]
+
+
+@pytest.fixture
+def folder(tmp_path: Path, tiny_models) -> Path:
+    out = tmp_path / "model"
+    shutil.copytree(tiny_models["bert"], out)
+    ModelRecord(max_length=48, truncation="head+tail", labels=("neg", "pos")).write(out)
+    return out
+
+
+def test_the_int8_model_scores_like_the_pytorch_one(folder: Path) -> None:
+    with pytest.raises(ModelError, match=r"no fast model .* Run `hpo quantize"):
+        Predictor(folder, fast=True)
+    path = quantize(folder)
+    assert path == folder / FAST_DIR / FAST_MODEL and path.is_file()
+    assert quantize(folder) == path  # up to date: not done again
+    slow = Predictor(folder).predict(TEXTS)
+    fast = Predictor(folder, fast=True).predict(TEXTS)
+    assert [r["text"] for r in fast] == [r["text"] for r in slow]  # in the texts' order
+    p_slow = np.asarray([list(r["probabilities"].values()) for r in slow])
+    p_fast = np.asarray([list(r["probabilities"].values()) for r in fast])
+    assert np.abs(p_slow - p_fast).max() < 0.05
+
+
+def test_a_model_retrained_after_quantizing_is_refused(folder: Path) -> None:
+    quantize(folder)
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # other weights: the last byte of the last tensor
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="made from other weights"):
+        Predictor(folder, fast=True)
+
+
+def test_predict_fast_from_the_command_line(folder: Path, capsys) -> None:
+    from hpo.cli import main
+
+    assert main(["quantize", str(folder)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main(["predict", "--fast", str(folder), *TEXTS[:2]]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all('"label"' in line for line in lines)
+    assert main(["quantize", str(folder.parent / "nothing")]) == 2
