@@ -57,6 +57,10 @@ def write_card(
 
     record = ModelRecord.read(model_dir)
     data_name = _data_name(config)
+    metric = metrics.get("metric", "accuracy")
+    scored = [("accuracy", metrics["accuracy"])]
+    if metric != "accuracy":
+        scored.append((metric, metrics["metric_value"]))
     results = [
         EvalResult(
             task_type="text-classification",
@@ -64,25 +68,12 @@ def write_card(
             dataset_type=config.data.dataset or data_name,
             dataset_name=data_name,
             dataset_split="test",
-            metric_type="accuracy",
-            metric_value=float(metrics["accuracy"]),
-            metric_name="Test accuracy",
+            metric_type=name,
+            metric_value=float(value),
+            metric_name=f"Test {name}",
         )
+        for name, value in scored
     ]
-    metric = metrics.get("metric", "accuracy")
-    if metric != "accuracy":
-        results.append(
-            EvalResult(
-                task_type="text-classification",
-                task_name="Text Classification",
-                dataset_type=config.data.dataset or data_name,
-                dataset_name=data_name,
-                dataset_split="test",
-                metric_type=metric,
-                metric_value=float(metrics["metric_value"]),
-                metric_name=f"Test {metric}",
-            )
-        )
     card_data = ModelCardData(
         model_name=config.study.name,
         base_model=base_model(config.model.name),

@@ -144,21 +144,11 @@ def check_rates(
 
 def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int) -> RateCheck:
     from datasets import concatenate_datasets
-    from transformers import TrainerCallback
 
+    from hpo.train.callbacks import StepClock
     from hpo.train.inference import predict_logits
     from hpo.train.model import load_tokenizer
     from hpo.train.trainer import build_trainer
-
-    class _StepClock(TrainerCallback):
-        def __init__(self) -> None:
-            self.marks: list[float] = []
-
-        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
-            self.marks = [time.perf_counter()]
-
-        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
-            self.marks.append(time.perf_counter())
 
     began = time.perf_counter()
     tokenizer = load_tokenizer(config.model)
@@ -192,7 +182,7 @@ def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length:
                 "train_sampling_strategy": "sequential",
             },
         )
-        clock = _StepClock()
+        clock = StepClock()
         trainer.add_callback(clock)
         trainer.train()
         steps = np.diff(clock.marks)[WARMUP_STEPS:]

@@ -262,21 +262,10 @@ def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -
 def _measure_lengths(
     config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
 ) -> dict[str, Any]:
-    from transformers import TrainerCallback
-
+    from hpo.train.callbacks import StepClock
     from hpo.train.inference import predict_logits
     from hpo.train.model import load_tokenizer, make_model_init
     from hpo.train.trainer import build_trainer
-
-    class _StepClock(TrainerCallback):
-        def __init__(self) -> None:
-            self.marks: list[float] = []
-
-        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
-            self.marks = [time.perf_counter()]
-
-        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
-            self.marks.append(time.perf_counter())
 
     tokenizer = load_tokenizer(config.model)
     start = time.perf_counter()
@@ -306,7 +295,7 @@ def _measure_lengths(
                     "train_sampling_strategy": "random",
                 },
             )
-            clock = _StepClock()
+            clock = StepClock()
             trainer.add_callback(clock)
             began = time.perf_counter()
             trainer.train()

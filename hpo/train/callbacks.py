@@ -127,6 +127,21 @@ class StepTimer(TrainerCallback):
         return self.runs[-1] if self.runs else {"step_seconds": 0.0, "eval_seconds": 0.0}
 
 
+class StepClock(TrainerCallback):
+    """The time at the start of ``train()`` and at the end of each step (``marks``): each step's
+    seconds, data loading included, are their differences. The planner's machine measurement
+    and its check time single steps with it (:class:`StepTimer` keeps only the sums)."""
+
+    def __init__(self) -> None:
+        self.marks: list[float] = []
+
+    def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+        self.marks = [time.perf_counter()]
+
+    def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+        self.marks.append(time.perf_counter())
+
+
 class BarOnlyProgressCallback(ProgressCallback):
     """Trainer's step bar without the metric dicts it writes under it (numbers as strings,
     one per logging step and evaluation): hpo logs one line per trial start, prune and

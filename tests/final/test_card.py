@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 from huggingface_hub import ModelCard
 
 from hpo.api import load_config
 from hpo.final.card import CARD_FILE, base_model, write_card
-from hpo.final.record import ModelRecord
 
 
 def _metrics(predictions: list[int]) -> dict:
@@ -27,14 +24,6 @@ def _metrics(predictions: list[int]) -> dict:
         "trained_params": {"learning_rate": 3e-05, "per_device_train_batch_size": 16},
         "predictions": predictions,
     }
-
-
-@pytest.fixture
-def folder(tmp_path: Path, tiny_models) -> Path:
-    out = tmp_path / "model"
-    shutil.copytree(tiny_models["bert"], out)
-    ModelRecord(max_length=48, truncation="head+tail", labels=("neg", "pos")).write(out)
-    return out
 
 
 def test_header_holds_the_figures_and_the_body_the_comparison(folder, make_config) -> None:

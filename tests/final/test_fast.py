@@ -3,7 +3,6 @@ missing or stale."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +14,8 @@ pytest.importorskip("onnx")
 from hpo.errors import ModelError
 from hpo.final.fast import FAST_DIR, FAST_MODEL, quantize
 from hpo.final.predict import Predictor
-from hpo.final.record import ModelRecord
 
 TEXTS = ["a great and moving film", "awful boring mess", "fine", "the plot was dull " * 20]
-
-
-@pytest.fixture
-def folder(tmp_path: Path, tiny_models) -> Path:
-    out = tmp_path / "model"
-    shutil.copytree(tiny_models["bert"], out)
-    ModelRecord(max_length=48, truncation="head+tail", labels=("neg", "pos")).write(out)
-    return out
 
 
 def test_the_int8_model_scores_like_the_pytorch_one(folder: Path) -> None:
