@@ -67,6 +67,39 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_launch(args: argparse.Namespace) -> int:
+    """``hpo.search.launch``: prepare the study, write the job array and submit it."""
+    from hpo.search.launch import SlurmJob, launch
+
+    job = SlurmJob(
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+        partition=args.partition,
+        time=args.time,
+        max_parallel=args.max_parallel,
+        sbatch_args=tuple(args.sbatch_args),
+    )
+    from sqlalchemy.engine import make_url
+
+    config = _load(args)
+    script, job_id = launch(config, job, dry_run=args.dry_run)
+    where = make_url(config.storage_url).render_as_string(hide_password=True)
+    saved = script.parent.parent / "config.yaml"
+    if job_id is None:
+        print(f"wrote {script} (not submitted); submit it with: sbatch {script}")
+        return 0
+    print(
+        f"submitted job {job_id}: {args.workers} worker task(s) on study {config.study.name!r} "
+        f"in {where}\n"
+        f"  script:  {script}\n"
+        f"  logs:    {script.parent / 'logs'}/{job_id}_<task>.out\n"
+        f"  watch:   hpo trials {saved}   |   squeue -j {job_id}\n"
+        f"  stop:    scancel {job_id}   (running trials are rerun when workers start again)"
+    )
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """``hpo export``: best params with provenance, as YAML."""
     from hpo.final.best_params import export_best
@@ -232,6 +265,7 @@ def cmd_show_config(args: argparse.Namespace) -> int:
 COMMANDS = {
     "search": cmd_search,
     "worker": cmd_search,
+    "launch": cmd_launch,
     "trials": cmd_trials,
     "dashboard": cmd_dashboard,
     "export": cmd_export,

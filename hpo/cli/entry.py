@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,11 @@ from hpo.cli.threads import share_cores
 from hpo.errors import HpoError, Interrupted, config_source
 
 EXIT_INTERRUPTED = 130
+
+#: Commands that run trials: SIGTERM (scancel, a preempted Slurm task, a stopped container)
+#: is handled as Ctrl-C, so the running trial is failed and its params queued at once instead
+#: of waiting out the grace period.
+_TRIAL_COMMANDS = frozenset({"search", "worker", "run"})
 
 #: Commands that import the training stack (and so Optuna's loggers are worth setting up).
 _TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain", "plan"})
@@ -39,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(quiet)
     # Tokenizers' Rust thread pool warns (and can deadlock) if the process forks after use.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    on_term = signal.getsignal(signal.SIGTERM)
+    if args.command in _TRIAL_COMMANDS:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.command in _TRAINING_COMMANDS:
             quiet_libraries(quiet, args.debug)
@@ -62,3 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"hpo: {message}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt("terminated by SIGTERM (scancel, preemption or kill)")

@@ -101,6 +101,36 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
     _add_search_args(p)
 
     p = sub.add_parser(
+        "launch",
+        help="start workers on a scheduler: a Slurm job array of `hpo worker` tasks",
+        description="Create the study and the tokenization cache, write a job-array script to "
+        "runs/<study>/slurm/worker.sbatch that runs `hpo worker` on the study's saved config in "
+        "each task (logs in runs/<study>/slurm/logs/), submit it with sbatch, and print the "
+        "commands to watch and stop it. A task exits 0 once the study is full; a requeued task "
+        "resumes. The storage must be a database server every node reaches: "
+        "--storage postgresql://user:pass@host/db",
+    )
+    p.add_argument("scheduler", choices=["slurm"], help="the scheduler (slurm)")
+    _add_config_args(p)
+    p.add_argument("--workers", type=int, required=True, help="array tasks (one worker each)")
+    p.add_argument("--cpus-per-worker", type=int, default=1, help="CPU cores per task")
+    p.add_argument("--gpus-per-worker", type=int, default=0, help="GPUs per task (--gres=gpu:N)")
+    p.add_argument("--partition", help="Slurm partition")
+    p.add_argument("--time", help="time limit per task, e.g. 2:00:00")
+    p.add_argument("--max-parallel", type=int, help="tasks running at once (--array=...%%N)")
+    p.add_argument(
+        "--sbatch-arg",
+        dest="sbatch_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more sbatch option, e.g. --sbatch-arg=--account=lab (repeatable)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="write the script (and config) only; submit nothing"
+    )
+
+    p = sub.add_parser(
         "export",
         help="write the best trial's params (with provenance) as YAML",
         description="Write study.best_trial.params with provenance (study, trial, validation "

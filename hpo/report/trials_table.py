@@ -6,12 +6,13 @@ import json
 
 import optuna
 
+from hpo.search.resilient import fail_reason
 from hpo.search.trials import short_params
 
 
 def trials_table(study: optuna.Study, metric: str = "accuracy") -> str:
     """One row per trial: number, state, the validation metric, duration and params, aligned
-    for a terminal."""
+    for a terminal; a FAILED trial's row ends with why it failed."""
     header = ["#", "state", metric, "seconds", "params"]
     rows = []
     for t in study.get_trials(deepcopy=False):
@@ -20,6 +21,8 @@ def trials_table(study: optuna.Study, metric: str = "accuracy") -> str:
         if t.value is None and t.intermediate_values:
             value = f"({max(t.intermediate_values.values()):.4f})"
         params = json.dumps(short_params(t.params))
+        if t.state == optuna.trial.TrialState.FAIL and (reason := fail_reason(study, t)):
+            params += f"  failed: {reason}"
         rows.append([str(t.number), t.state.name, value, seconds, params])
     if not rows:
         return f"study {study.study_name!r} has no trials yet."

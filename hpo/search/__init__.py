@@ -1,4 +1,5 @@
 """The search over a stored study: the loop of trials (``loop``), worker processes on one study
-(``workers``), Optuna storage and the study's identity (``storage``), counting trials and the
-best one (``trials``) and the dashboard's study note (``note``).
+(``workers``), a Slurm job array of workers (``launch``), Optuna storage and the study's
+identity (``storage``), a storage that outlives a lost database (``resilient``), counting
+trials and the best one (``trials``) and the dashboard's study note (``note``).
 """

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-import torch
 from optuna.trial import TrialState
 
 from hpo.config.reference import resolve_reference
@@ -28,6 +27,7 @@ from hpo.errors import HpoError, Interrupted
 from hpo.runs import RunLayout, write_atomically
 from hpo.search.deadline import fewest_epochs, out_of_time
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
+from hpo.search.resilient import failed_as_stale
 from hpo.search.storage import (
     fail_stale_trials,
     make_storage,
@@ -35,7 +35,6 @@ from hpo.search.storage import (
     requeue,
 )
 from hpo.search.trials import (
-    SurplusTrialError,
     check_not_surplus,
     count_states,
     finished,
@@ -51,13 +50,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Errors that fail one trial only: the search goes on. A surplus trial (one worker too many
-#: started at the end) is failed before it trains.
-TRIAL_ERRORS: tuple[type[BaseException], ...] = (
-    # torch.OutOfMemoryError since torch 2.5; the CUDA one before that.
-    getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError),
-    SurplusTrialError,
-)
+#: Errors that fail one trial only: the search goes on (out of memory, a full disk, a surplus
+#: trial that one worker too many started at the end, a bug one params set hits). An
+#: :class:`~hpo.errors.HpoError` (bad config or data) fails its trial and then ends the search
+#: with its own message: every later trial would hit it too.
+TRIAL_ERRORS: tuple[type[BaseException], ...] = (Exception,)
 
 #: Consecutive trials that may fail with nothing finishing before the search gives up.
 MAX_CONSECUTIVE_FAILURES = 3
@@ -208,6 +205,22 @@ def run_search(
                 _run_one_trial(trainer, config.study, storage, hp_space, sampler, study)
             except KeyboardInterrupt:
                 raise _interrupted(study, started, layout.config_file) from None
+            except (optuna.exceptions.UpdateFinishedTrialError, ValueError, AssertionError):
+                # This process stopped (frozen, or cut off from the database) for longer than
+                # the grace period; another worker failed its trial as stale and reruns it.
+                # Optuna refuses the late result: a write to a finished trial, "Cannot tell a
+                # FAIL trial", or, when the objective itself had returned, the assertion its
+                # _run_trial reaches with no error to log.
+                if not (started and failed_as_stale(study, started[-1])):
+                    raise
+                logger.warning(
+                    "Trial %s was failed as stale while this worker was out of touch (no "
+                    "heartbeat for %d s); its result is discarded and the trial is rerun.",
+                    started[-1],
+                    config.study.grace_period,
+                )
+            if trainer.fatal is not None:
+                raise trainer.fatal
             if started:
                 _log_outcome(study, started[-1])
             update_study_note(study)

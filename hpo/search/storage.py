@@ -21,6 +21,7 @@ import optuna
 
 from hpo.config.samplers import build_pruner, build_sampler
 from hpo.errors import StorageError
+from hpo.search.resilient import ResilientStorage, stale_trial_callback
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig, ParamSpec, StudySection
@@ -38,6 +39,23 @@ _RETRY_ARG = (
     in inspect.signature(optuna.storages.RDBStorage.__init__).parameters
     else "failed_trial_callback"
 )
+
+#: Connections of one process to a database server: the main thread and the heartbeat thread
+#: hold one each while a trial runs, and one more may open for a moment; each is checked
+#: before use, so one the server dropped (a restart, a cut) is replaced rather than failing a
+#: call. N workers hold at most 3 N connections (docs: Many machines).
+SERVER_POOL: dict[str, Any] = {"pool_size": 2, "max_overflow": 1, "pool_pre_ping": True}
+
+#: libpq settings: without them a call to a server behind a cut network waits for the kernel's
+#: TCP retransmissions (many minutes) instead of failing in seconds and being retried.
+POSTGRES_CONNECT: dict[str, Any] = {
+    "connect_timeout": 10,
+    "tcp_user_timeout": 10_000,  # ms unacknowledged before the connection counts as broken
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 #: Seconds a SQLite connection waits for a lock before "database is locked" (dashboard + search).
 SQLITE_TIMEOUT_S = 60
@@ -79,18 +97,25 @@ def make_storage(
             _prepare_sqlite_file(db)
         elif not Path(db).is_file():
             raise MissingDatabaseError(Path(db))
+    else:
+        engine_kwargs.update(SERVER_POOL)
+        if parsed.get_backend_name() == "postgresql":
+            engine_kwargs["connect_args"] = dict(POSTGRES_CONNECT)
     heartbeat: dict[str, Any] = {}
     if study is not None:
         heartbeat = {
             "heartbeat_interval": study.heartbeat_interval,
             "grace_period": study.grace_period,
+            "patience_s": study.grace_period,
         }
     try:
         with warnings.catch_warnings():
             # Heartbeats are marked experimental since Optuna 2.9; they are what we rely on.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if study is not None:
-                heartbeat[_RETRY_ARG] = _RETRY_CALLBACK(max_retry=study.max_retry)
+                heartbeat[_RETRY_ARG] = stale_trial_callback(
+                    _RETRY_CALLBACK(max_retry=study.max_retry), study.grace_period
+                )
             return _create_rdb_storage(url, engine_kwargs, heartbeat)
     except (ImportError, ModuleNotFoundError) as exc:
         raise StorageError(
@@ -146,6 +171,8 @@ def _create_rdb_storage(
     # ... already exists" (SQLite). The tables exist by then: try again.
     for attempt in range(5):
         try:
+            if "patience_s" in extra:  # a search or a worker: it must outlive a lost database
+                return ResilientStorage(url, engine_kwargs=engine_kwargs, **extra)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
         except (IntegrityError, ProgrammingError, OperationalError) as exc:
             racing = not isinstance(exc, OperationalError) or "already exists" in str(exc)

@@ -1,7 +1,8 @@
 """Training one model: the Trainer every trial and the final retrain run (``trainer``), its
 ``TrainingArguments`` (``arguments``), the backbone and tokenizer (``model``), what a trial
 maximizes (``objective``), length-bucketed batches (``batching``), its callbacks
-(``callbacks``), CPU speed (``kernels``, ``dropout``) and logits of a split (``inference``).
+(``callbacks``), why a trial failed (``failure``), CPU speed (``kernels``, ``dropout``) and
+logits of a split (``inference``).
 
 Knows nothing of studies or storage: the search hands it a guard to call before each trial.
 """

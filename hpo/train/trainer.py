@@ -26,6 +26,7 @@ from transformers import (
 
 from hpo.config.space import make_hp_space
 from hpo.data.labels import names_of
+from hpo.errors import HpoError
 from hpo.runs import RunLayout
 from hpo.train.arguments import training_arguments
 from hpo.train.batching import LengthBucketSampler
@@ -36,6 +37,7 @@ from hpo.train.callbacks import (
     WarmupCheckCallback,
     grid_point,
 )
+from hpo.train.failure import note_failure
 from hpo.train.kernels import StepKernels
 from hpo.train.memory import memory_mb, release_heap
 from hpo.train.model import make_model_init
@@ -89,6 +91,8 @@ class HpoTrainer(Trainer):
         self._reset_trial_state()
 
     def _reset_trial_state(self) -> None:
+        #: An error of the config or data that ended the last trial (see the search loop).
+        self.fatal: HpoError | None = None
         self.eval_history: list[dict[str, float]] = []
         self.best_objective: float | None = None
         self.tokens_processed = 0
@@ -234,8 +238,11 @@ class HpoTrainer(Trainer):
         except optuna.TrialPruned:
             state = "PRUNED"
             raise
-        except BaseException:
+        except BaseException as exc:
             state = "FAIL"
+            note_failure(trial, exc)
+            if isinstance(exc, HpoError):
+                self.fatal = exc  # the search fails this trial, then ends with this message
             raise
         finally:
             runtime = time.perf_counter() - start

@@ -76,3 +76,26 @@ def test_torch_reports_native_cpu_bf16() -> None:
     AMX through these probes; gone, CPUs would silently train in fp32."""
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         assert isinstance(getattr(torch.cpu, probe)(), bool), f"torch.cpu.{probe} changed"
+
+
+def test_optunas_heartbeat_and_stale_check_go_through_the_storages_public_methods() -> None:
+    """hpo.search.resilient keeps a worker alive through a lost database by overriding
+    RDBStorage's public methods; that holds only while Optuna's heartbeat thread writes with
+    ``record_heartbeat`` and its stale check fails trials with ``set_trial_state_values``
+    and requeues them through the storage's stale-trial callback."""
+    from optuna.storages import RDBStorage, _heartbeat
+
+    from hpo.search.resilient import RETRIED
+
+    thread = inspect.getsource(_heartbeat.HeartbeatThread)
+    assert "heartbeat.record_heartbeat(" in thread, (
+        "Optuna's heartbeat thread no longer calls storage.record_heartbeat: update "
+        "ResilientStorage.record_heartbeat, or a database error will end the thread again"
+    )
+    stale = inspect.getsource(_heartbeat.fail_stale_trials)
+    assert "set_trial_state_values(" in stale and "get_heartbeat_stale_trial_callback" in stale, (
+        "optuna.storages.fail_stale_trials changed: check hpo.search.resilient's "
+        "stale_trial_callback still records why a trial failed"
+    )
+    missing = [name for name in RETRIED if not hasattr(RDBStorage, name)]
+    assert not missing, f"RDBStorage lost methods hpo retries: {missing}; update RETRIED"

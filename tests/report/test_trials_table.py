@@ -31,3 +31,17 @@ def test_rows_states_values_and_params() -> None:
 def test_an_empty_study_says_so() -> None:
     study = optuna.create_study(study_name="empty")
     assert trials_table(study) == "study 'empty' has no trials yet."
+
+
+def test_a_failed_trial_says_why() -> None:
+    study = optuna.create_study(study_name="f")
+    study.add_trial(
+        create_trial(state=TrialState.FAIL, user_attrs={"fail_reason": "OSError: disk full"})
+    )
+    study.add_trial(create_trial(state=TrialState.FAIL))  # failed for its heartbeat
+    study.set_user_attr("fail_reason.1", "worker lost: no heartbeat for 30 s")
+    study.add_trial(create_trial(state=TrialState.FAIL))  # nothing recorded: nothing said
+    _, disk, lost, silent = trials_table(study).splitlines()
+    assert disk.endswith("{}  failed: OSError: disk full")
+    assert lost.endswith("{}  failed: worker lost: no heartbeat for 30 s")
+    assert silent.endswith("{}")

@@ -1,0 +1,122 @@
+"""`hpo launch slurm` (hpo.search.launch): the job script, the checks before it, and
+sbatch's answers (a real Slurm runs it in tests/e2e/test_slurm.py)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from hpo.api import load_config
+from hpo.cli import main
+from hpo.errors import HpoError
+from hpo.search.launch import SlurmJob, render_script, submit
+
+PG = "postgresql://u:secret@db.example:5432/hpo"
+
+
+def _fake_sbatch(folder: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    sbatch = folder / "sbatch"
+    sbatch.write_text(f"#!/bin/sh\n{body}\n")
+    sbatch.chmod(sbatch.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return sbatch
+
+
+def test_the_script_runs_a_worker_per_array_task_on_the_saved_config(make_config) -> None:
+    config = load_config(make_config({"study": {"storage": PG, "name": "lab"}}))
+    job = SlurmJob(
+        workers=8,
+        cpus_per_worker=4,
+        gpus_per_worker=1,
+        partition="gpu",
+        time="4:00:00",
+        max_parallel=3,
+        sbatch_args=("--account=nlp",),
+    )
+    script = render_script(config, job, python="/opt/venv/bin/python")
+    directives = [line for line in script.splitlines() if line.startswith("#SBATCH")]
+    assert directives == [
+        "#SBATCH --job-name=hpo-lab",
+        "#SBATCH --array=0-7%3",
+        "#SBATCH --ntasks=1",
+        "#SBATCH --cpus-per-task=4",
+        f"#SBATCH --output={config.output_dir.absolute()}/slurm/logs/%A_%a.out",
+        "#SBATCH --open-mode=append",
+        "#SBATCH --requeue",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=4:00:00",
+        "#SBATCH --account=nlp",
+    ]
+    saved = config.output_dir.absolute() / "config.yaml"
+    assert f"/opt/venv/bin/python -m hpo.cli worker {saved} --quiet" in script
+    assert 'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"' in script
+    assert "if [ $code -eq 75 ]" in script and 'scontrol requeue "$SLURM_JOB_ID"' in script
+    assert "secret" not in script, "the URL is read from the saved config, not the script"
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        ({"workers": 0}, "--workers must be >= 1, got 0"),
+        ({"workers": 2, "gpus_per_worker": -1}, "--gpus-per-worker must be >= 0"),
+        ({"workers": 2, "time": "two hours"}, "--time: 'two hours' is not a Slurm time limit"),
+    ],
+)
+def test_bad_job_options_are_one_line(job: dict, message: str) -> None:
+    with pytest.raises(HpoError, match=message):
+        SlurmJob(**job)
+
+
+def test_sqlite_is_refused_before_anything_is_written(
+    make_config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = make_config()
+    code = main(["launch", "slurm", str(path), "--workers", "3", "--dry-run"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "is a SQLite file" in err[0] and "--storage postgresql://" in err[0]
+    assert not (load_config(path).output_dir / "slurm").exists()
+
+
+def test_dry_run_writes_the_script_and_its_config_only(
+    make_config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    called = tmp_path / "sbatch-called"
+    _fake_sbatch(tmp_path / "bin", f"touch {called}; echo 1", monkeypatch)
+    path = make_config({"study": {"storage": PG}})
+    config = load_config(path)
+    assert main(["launch", "slurm", str(path), "--workers", "2", "--dry-run"]) == 0
+    script = config.output_dir / "slurm" / "worker.sbatch"
+    assert f"wrote {script.absolute()} (not submitted)" in capsys.readouterr().out
+    assert script.is_file() and stat.S_IMODE(script.stat().st_mode) == 0o700
+    assert (config.output_dir / "config.yaml").is_file()
+    assert not called.exists(), "a dry run submits nothing"
+    assert not (Path(config.data.cache_dir)).exists(), "nor tokenizes anything"
+
+
+def test_sbatch_missing_says_where_to_run_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(HpoError, match=r"sbatch: not found on PATH.*--dry-run"):
+        submit(tmp_path / "worker.sbatch")
+
+
+def test_sbatch_refusal_is_its_last_line(tmp_path: Path, monkeypatch) -> None:
+    _fake_sbatch(
+        tmp_path,
+        'echo "sbatch: error: Batch job submission failed: Invalid partition name '
+        'specified" >&2; exit 1',
+        monkeypatch,
+    )
+    refused = r"sbatch refused .*: sbatch: error: .*: Invalid partition name specified\. Fix"
+    with pytest.raises(HpoError, match=refused):
+        submit(tmp_path / "worker.sbatch")
+
+
+def test_the_job_id_is_read_from_parsable_output(tmp_path: Path, monkeypatch) -> None:
+    _fake_sbatch(tmp_path, 'echo "4242;cluster-a"', monkeypatch)
+    assert submit(tmp_path / "worker.sbatch") == "4242"
