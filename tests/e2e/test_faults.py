@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -172,23 +171,6 @@ def test_workers_share_one_sqlite_study(make_config, capsys: pytest.CaptureFixtu
         if t.state == TrialState.FAIL:
             assert t.user_attrs.get("surplus") and not t.intermediate_values
     assert len({t.number for t in counted}) == 6
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("HPO_TEST_POSTGRES_URL"),
-    reason="set HPO_TEST_POSTGRES_URL (.ci/run starts a PostgreSQL server)",
-)
-def test_three_workers_on_postgresql(make_config) -> None:
-    url = os.environ["HPO_TEST_POSTGRES_URL"]
-    name = f"pg-{os.getpid()}-{random.randrange(10**6)}"
-    path = make_config({"study": {"n_trials": 6, "name": name, "storage": url}})
-    procs = [_spawn("worker", str(path), "--quiet") for _ in range(3)]
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-2000:]
-    study = optuna.load_study(study_name=name, storage=url)
-    _check_exact(study, 6)
 
 
 @pytest.mark.faults

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.skipif(bool(available()), reason=a
 HEARTBEAT, GRACE = 1, 6
 #: Trials of a few seconds, heartbeats fast enough to rerun a lost trial within seconds.
 STUDY = {
-    "study": {"n_trials": 6, "heartbeat_interval": HEARTBEAT, "grace_period": GRACE},
+    "study": {"n_trials": 4, "heartbeat_interval": HEARTBEAT, "grace_period": GRACE},
     "search_space": {"num_train_epochs": {"low": 2, "high": 3}},
 }
 
@@ -64,7 +64,7 @@ def _running_on_progress(net: Network, name: str) -> list[optuna.trial.FrozenTri
     ]
 
 
-def _check(net: Network, name: str, n_trials: int = 6, url: str | None = None) -> optuna.Study:
+def _check(net: Network, name: str, n_trials: int = 4, url: str | None = None) -> optuna.Study:
     study = _study(net, name, url)
     states = [t.state for t in study.trials]
     assert TrialState.RUNNING not in states and TrialState.WAITING not in states, states
