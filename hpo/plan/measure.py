@@ -151,7 +151,9 @@ def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
     if torch.cuda.is_available() and not args.use_cpu:
         device = f"cuda:{torch.cuda.get_device_name(0)}"
     else:
-        device = f"cpu:{_cpu_name()}"
+        # The vector units, not only the name: one "AMD EPYC" with AVX-512 and bf16 trains
+        # several times faster than another with AVX2 only, and a VM may move between them.
+        device = f"cpu:{_cpu_name()}:{torch.backends.cpu.get_cpu_capability()}"
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return {
         "v": _RATES_VERSION,

@@ -27,7 +27,7 @@ from hpo.errors import HpoError, Interrupted
 from hpo.runs import RunLayout, write_atomically
 from hpo.search.deadline import fewest_epochs, out_of_time
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
-from hpo.search.resilient import failed_as_stale
+from hpo.search.resilient import database_lost, failed_as_stale
 from hpo.search.storage import (
     fail_stale_trials,
     make_storage,
@@ -55,6 +55,11 @@ logger = logging.getLogger(__name__)
 #: :class:`~hpo.errors.HpoError` (bad config or data) fails its trial and then ends the search
 #: with its own message: every later trial would hit it too.
 TRIAL_ERRORS: tuple[type[BaseException], ...] = (Exception,)
+
+#: How Optuna refuses a late result for a trial another worker failed as stale: a write to a
+#: finished trial, "Cannot tell a FAIL trial", or, when the objective itself had returned, the
+#: assertion its ``_run_trial`` reaches with no error to log.
+STALE_REFUSALS = (optuna.exceptions.UpdateFinishedTrialError, ValueError, AssertionError)
 
 #: Consecutive trials that may fail with nothing finishing before the search gives up.
 MAX_CONSECUTIVE_FAILURES = 3
@@ -205,13 +210,17 @@ def run_search(
                 _run_one_trial(trainer, config.study, storage, hp_space, sampler, study)
             except KeyboardInterrupt:
                 raise _interrupted(study, started, layout.config_file) from None
-            except (optuna.exceptions.UpdateFinishedTrialError, ValueError, AssertionError):
+            except Exception as exc:
+                lost = database_lost(exc)
+                if lost is not None:  # whatever Optuna raised while handling it
+                    raise lost from None
                 # This process stopped (frozen, or cut off from the database) for longer than
                 # the grace period; another worker failed its trial as stale and reruns it.
-                # Optuna refuses the late result: a write to a finished trial, "Cannot tell a
-                # FAIL trial", or, when the objective itself had returned, the assertion its
-                # _run_trial reaches with no error to log.
-                if not (started and failed_as_stale(study, started[-1])):
+                if not (
+                    isinstance(exc, STALE_REFUSALS)
+                    and started
+                    and failed_as_stale(study, started[-1])
+                ):
                     raise
                 logger.warning(
                     "Trial %s was failed as stale while this worker was out of touch (no "

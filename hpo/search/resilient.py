@@ -204,6 +204,22 @@ def fail_reason(study: optuna.Study, trial: FrozenTrial) -> str | None:
     )
 
 
+def database_lost(exc: BaseException) -> DatabaseUnreachable | None:
+    """The :class:`DatabaseUnreachable` behind ``exc``, if any: Optuna, handling it inside a
+    trial, asks the storage again and may raise something else on top (even an
+    UnboundLocalError from its own ``finally``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DatabaseUnreachable):
+            return current
+        seen.add(id(current))
+        # The chain Python would print: an explicit cause, else the implicit context.
+        hidden = current.__suppress_context__
+        current = current.__cause__ or (None if hidden else current.__context__)
+    return None
+
+
 def failed_as_stale(study: optuna.Study, number: int) -> bool:
     """Whether trial ``number`` was failed by the heartbeat check (its worker was lost)."""
     return f"{FAIL_REASON_ATTR}.{number}" in study.user_attrs

@@ -43,7 +43,7 @@ _RETRY_ARG = (
 #: Connections of one process to a database server: the main thread and the heartbeat thread
 #: hold one each while a trial runs, and one more may open for a moment; each is checked
 #: before use, so one the server dropped (a restart, a cut) is replaced rather than failing a
-#: call. N workers hold at most 3 N connections (docs: Many machines).
+#: call. N workers hold at most 3 N connections (docs/guides/workers.md, "Connections").
 SERVER_POOL: dict[str, Any] = {"pool_size": 2, "max_overflow": 1, "pool_pre_ping": True}
 
 #: libpq settings: without them a call to a server behind a cut network waits for the kernel's

@@ -20,6 +20,7 @@ from hpo.search.resilient import (
     EXIT_UNREACHABLE,
     DatabaseUnreachable,
     ResilientStorage,
+    database_lost,
     fail_reason,
     is_connection_error,
 )
@@ -144,3 +145,22 @@ def test_the_trainers_reason_is_the_one_read_back(storage: ResilientStorage) -> 
     trial.set_user_attr(FAIL_REASON_ATTR, "OSError: No space left on device")
     study.tell(trial, state=TrialState.FAIL)
     assert fail_reason(study, study.trials[trial.number]) == "OSError: No space left on device"
+
+
+def test_the_lost_database_is_found_under_what_optuna_raised_on_top() -> None:
+    lost = DatabaseUnreachable("gone")
+    try:
+        try:
+            raise lost
+        except DatabaseUnreachable:
+            raise UnboundLocalError("updated_state") from None  # Optuna's finally, on top
+    except UnboundLocalError as on_top:
+        assert database_lost(on_top) is None, "from None hides it: nothing to find"
+    try:
+        try:
+            raise lost
+        except DatabaseUnreachable:
+            raise UnboundLocalError("updated_state")  # noqa: B904 - as Optuna raises it
+    except UnboundLocalError as on_top:
+        assert database_lost(on_top) is lost
+    assert database_lost(ValueError("other")) is None
