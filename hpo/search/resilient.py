@@ -14,8 +14,9 @@ is Optuna's :class:`~optuna.storages.RDBStorage` with its public methods wrapped
   can requeue it;
 - a retried ``tell`` whose first attempt had in fact committed is recognised, not failed.
 
-Creating a trial is not retried: if its commit landed but the answer was lost, a retry would
-leave a second trial RUNNING with no heartbeat, which nothing ever fails.
+Creating a trial is retried only while no connection can be opened: if its commit landed but
+the answer was lost, a retry would leave a second trial RUNNING with no heartbeat, which
+nothing ever fails.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ RETRIED = (
     "set_trial_intermediate_value",
     "set_trial_user_attr",
     "set_trial_system_attr",
+    # Private, but what Optuna's _CachedStorage (the study's view of an RDBStorage) calls
+    # instead of the public ones; tests/meta/test_private_apis.py fails if that changes.
+    "_get_trials",
+    "_get_best_trial_id",
+    "_get_stale_trial_ids",
+    "_set_trial_param",
 )
 
 T = TypeVar("T")
@@ -87,6 +94,21 @@ def is_connection_error(exc: BaseException) -> bool:
         # connection pool had none to give within its timeout.
         if isinstance(current, sa.OperationalError | sa.InterfaceError | sa.TimeoutError):
             return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def failed_to_connect(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure to open a connection (SQLAlchemy's error carries no
+    statement then): the database never saw the call."""
+    from sqlalchemy import exc as sa
+
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return False
+        if isinstance(current, sa.DBAPIError):
+            return current.statement is None and is_connection_error(current)
         current = current.__cause__ or current.__context__
     return False
 
@@ -137,14 +159,36 @@ class ResilientStorage(optuna.storages.RDBStorage):
         stored = super().get_trial(trial_id)
         return stored.state == state and (values is None or stored.values == list(values))
 
-    def _retrying(self, name: str, call: Callable[[], T]) -> T:
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        """Create a trial, retried only while no connection could be made: then nothing was
+        sent, so a retry cannot leave a second trial behind."""
+        return self._retrying(
+            "create_new_trial",
+            lambda: super(ResilientStorage, self).create_new_trial(study_id, template_trial),
+            retry_if=failed_to_connect,
+        )
+
+    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> Any:
+        # What the study's cached storage calls to create a trial (see RETRIED).
+        return self._retrying(
+            "create_new_trial",
+            lambda: super(ResilientStorage, self)._create_new_trial(study_id, template_trial),
+            retry_if=failed_to_connect,
+        )
+
+    def _retrying(
+        self,
+        name: str,
+        call: Callable[[], T],
+        retry_if: Callable[[BaseException], bool] = is_connection_error,
+    ) -> T:
         give_up = time.monotonic() + self.patience_s
         pause, longest = BACKOFF_S
         while True:
             try:
                 return call()
             except Exception as exc:
-                if not is_connection_error(exc):
+                if not retry_if(exc):
                     raise
                 left = give_up - time.monotonic()
                 if left <= 0:

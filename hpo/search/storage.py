@@ -11,6 +11,7 @@ import inspect
 import json
 import logging
 import os
+import random
 import time
 import warnings
 from collections.abc import Mapping
@@ -167,18 +168,28 @@ def _create_rdb_storage(
     from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     # Processes opening a new database together (workers, or a dashboard and a search) all
-    # create Optuna's tables at once; the losers get "duplicate key" (PostgreSQL) or "table
-    # ... already exists" (SQLite). The tables exist by then: try again.
-    for attempt in range(5):
+    # create Optuna's tables and its schema-version row at once; the losers get "duplicate
+    # key" (PostgreSQL, raw or wrapped in Optuna's StorageInternalError by its session) or
+    # "table ... already exists" (SQLite). The tables exist by then: try again.
+    for attempt in range(8):
         try:
             if "patience_s" in extra:  # a search or a worker: it must outlive a lost database
                 return ResilientStorage(url, engine_kwargs=engine_kwargs, **extra)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
-        except (IntegrityError, ProgrammingError, OperationalError) as exc:
-            racing = not isinstance(exc, OperationalError) or "already exists" in str(exc)
-            if attempt == 4 or not racing:
+        except (
+            IntegrityError,
+            ProgrammingError,
+            OperationalError,
+            optuna.exceptions.StorageInternalError,
+        ) as exc:
+            wrapped = isinstance(exc, optuna.exceptions.StorageInternalError)
+            cause = exc.__cause__ if wrapped else exc
+            racing = isinstance(cause, IntegrityError | ProgrammingError) or (
+                isinstance(cause, OperationalError) and "already exists" in str(cause)
+            )
+            if attempt == 7 or not racing:
                 raise
-            time.sleep(0.5 * (attempt + 1))
+            time.sleep(0.25 * (attempt + 1) + random.random() / 4)  # apart, not in lockstep
     raise AssertionError("unreachable")
 
 

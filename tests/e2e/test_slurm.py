@@ -29,7 +29,7 @@ pytestmark = [
 
 #: Trials long enough to cancel one mid-way, heartbeats fast enough to rerun it in seconds.
 STUDY = {
-    "study": {"n_trials": 6, "heartbeat_interval": 1, "grace_period": 4},
+    "study": {"n_trials": 4, "heartbeat_interval": 1, "grace_period": 4},
     "search_space": {"num_train_epochs": {"low": 2, "high": 3}},
 }
 
@@ -98,7 +98,7 @@ def test_three_array_tasks_finish_the_study_exactly(make_config) -> None:
     path, name, job = _launch(make_config, workers=3)
     _wait_gone(job)
     study = optuna.load_study(study_name=name, storage=os.environ["HPO_TEST_POSTGRES_URL"])
-    _check_exact(study, 6)
+    _check_exact(study, 4)
     logs = _logs(path, job)
     assert len(logs) == 3, logs
     for log in logs:
@@ -127,7 +127,7 @@ def test_a_task_cancelled_mid_trial_is_rerun_and_the_count_stays_exact(make_conf
     subprocess.run(["scancel", f"{job}_0"], check=True, env=_env())
     _wait_gone(job)
     study = optuna.load_study(study_name=name, storage=url)
-    _check_exact(study, 6)
+    _check_exact(study, 4)
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
     assert failed, "the cancelled task's trial is failed"
     assert any("SIGTERM" in (fail_reason(study, t) or "") for t in failed), [

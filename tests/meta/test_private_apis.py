@@ -99,3 +99,18 @@ def test_optunas_heartbeat_and_stale_check_go_through_the_storages_public_method
     )
     missing = [name for name in RETRIED if not hasattr(RDBStorage, name)]
     assert not missing, f"RDBStorage lost methods hpo retries: {missing}; update RETRIED"
+
+
+def test_the_studys_cached_storage_calls_only_the_methods_hpo_makes_resilient() -> None:
+    """Optuna's _CachedStorage (what a study wraps an RDBStorage in) calls private backend
+    methods; ResilientStorage retries exactly those it knows. A new one would go unretried:
+    a worker would crash on the first lost connection there."""
+    import re
+
+    from optuna.storages import _cached_storage
+
+    from hpo.search.resilient import RETRIED
+
+    called = set(re.findall(r"self\._backend\.(_[a-z_]+)\(", inspect.getsource(_cached_storage)))
+    handled = {name for name in RETRIED if name.startswith("_")} | {"_create_new_trial"}
+    assert called <= handled, f"_CachedStorage calls {sorted(called - handled)}: add to RETRIED"

@@ -164,3 +164,21 @@ def test_the_lost_database_is_found_under_what_optuna_raised_on_top() -> None:
     except UnboundLocalError as on_top:
         assert database_lost(on_top) is lost
     assert database_lost(ValueError("other")) is None
+
+
+def test_a_trial_is_created_once_a_connection_opens(
+    storage: ResilientStorage,
+) -> None:
+    import sqlite3
+
+    study, _ = _running_trial(storage)
+    refused = [2]
+
+    def connect(*args: Any, **kwargs: Any) -> None:
+        if refused[0] > 0:
+            refused[0] -= 1
+            raise sqlite3.OperationalError("unable to open database file")
+
+    storage.engine.dispose()  # the next call must open a connection
+    event.listen(storage.engine, "do_connect", connect)
+    assert study.ask().number == 1 and refused == [0], "waited for the connection"
