@@ -243,6 +243,8 @@ def fail_reason(study: optuna.Study, trial: FrozenTrial) -> str | None:
     """Why a FAILED trial failed: the error its worker recorded on it, or, for a trial failed
     for a lost heartbeat (which can no longer be written to), the study user attr
     ``fail_reason.<number>`` the heartbeat check wrote."""
+    if trial.user_attrs.get("surplus"):  # hpo.search.trials.check_not_surplus, before training
+        return "surplus: the study was full when this trial started; it never trained"
     return trial.user_attrs.get(FAIL_REASON_ATTR) or study.user_attrs.get(
         f"{FAIL_REASON_ATTR}.{trial.number}"
     )

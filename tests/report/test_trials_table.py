@@ -45,3 +45,9 @@ def test_a_failed_trial_says_why() -> None:
     assert disk.endswith("{}  failed: OSError: disk full")
     assert lost.endswith("{}  failed: worker lost: no heartbeat for 30 s")
     assert silent.endswith("{}")
+
+
+def test_a_surplus_trial_says_it_never_trained() -> None:
+    study = optuna.create_study(study_name="s")
+    study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={"surplus": True}))
+    assert trials_table(study).splitlines()[1].endswith("it never trained")
