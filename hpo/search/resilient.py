@@ -159,17 +159,10 @@ class ResilientStorage(optuna.storages.RDBStorage):
         stored = super().get_trial(trial_id)
         return stored.state == state and (values is None or stored.values == list(values))
 
-    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
-        """Create a trial, retried only while no connection could be made: then nothing was
-        sent, so a retry cannot leave a second trial behind."""
-        return self._retrying(
-            "create_new_trial",
-            lambda: super(ResilientStorage, self).create_new_trial(study_id, template_trial),
-            retry_if=failed_to_connect,
-        )
-
     def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> Any:
-        # What the study's cached storage calls to create a trial (see RETRIED).
+        """Create a trial, retried only while no connection could be made: then nothing was
+        sent, so a retry cannot leave a second trial behind. Both the study's cached storage
+        and the public ``create_new_trial`` come through here (see RETRIED)."""
         return self._retrying(
             "create_new_trial",
             lambda: super(ResilientStorage, self)._create_new_trial(study_id, template_trial),
