@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from exact import check_exact
 from hosts import Network, Worker, available, wait_until
 from optuna.trial import TrialState
 from sqlalchemy import create_engine, text
@@ -65,17 +66,7 @@ def _running_on_progress(net: Network, name: str) -> list[optuna.trial.FrozenTri
 
 
 def _check(net: Network, name: str, n_trials: int = 4, url: str | None = None) -> optuna.Study:
-    study = _study(net, name, url)
-    states = [t.state for t in study.trials]
-    assert TrialState.RUNNING not in states and TrialState.WAITING not in states, states
-    counted = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(counted) == n_trials, states
-    retried = [t.system_attrs["failed_trial"] for t in counted if "failed_trial" in t.system_attrs]
-    assert len(retried) == len(set(retried)), "a failed trial's params were counted twice"
-    for trial in study.trials:
-        if trial.state == TrialState.FAIL:
-            assert fail_reason(study, trial), f"trial {trial.number} failed with no reason"
-    return study
+    return check_exact(_study(net, name, url), n_trials)
 
 
 def test_a_host_killed_mid_trial(make_config, net: Network) -> None:

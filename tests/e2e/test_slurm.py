@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from exact import check_exact
 from optuna.trial import TrialState
 
 from hpo.api import load_config
@@ -78,18 +79,6 @@ def _wait_gone(job: str, timeout: float = 900.0) -> None:
         time.sleep(1.0)
 
 
-def _check_exact(study: optuna.Study, n_trials: int) -> None:
-    states = [t.state for t in study.trials]
-    assert TrialState.RUNNING not in states and TrialState.WAITING not in states, states
-    counted = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(counted) == n_trials, states
-    retried = [t.system_attrs["failed_trial"] for t in counted if "failed_trial" in t.system_attrs]
-    assert len(retried) == len(set(retried)), "a failed trial was rerun twice"
-    for trial in study.trials:
-        if trial.state == TrialState.FAIL:
-            assert fail_reason(study, trial), f"trial {trial.number} failed with no reason"
-
-
 def _logs(path: Path, job: str) -> list[Path]:
     return sorted((load_config(path).output_dir / "slurm" / "logs").glob(f"{job}_*.out"))
 
@@ -98,7 +87,7 @@ def test_three_array_tasks_finish_the_study_exactly(make_config) -> None:
     path, name, job = _launch(make_config, workers=3)
     _wait_gone(job)
     study = optuna.load_study(study_name=name, storage=os.environ["HPO_TEST_POSTGRES_URL"])
-    _check_exact(study, 4)
+    check_exact(study, 4)
     logs = _logs(path, job)
     assert len(logs) == 3, logs
     for log in logs:
@@ -127,7 +116,7 @@ def test_a_task_cancelled_mid_trial_is_rerun_and_the_count_stays_exact(make_conf
     subprocess.run(["scancel", f"{job}_0"], check=True, env=_env())
     _wait_gone(job)
     study = optuna.load_study(study_name=name, storage=url)
-    _check_exact(study, 4)
+    check_exact(study, 4)
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
     assert failed, "the cancelled task's trial is failed"
     assert any("SIGTERM" in (fail_reason(study, t) or "") for t in failed), [
