@@ -21,14 +21,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -160,9 +160,6 @@ def main() -> None:
     opts = parser.parse_args()
     if not opts.config and not opts.data:
         parser.error("give --data DIR, --config FILE, or both")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     rows = []
     with tempfile.TemporaryDirectory(prefix="hpo-budget-") as tmp:
         root = Path(opts.workdir) if opts.workdir else Path(tmp)
@@ -172,20 +169,11 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print()
     summarize(rows)
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{datetime.now(UTC):%Y-%m-%d}-{socket.gethostname()}.budget.json"
-    record = {
-        "bench": "budget",
-        "commit": commit,
-        "config": opts.config,
-        "data": opts.data,
-        "sets": opts.set,
-        "cpu_count": os.cpu_count(),
-        "runs": rows,
-    }
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
+    _record.write(
+        opts.out,
+        "budget",
+        {"config": opts.config, "data": opts.data, "sets": opts.set, "runs": rows},
+    )
 
 
 if __name__ == "__main__":

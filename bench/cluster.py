@@ -20,18 +20,17 @@ Results go to ``bench/results/<date>-<host>.cluster.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "study_configs" / "smoke.yaml"
@@ -177,21 +176,7 @@ def main() -> None:
         f"host lost mid-trial (heartbeat {loss['heartbeat_interval_s']} s, grace "
         f"{loss['grace_period_s']} s): rerun started {loss['seconds_to_rerun']} s after the kill"
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{datetime.now(UTC):%Y-%m-%d}-{socket.gethostname()}.cluster.json"
-    record = {
-        "bench": "cluster",
-        "commit": commit,
-        "cpu_count": os.cpu_count(),
-        "throughput": rows,
-        "loss_to_rerun": loss,
-    }
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
+    _record.write(opts.out, "cluster", {"throughput": rows, "loss_to_rerun": loss})
 
 
 if __name__ == "__main__":

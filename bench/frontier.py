@@ -33,13 +33,12 @@ import json
 import logging
 import math
 import os
-import socket
-import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
@@ -227,9 +226,6 @@ def main() -> None:
         parser.error("--data is required (a local copy of IMDb: train/test parquet)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     results = []
     with tempfile.TemporaryDirectory(prefix="hpo-frontier-") as tmp:
         for point in opts.points:
@@ -238,21 +234,17 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     print()
     choice = summarize(results, search_reviews=opts.search_reviews, eval_reviews=opts.eval_reviews)
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{datetime.now(UTC):%Y-%m-%d}-{socket.gethostname()}.frontier.json"
-    record = {
-        "bench": "frontier",
-        "commit": commit,
-        "config": opts.config,
-        "params": PARAMS,
-        "warmup_share": WARMUP_SHARE,
-        "cpu_count": os.cpu_count(),
-        "points": results,
-        **choice,
-    }
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
+    _record.write(
+        opts.out,
+        "frontier",
+        {
+            "config": opts.config,
+            "params": PARAMS,
+            "warmup_share": WARMUP_SHARE,
+            "points": results,
+            **choice,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,28 +153,21 @@ def main() -> None:
                 f"{result['against_torch']['accuracy_points']:+.2f} points, McNemar p = "
                 f"{test['p_value']:.3g} ({test['a_only']} vs {test['b_only']})"
             )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     for result in results.values():
         result.pop("predictions")
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{datetime.now(UTC):%Y-%m-%d}-{socket.gethostname()}.predict-speed.json"
-    record_out = {
-        "bench": "predict_speed",
-        "commit": commit,
-        "model": str(model_dir),
-        "data": opts.data,
-        "n": len(texts),
-        "max_length": record.max_length,
-        "truncation": record.truncation,
-        "batch_size": opts.batch_size,
-        "cpu_count": os.cpu_count(),
-        "results": results,
-    }
-    path.write_text(json.dumps(record_out, indent=2) + "\n")
-    print(f"wrote {path}")
+    _record.write(
+        opts.out,
+        "predict-speed",
+        {
+            "model": str(model_dir),
+            "data": opts.data,
+            "n": len(texts),
+            "max_length": record.max_length,
+            "truncation": record.truncation,
+            "batch_size": opts.batch_size,
+            "results": results,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -42,6 +41,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
@@ -467,25 +468,6 @@ def table(ours: dict[str, Any], plain: dict[str, Any], ratios: dict[str, float])
     return "\n".join(lines)
 
 
-def _commit() -> str | None:
-    """The commit the benchmark ran on, "+dirty" when the working tree had changes."""
-    import subprocess
-
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return None
-    return f"{head}+dirty" if head and dirty else head or None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run both searches and the preparation timings; print and save the comparison."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -588,22 +570,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"target {name}: {t['value']:.4f} -> {'met' if t['met'] else 'NOT met'}")
 
-    import torch
-    import transformers
-
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
-        "commit": _commit(),
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cpu_count": len(os.sched_getaffinity(0)),
-            "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-        },
+        "commit": _record.commit(),
+        "machine": _record.machine(),
         "config": os.path.relpath(opts.config, REPO),
         "settings": ours_raw["settings"],
         "ours": ours | {"precision": ours_raw["precision"]},

@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from hpo.cli.threads import SPIN_SETTING  # noqa: E402  (this file runs as a script)
@@ -178,9 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         "host": socket.gethostname(),
         "cpus": os.cpu_count(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-        ).stdout.strip(),
+        "commit": _record.commit(),
+        "machine": _record.machine(),
     }
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     kind = "minilm" if args.minilm else "smoke"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from tiny import build_model, synthetic_reviews, write_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
+# The benchmarks run as scripts with bench/ first on sys.path (bench/_record.py); their tests
+# load them the same way.
+sys.path.insert(0, str(REPO / "bench"))
 
 
 @pytest.fixture(scope="session")
