@@ -4,7 +4,9 @@ MLflow store."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +121,64 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
     events = EventAccumulator(str(root / "tensorboard" / "t-final"))
     events.Reload()
     assert events.Scalars("test/accuracy")[-1].value == pytest.approx(metrics["accuracy"])
+
+
+def _wandb_records(path: Path) -> list[Any]:
+    """The protobuf records of an offline W&B run file: a 7-byte header (":W&B", magic, version),
+    then LevelDB-log framing (32 KiB blocks; each record 4 crc, 2 length, 1 type, data; types
+    FULL 1, FIRST 2, MIDDLE 3, LAST 4). wandb 0.2x+ reads it in its Go core only, so the test
+    reads it itself; a change of format fails here, by name."""
+    from wandb.proto import wandb_internal_pb2
+
+    raw = path.read_bytes()
+    assert raw[:4] == b":W&B", f"{path}: not a W&B run file (wandb changed its format?)"
+    records, pending, pos, block = [], b"", 7, 32768
+    while pos + 7 <= len(raw):
+        if block - pos % block < 7:  # a block's tail too short for a header is padding
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(raw[pos + 4 : pos + 6], "little"), raw[pos + 6]
+        if length == 0 and kind == 0:
+            break
+        data, pos = raw[pos + 7 : pos + 7 + length], pos + 7 + length
+        assert kind in (1, 2, 3, 4), f"{path}: record type {kind} (wandb changed its format?)"
+        pending = data if kind in (1, 2) else pending + data
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+    return records
+
+
+def _items(items: Any) -> dict[str, Any]:
+    """A W&B record's key/value items (a key is ``key`` or the path ``nested_key``) as a dict."""
+    return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
+
+
+def test_wandb_offline_gets_the_run_its_params_evaluations_and_state(
+    tmp_path: Path, monkeypatch
+) -> None:
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    tracking = Tracking(["wandb"], tmp_path / "wandb-root", "study")
+    tracking.start("study-trial-3", {"learning_rate": 1e-4})
+    tracking.log({"eval/accuracy": 0.5}, 96)
+    tracking.log({"eval/accuracy": 0.75}, 192)
+    tracking.end({"value": 0.75}, "PRUNED")
+
+    (run_file,) = (tmp_path / "wandb-root" / "wandb").glob("offline-run-*/run-*.wandb")
+    records = _wandb_records(run_file)
+    kinds = [r.WhichOneof("record_type") for r in records]
+    (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert run.display_name == "study-trial-3" and run.project == "study"
+    config = _items(run.config.update)
+    assert config["learning_rate"] == 1e-4
+    history = [_items(r.history.item) for r in records if r.WhichOneof("record_type") == "history"]
+    assert [(h["samples_seen"], h["eval/accuracy"]) for h in history] == [(96, 0.5), (192, 0.75)]
+    summary = {}
+    for r in records:
+        if r.WhichOneof("record_type") == "summary":
+            summary |= _items(r.summary.update)
+    assert summary["value"] == 0.75 and summary["state"] == "PRUNED"
+    assert "exit" in kinds
