@@ -6,6 +6,7 @@ a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,6 +56,31 @@ class StorageError(HpoError):
 
 class OfflineError(HpoError):
     """A resource needs the Hugging Face Hub, which cannot be reached from here."""
+
+
+class DiskFull(HpoError):
+    """A write on this machine failed for lack of space (``ENOSPC``, ``EDQUOT``). It is the
+    machine's fault, not the trial's params: a worker that meets it queues the trial's params
+    for another worker and stops, rather than failing one trial after another."""
+
+    #: sysexits' EX_IOERR: a scheduler sees a fault of this machine, not a bad config.
+    exit_code = 74
+
+    @staticmethod
+    def caused(exc: BaseException) -> OSError | None:
+        """The out-of-space ``OSError`` behind ``exc`` (itself or what it was raised from)."""
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            if isinstance(current, OSError) and current.errno in _NO_SPACE:
+                return current
+            current = current.__cause__ or current.__context__
+        return None
+
+
+#: errno values of a full disk and of a used-up quota.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class Interrupted(KeyboardInterrupt):

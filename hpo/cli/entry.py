@@ -18,7 +18,7 @@ from hpo.cli.commands import COMMANDS
 from hpo.cli.console import quiet_libraries, setup_logging
 from hpo.cli.parser import build_parser
 from hpo.cli.threads import share_cores
-from hpo.errors import HpoError, Interrupted, config_source
+from hpo.errors import DiskFull, HpoError, Interrupted, config_source
 
 EXIT_INTERRUPTED = 130
 
@@ -61,6 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"hpo: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        full = DiskFull.caused(exc)
+        if full is None or args.debug:
+            raise
+        where = f" writing {full.filename}" if full.filename else ""
+        print(
+            f"hpo: error: no space left on this machine{where} ({full.strerror}): free space "
+            "there, or point the output (training.output_dir) at a disk with room, and run the "
+            "same command again; finished trials are kept.",
+            file=sys.stderr,
+        )
+        return DiskFull.exit_code
     except KeyboardInterrupt as exc:
         if args.debug:
             raise

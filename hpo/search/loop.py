@@ -23,7 +23,7 @@ from hpo.config.samplers import build_pruner, build_sampler
 from hpo.config.space import make_hp_space
 from hpo.data.labels import class_summary
 from hpo.data.tokenized import Prepared, prepare
-from hpo.errors import HpoError, Interrupted
+from hpo.errors import DiskFull, HpoError, Interrupted
 from hpo.runs import RunLayout, write_atomically
 from hpo.search.deadline import fewest_epochs, out_of_time
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
@@ -50,10 +50,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Errors that fail one trial only: the search goes on (out of memory, a full disk, a surplus
-#: trial that one worker too many started at the end, a bug one params set hits). An
+#: Errors that fail one trial only: the search goes on (out of memory, a surplus trial that
+#: one worker too many started at the end, a bug one params set hits). An
 #: :class:`~hpo.errors.HpoError` (bad config or data) fails its trial and then ends the search
-#: with its own message: every later trial would hit it too.
+#: with its own message: every later trial would hit it too; so does a full disk
+#: (:class:`~hpo.errors.DiskFull`), whose trial's params are queued for another worker.
 TRIAL_ERRORS: tuple[type[BaseException], ...] = (Exception,)
 
 #: How Optuna refuses a late result for a trial another worker failed as stale: a write to a
@@ -229,6 +230,9 @@ def run_search(
                     config.study.grace_period,
                 )
             if trainer.fatal is not None:
+                if isinstance(trainer.fatal, DiskFull) and started:
+                    requeue(study, started[-1])  # the params were not at fault
+                    update_study_note(study)
                 raise trainer.fatal
             if started:
                 _log_outcome(study, started[-1])

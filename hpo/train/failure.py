@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from hpo.errors import DiskFull, HpoError
+
 logger = logging.getLogger(__name__)
 
 #: User attr of a FAILED trial: the error that ended it, one line.
@@ -28,3 +30,22 @@ def note_failure(trial: Any, exc: BaseException) -> None:
         )
     except Exception as unrecorded:  # a lost database, or a trial failed as stale meanwhile
         logger.debug("Could not record why trial %s failed: %s", trial.number, unrecorded)
+
+
+def fatal_for(trial: Any, exc: BaseException) -> HpoError | None:
+    """The error that should end the search after ``exc`` failed ``trial``, or None when the
+    next trial may go on: a bad config or data (every later trial would hit it too) ends it with
+    its own message, and so does a full disk (this machine's fault: the loop queues the trial's
+    params for another worker)."""
+    if isinstance(exc, HpoError):
+        return exc
+    full = DiskFull.caused(exc)
+    if full is None:
+        return None
+    number = getattr(trial, "number", None)
+    where = f" writing {full.filename}" if full.filename else ""
+    return DiskFull(
+        f"trial {number}: no space left on this machine{where} ({full.strerror}); its params "
+        "are queued for another worker. Free space here, or set training.output_dir to a disk "
+        "with room, then start the worker again."
+    )

@@ -37,7 +37,7 @@ from hpo.train.callbacks import (
     WarmupCheckCallback,
     grid_point,
 )
-from hpo.train.failure import note_failure
+from hpo.train.failure import fatal_for, note_failure
 from hpo.train.kernels import StepKernels
 from hpo.train.memory import memory_mb, release_heap
 from hpo.train.model import make_model_init
@@ -241,8 +241,7 @@ class HpoTrainer(Trainer):
         except BaseException as exc:
             state = "FAIL"
             note_failure(trial, exc)
-            if isinstance(exc, HpoError):
-                self.fatal = exc  # the search fails this trial, then ends with this message
+            self.fatal = fatal_for(trial, exc)  # the search fails this trial, then ends
             raise
         finally:
             runtime = time.perf_counter() - start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
 import hpo.cli.entry
@@ -22,6 +24,11 @@ def _raising(exc: BaseException):
         (ConfigError("data.max_length must be >= 8"), 2, "hpo: error: c.yaml: data.max_length"),
         (Interrupted("interrupted: trial 3 is queued"), 130, "hpo: interrupted: trial 3 is queued"),
         (KeyboardInterrupt(), 130, "hpo: interrupted; finished trials are kept"),
+        (
+            OSError(errno.ENOSPC, "No space left on device", "runs/t/report.md"),
+            74,
+            "hpo: error: no space left on this machine writing runs/t/report.md",
+        ),
     ],
 )
 def test_errors_become_one_line_and_an_exit_code(
@@ -35,3 +42,11 @@ def test_errors_become_one_line_and_an_exit_code(
     assert main(["show-config", "c.yaml"]) == code
     err = capsys.readouterr().err
     assert err.startswith(line) and err.count("\n") == 1
+
+
+def test_any_other_os_error_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        hpo.cli.entry.COMMANDS, "show-config", _raising(OSError(errno.EIO, "I/O error"))
+    )
+    with pytest.raises(OSError, match="I/O error"):
+        main(["show-config", "c.yaml"])

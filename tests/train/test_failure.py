@@ -3,10 +3,13 @@ still be written to, and never an error of its own."""
 
 from __future__ import annotations
 
+import errno
+
 import optuna
 import pytest
 
-from hpo.train.failure import FAIL_REASON_ATTR, note_failure
+from hpo.errors import DataError, DiskFull
+from hpo.train.failure import FAIL_REASON_ATTR, fatal_for, note_failure
 
 
 def test_the_first_line_of_the_error_is_kept() -> None:
@@ -28,3 +31,30 @@ def test_a_trial_that_can_no_longer_be_written_is_left_alone() -> None:
 @pytest.mark.parametrize("replay", [optuna.trial.FixedTrial({"x": 1.0}), None])
 def test_a_replay_records_nothing(replay: object) -> None:
     note_failure(replay, ValueError("no study to write to"))
+
+
+def _wrapped_full_disk() -> RuntimeError:
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/runs/t/tensorboard/x")
+        except OSError as exc:
+            raise RuntimeError("event writer failed") from exc
+    except RuntimeError as outer:
+        return outer
+
+
+def test_a_full_disk_ends_the_search_and_says_where_and_what_to_do() -> None:
+    trial = optuna.create_study().ask()
+    fatal = fatal_for(trial, _wrapped_full_disk())
+    assert isinstance(fatal, DiskFull) and fatal.exit_code == 74
+    assert str(fatal).startswith(f"trial {trial.number}: no space left on this machine writing ")
+    assert "queued for another worker" in str(fatal) and "training.output_dir" in str(fatal)
+    assert isinstance(fatal_for(trial, OSError(errno.EDQUOT, "Disk quota exceeded")), DiskFull)
+
+
+def test_other_errors_fail_their_trial_only_and_user_errors_end_the_search() -> None:
+    trial = optuna.create_study().ask()
+    assert fatal_for(trial, OSError(errno.EIO, "I/O error")) is None
+    assert fatal_for(trial, RuntimeError("CUDA out of memory")) is None
+    bad = DataError("data.text_column: no column 'txt'")
+    assert fatal_for(trial, bad) is bad
