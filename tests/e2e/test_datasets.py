@@ -23,6 +23,11 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+#: The shipped config as it is, smaller: what these tests check (labels, metrics, report, the
+#: model folder, predict) does not depend on how many trials searched or on the reference.
+SMALLER = ["--set", "study.n_trials=2", "--set", "search_space.num_train_epochs.high=3"]
+
+
 def _predict(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict]:
     capsys.readouterr()
     assert main(["predict", *argv]) == 0
@@ -31,7 +36,7 @@ def _predict(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict]:
 
 def test_four_topics_with_string_labels(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = str(REPO / "study_configs" / "topics.yaml")
-    assert main(["run", config, "--quiet"]) == 0
+    assert main(["run", config, *SMALLER, "--no-reference", "--quiet"]) == 0
     root = workdir / "runs" / "topics"
     metrics = json.loads((root / "final" / "metrics.json").read_text())
     names = ["Business", "Sci/Tech", "Sports", "World"]
@@ -59,7 +64,7 @@ def test_four_topics_with_string_labels(workdir: Path, capsys: pytest.CaptureFix
     db = workdir / "storage" / "topics.db"
     before = db.read_bytes()
     capsys.readouterr()
-    assert main(["search", config, "--set", "study.metric=accuracy", "--quiet"]) == 2
+    assert main(["search", config, *SMALLER, "--set", "study.metric=accuracy", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "maximizes validation macro_f1" in err and len(err.strip().splitlines()) == 1
     assert db.read_bytes() == before, "a refused resume leaves the study as it was"
@@ -69,7 +74,7 @@ def test_sentence_pairs_with_carved_splits(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = str(REPO / "study_configs" / "pairs.yaml")
-    assert main(["run", config, "--quiet"]) == 0
+    assert main(["run", config, *SMALLER, "--no-reference", "--quiet"]) == 0
     root = workdir / "runs" / "pairs"
     metrics = json.loads((root / "final" / "metrics.json").read_text())
     assert metrics["test_carved"] and metrics["test_fraction"] == 0.2
