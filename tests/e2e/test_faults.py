@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import signal
 import subprocess
@@ -14,11 +16,13 @@ from typing import Any
 import optuna
 import pytest
 import torch
+from exact import check_exact
 from optuna.trial import TrialState
 from sqlalchemy.exc import OperationalError
 
 from hpo.api import load_config
 from hpo.cli import main
+from hpo.runs import RunLayout
 from hpo.search.loop import run_search
 from hpo.search.storage import make_storage
 from hpo.train.trainer import HpoTrainer
@@ -72,18 +76,6 @@ def _running_with_progress(path: Path) -> bool:
     return any(t.state == TrialState.RUNNING and t.intermediate_values for t in _study(path).trials)
 
 
-def _check_exact(study: optuna.Study, n_trials: int) -> None:
-    """Exactly n_trials counted, none RUNNING, and every retry replaces a failed trial once."""
-    states = [t.state for t in study.trials]
-    assert TrialState.RUNNING not in states and TrialState.WAITING not in states
-    counted = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    assert len(counted) == n_trials
-    retried = [t.system_attrs["failed_trial"] for t in counted if "failed_trial" in t.system_attrs]
-    assert len(retried) == len(set(retried)), "a failed trial was rerun twice"
-    for number in retried:
-        assert study.trials[number].state == TrialState.FAIL
-
-
 @pytest.mark.slow
 def test_kill_9_mid_trial_then_resume(make_config) -> None:
     path = make_config(CRASHY)
@@ -96,7 +88,7 @@ def test_kill_9_mid_trial_then_resume(make_config) -> None:
     assert _study(path).trials[killed.number].state == TrialState.RUNNING  # left behind
 
     study = run_search(load_config(path), quiet=True)
-    _check_exact(study, 4)
+    check_exact(study, 4)
     for number, value in before.items():
         assert study.trials[number].value == value, "completed trials are kept as they were"
     assert study.trials[killed.number].state == TrialState.FAIL
@@ -128,7 +120,7 @@ def test_ctrl_c_fails_the_trial_requeues_it_and_says_so_in_one_line(make_config)
 
     # The next search trains those params first, and the study ends exact.
     study = run_search(load_config(path), quiet=True)
-    _check_exact(study, 4)
+    check_exact(study, 4)
     rerun = study.trials[queued[0].number]
     assert rerun.state in (TrialState.COMPLETE, TrialState.PRUNED)
     assert rerun.params == interrupted.params
@@ -164,7 +156,7 @@ def test_workers_share_one_sqlite_study(make_config, capsys: pytest.CaptureFixtu
     path = make_config({"study": {"n_trials": 6}})
     assert main(["search", str(path), "--workers", "3", "--quiet"]) == 0
     study = _study(path)
-    _check_exact(study, 6)
+    check_exact(study, 6)
     counted = [t for t in study.trials if t.state == TrialState.COMPLETE]
     # Every failure is a surplus trial that never trained.
     for t in study.trials:
@@ -193,7 +185,47 @@ def test_fault_injection_kill_resume_cycles(make_config) -> None:
             else:
                 assert t.number not in completed, "a completed trial changed state"
     study = run_search(load_config(path), quiet=True)
-    _check_exact(study, 8)
+    check_exact(study, 8)
     for number, value in completed.items():
         assert study.trials[number].value == value
     assert cycles == 5
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (.ci/run is root)")
+def test_a_full_disk_fails_its_trial_with_the_reason_and_the_next_worker_reruns_it(
+    make_config,
+) -> None:
+    pytest.importorskip("tensorboard")
+    path = make_config({"study": {"n_trials": 2}, "training": {"report_to": ["tensorboard"]}})
+    full = RunLayout.of(load_config(path)).root / "tensorboard"  # what the trials write
+    full.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], check=True)
+    try:
+        with contextlib.suppress(OSError), (full / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * 4096)
+                filler.flush()
+        proc = subprocess.run(
+            [sys.executable, "-m", "hpo.cli", "search", str(path), "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+    assert proc.returncode == 74, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("hpo: error: trial 0: no space left on this machine"), proc.stderr
+    assert "queued for another worker" in last
+    trials = _study(path).trials
+    assert trials[0].state == TrialState.FAIL
+    assert "No space left on device" in trials[0].user_attrs["fail_reason"]
+    queued = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(queued) == 1 and queued[0].params == trials[0].params
+    assert queued[0].system_attrs["failed_trial"] == 0
+
+    # A worker with room trains those params first, and the study ends exact.
+    assert main(["search", str(path), "--quiet"]) == 0
+    study = check_exact(_study(path), 2)
+    assert study.trials[queued[0].number].state in (TrialState.COMPLETE, TrialState.PRUNED)
