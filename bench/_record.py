@@ -12,11 +12,13 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # hpo, when a benchmark runs from a checkout
 
 
 def commit() -> str | None:
@@ -41,16 +43,10 @@ def machine() -> dict[str, Any]:
     import torch
     import transformers
 
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from hpo.plan.measure import cpu_name
+
     return {
-        "cpu": name,
+        "cpu": cpu_name(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": len(os.sched_getaffinity(0)),
         "torch_threads": torch.get_num_threads(),
@@ -65,11 +61,12 @@ def write(out: str | Path, bench: str, record: dict[str, Any]) -> Path:
     """Save ``record`` as bench/results-style JSON named by date, host and bench; print where."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{datetime.now(UTC):%Y-%m-%d}-{socket.gethostname()}.{bench}.json"
+    now, host = datetime.now(UTC), socket.gethostname()
+    path = folder / f"{now:%Y-%m-%d}-{host}.{bench}.json"
     full = {
         "bench": bench,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
+        "date": now.isoformat(timespec="seconds"),
+        "host": host,
         "commit": commit(),
         "machine": machine(),
         **record,

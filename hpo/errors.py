@@ -78,6 +78,12 @@ class DiskFull(HpoError):
             current = current.__cause__ or current.__context__
         return None
 
+    @staticmethod
+    def says(full: OSError) -> str:
+        """``no space left on this machine writing <file> (<strerror>)``, for its messages."""
+        where = f" writing {full.filename}" if full.filename else ""
+        return f"no space left on this machine{where} ({full.strerror})"
+
 
 #: errno values of a full disk and of a used-up quota.
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})

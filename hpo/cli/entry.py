@@ -65,9 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = DiskFull.caused(exc)
         if full is None or args.debug:
             raise
-        where = f" writing {full.filename}" if full.filename else ""
         print(
-            f"hpo: error: no space left on this machine{where} ({full.strerror}): free space "
+            f"hpo: error: {DiskFull.says(full)}: free space "
             "there, or point the output (training.output_dir) at a disk with room, and run the "
             "same command again; finished trials are kept.",
             file=sys.stderr,

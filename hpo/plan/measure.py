@@ -153,7 +153,7 @@ def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
     else:
         # The vector units, not only the name: one "AMD EPYC" with AVX-512 and bf16 trains
         # several times faster than another with AVX2 only, and a VM may move between them.
-        device = f"cpu:{_cpu_name()}:{torch.backends.cpu.get_cpu_capability()}"
+        device = f"cpu:{cpu_name()}:{torch.backends.cpu.get_cpu_capability()}"
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return {
         "v": _RATES_VERSION,
@@ -171,7 +171,8 @@ def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
     }
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows of it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -43,9 +43,8 @@ def fatal_for(trial: Any, exc: BaseException) -> HpoError | None:
     if full is None:
         return None
     number = getattr(trial, "number", None)
-    where = f" writing {full.filename}" if full.filename else ""
     return DiskFull(
-        f"trial {number}: no space left on this machine{where} ({full.strerror}); its params "
+        f"trial {number}: {DiskFull.says(full)}; its params "
         "are queued for another worker. Free space here, or set training.output_dir to a disk "
         "with room, then start the worker again."
     )
