@@ -260,3 +260,13 @@ def test_tests_mirror_the_code() -> None:
     untested = sorted(str(m) for m in modules - named if str(m) not in TESTED_ELSEWHERE)
     assert not untested, f"modules without tests/<package>/test_<module>.py: {untested}"
     assert set(TESTED_ELSEWHERE) <= {str(m) for m in modules}, "TESTED_ELSEWHERE is stale"
+
+
+def test_test_files_have_unique_names() -> None:
+    """The test folders are not packages, so pytest imports each test file by its bare name:
+    two files of one name stop collection of the whole suite ("import file mismatch")."""
+    seen: dict[str, list[str]] = {}
+    for p in TESTS.rglob("test_*.py"):
+        seen.setdefault(p.name, []).append(str(p.relative_to(TESTS)))
+    twice = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not twice, f"rename one of each (pytest imports test files by bare name): {twice}"
