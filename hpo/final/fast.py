@@ -76,7 +76,7 @@ def quantize(model_dir: str | Path, *, per_channel: bool = True) -> Path:
     out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hpo-onnx-", dir=out) as tmp:
         plain = Path(tmp) / "model.onnx"
-        _export(folder, plain)
+        export(folder, plain)
         quantized = Path(tmp) / FAST_MODEL
         # The activations' ranges are taken from each batch: no calibration data is needed.
         quantize_dynamic(
@@ -103,7 +103,11 @@ def _current(out: Path, source: dict[str, Any]) -> bool:
     return (out / FAST_MODEL).is_file() and made == source
 
 
-def _export(folder: Path, path: Path) -> None:
+def export(folder: Path, path: Path) -> list[str]:
+    """Export the model of ``folder`` to ONNX at ``path`` in fp32, batch and length dynamic;
+    returns the graph's input names, in the order of the model's ``forward``."""
+    import inspect
+
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -117,7 +121,10 @@ def _export(folder: Path, path: Path) -> None:
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     sample = tokenizer(["an example text", "another one"], padding=True, return_tensors="pt")
-    names = [n for n in tokenizer.model_input_names if n in sample]
+    # The exporter passes its inputs by position: in the order of ``forward``'s parameters,
+    # not the tokenizer's (BERT's tokenizer lists token_type_ids before attention_mask, its
+    # forward the other way round, and a graph fed them swapped scores wrongly, silently).
+    names = [n for n in inspect.signature(model.forward).parameters if n in sample]
     axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}}
     with torch.inference_mode():
         torch.onnx.export(
@@ -130,6 +137,7 @@ def _export(folder: Path, path: Path) -> None:
             opset_version=OPSET,
             dynamo=False,
         )
+    return names
 
 
 class FastScorer:

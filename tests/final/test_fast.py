@@ -12,10 +12,33 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from hpo.errors import ModelError
-from hpo.final.fast import FAST_DIR, FAST_MODEL, quantize
+from hpo.final.fast import FAST_DIR, FAST_MODEL, export, quantize
 from hpo.final.predict import Predictor
 
 TEXTS = ["a great and moving film", "awful boring mess", "fine", "the plot was dull " * 20]
+
+
+def test_the_exported_graph_computes_what_the_pytorch_model_does(
+    folder: Path, tmp_path: Path
+) -> None:
+    """fp32 against fp32, on a padded batch of other lengths than the export's sample: only
+    float rounding may differ. A graph fed its inputs in the wrong order (the attention mask
+    as token types) differs far beyond that."""
+    import onnxruntime
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    names = export(folder, tmp_path / "model.onnx")
+    assert names == ["input_ids", "attention_mask", "token_type_ids"]
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    assert (batch["attention_mask"] == 0).any() and (batch["token_type_ids"] == 0).all()
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
+    with torch.inference_mode():
+        expected = model(**batch).logits.numpy()
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    got = session.run(["logits"], {n: batch[n].numpy() for n in names})[0]
+    assert np.abs(got - expected).max() < 1e-4, np.abs(got - expected).max()
 
 
 def test_the_int8_model_scores_like_the_pytorch_one(folder: Path) -> None:
