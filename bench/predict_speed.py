@@ -10,8 +10,10 @@ difference and McNemar's exact test on the same texts.
 
 Ways: ``torch`` (``hpo predict``: fp32, batches sorted by length), ``torch-bf16`` (the same
 under bf16 autocast, as the final stage scores its test split on CPUs that compute bf16
-natively), ``onnx-int8`` (``hpo quantize`` then ``hpo predict --fast``), ``onnx-int8-tensor``
-(int8 weights with one scale per tensor rather than per output channel). Results go to
+natively), ``onnx-int8`` (``hpo quantize`` then ``hpo predict --fast``: fused graph, int8
+weights with a scale per output channel), and one step of it changed in each of
+``onnx-fp32`` (fused, fp32 weights), ``onnx-int8-unfused`` (the exported graph as it is) and
+``onnx-int8-tensor`` (one scale per weight tensor). Results go to
 ``bench/results/<date>-<host>.predict-speed.json``. Nothing else may run meanwhile.
 """
 
@@ -34,7 +36,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-WAYS = ("torch", "torch-bf16", "onnx-int8", "onnx-int8-tensor")
+WAYS = ("torch", "torch-bf16", "onnx-int8", "onnx-fp32", "onnx-int8-unfused", "onnx-int8-tensor")
+#: ``hpo.final.fast.quantize``'s options per ONNX way.
+ONNX = {
+    "onnx-int8": {},
+    "onnx-fp32": {"int8": False},
+    "onnx-int8-unfused": {"fuse": False},
+    "onnx-int8-tensor": {"per_channel": False},
+}
 
 
 def load_test(data: Path, text_column: str, labels: list[str], limit: int | None):
@@ -69,7 +78,7 @@ def way_predictor(model_dir: Path, way: str, work: Path) -> tuple[Any, Any]:
         folder = work / way
         if not folder.exists():
             shutil.copytree(model_dir, folder, ignore=shutil.ignore_patterns("onnx"))
-            quantize(folder, per_channel=way == "onnx-int8")
+            quantize(folder, **ONNX[way])
         return Predictor(folder, fast=True), contextlib.nullcontext()
     predictor = Predictor(model_dir)
     if way == "torch-bf16":
