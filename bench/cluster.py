@@ -5,7 +5,7 @@ For each worker count (1, 4, 8, 16 by default), starts that many ``hpo worker`` 
 once on a new study of the shipped smoke config (tiny random BERT, synthetic reviews) with
 ``n_trials`` trials, and prints the wall time from the first start to the last exit, trials per
 minute, and the peak connections the study's database saw (``pg_stat_activity``, sampled every
-0.2 s). Then starts two workers with the default heartbeat (10 s) and grace period (30 s),
+0.2 s). Then starts two workers with the heartbeat (default 10 s) and grace period (default 30 s),
 kills one with SIGKILL in the middle of a trial, and prints the seconds from the kill until
 its trial's params start again on the other worker.
 
@@ -66,7 +66,9 @@ class PeakConnections:
         from sqlalchemy import text
 
         query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND pid <> :me")
-        with self.engine.connect() as conn:
+        # Outside a transaction: inside one, PostgreSQL answers every read of pg_stat_activity
+        # from the snapshot its first read took.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             me = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
             while not self._stop.wait(0.2):
                 n = conn.execute(query, {"db": self.db, "me": me}).scalar_one()
@@ -109,15 +111,17 @@ def throughput(url: str, n_workers: int, n_trials: int) -> dict[str, Any]:
     }
 
 
-def loss_to_rerun(url: str, n_trials: int = 6) -> dict[str, Any]:
+def loss_to_rerun(url: str, heartbeat: int, grace: int, n_trials: int = 6) -> dict[str, Any]:
     """Seconds from a host's SIGKILL mid-trial until its trial's params run again elsewhere,
-    with the default heartbeat and grace period."""
+    with ``heartbeat`` s between heartbeats and ``grace`` s before a silent trial is failed."""
     import optuna
     from optuna.trial import TrialState
 
     name = f"bench-loss-{random.randrange(10**9)}"
     # Trials of several epochs, so the kill lands mid-trial and the rerun is not the last.
     extra = ["--set", "search_space.num_train_epochs={type: int, low: 4, high: 5}"]
+    extra += ["--set", f"study.heartbeat_interval={heartbeat}"]
+    extra += ["--set", f"study.grace_period={grace}"]
     victim, other = _workers(2, url, name, n_trials, extra)
     deadline = time.monotonic() + 600
     running: list[Any] = []
@@ -147,8 +151,8 @@ def loss_to_rerun(url: str, n_trials: int = 6) -> dict[str, Any]:
         time.sleep(0.2)
     other.wait()
     return {
-        "heartbeat_interval_s": 10,
-        "grace_period_s": 30,
+        "heartbeat_interval_s": heartbeat,
+        "grace_period_s": grace,
         "lost_trial": lost,
         "seconds_to_rerun": None if rerun_started is None else round(rerun_started - killed_at, 1),
     }
@@ -159,6 +163,8 @@ def main() -> None:
     parser.add_argument("--storage", required=True, help="postgresql://... (database exists)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--n-trials", type=int, default=16)
+    parser.add_argument("--heartbeat", type=int, default=10, help="study.heartbeat_interval")
+    parser.add_argument("--grace", type=int, default=30, help="study.grace_period")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     opts = parser.parse_args()
     rows = []
@@ -171,7 +177,7 @@ def main() -> None:
             f"peak {row['peak_connections']} connections",
             flush=True,
         )
-    loss = loss_to_rerun(opts.storage)
+    loss = loss_to_rerun(opts.storage, opts.heartbeat, opts.grace)
     print(
         f"host lost mid-trial (heartbeat {loss['heartbeat_interval_s']} s, grace "
         f"{loss['grace_period_s']} s): rerun started {loss['seconds_to_rerun']} s after the kill"
