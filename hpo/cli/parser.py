@@ -234,8 +234,10 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
     p = sub.add_parser(
         "quantize",
         help="write the int8 ONNX model that `hpo predict --fast` scores with",
-        description="Export a final model to ONNX, quantize its weights to int8 (ONNX "
-        "Runtime's dynamic quantization) and write MODEL_DIR/onnx/. Needs the fast extra: "
+        description="Export a final model to ONNX, check the graph against PyTorch's logits, "
+        "fuse attention, GELU and layer norms (ONNX Runtime's transformer optimizer, kept "
+        "only where it computes the same), quantize the weights to int8 (ONNX Runtime's "
+        "dynamic quantization) and write MODEL_DIR/onnx/. Needs the fast extra: "
         "pip install 'hpo-tune[fast]'.",
     )
     p.add_argument(

@@ -85,8 +85,7 @@ def quantize(
     onnxruntime = _require()
     folder = Path(model_dir).expanduser().absolute()
     out = folder / FAST_DIR
-    wanted = _source(folder, onnxruntime) | {"int8": int8, "per_channel": per_channel}
-    wanted["fuse"] = fuse
+    wanted = _source(folder, onnxruntime) | {"int8": int8, "per_channel": per_channel, "fuse": fuse}
     if _current(out, wanted):
         logger.info("%s is up to date.", out / FAST_MODEL)
         return out / FAST_MODEL
