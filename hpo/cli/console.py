@@ -10,19 +10,30 @@ import sys
 
 
 class _NoInterruptTraceback(logging.Filter):
-    """Drops Optuna's records of a trial failed by Ctrl-C: one with the whole traceback and
-    one with its value (None). The CLI says what happened in one line."""
+    """Shortens Optuna's records of trials that failed as expected.
+
+    A trial failed by Ctrl-C: both records (the whole traceback, then its value, None) are
+    dropped; the CLI says what happened in one line. A surplus trial (a worker started it after
+    the study filled, :class:`~hpo.search.trials.SurplusTrialError`): its one-line reason stays,
+    the traceback and the value line go; nothing went wrong that a traceback could explain.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._trial: str | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from hpo.search.trials import SurplusTrialError
+
         message = record.getMessage()
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, (KeyboardInterrupt, SurplusTrialError)):
             self._trial = message.split(" failed", 1)[0]  # "Trial 3"
-            return False
+            if isinstance(exc, KeyboardInterrupt):
+                return False
+            record.exc_info = None
+            record.exc_text = None
+            return True
         if self._trial and message.startswith(f"{self._trial} failed with value"):
             self._trial = None
             return False

@@ -171,11 +171,16 @@ def _create_rdb_storage(
     # create Optuna's tables and its schema-version row at once; the losers get "duplicate
     # key" (PostgreSQL, raw or wrapped in Optuna's StorageInternalError by its session) or
     # "table ... already exists" (SQLite). The tables exist by then: try again.
+    # A search or a worker must outlive a lost database.
+    kind = ResilientStorage if "patience_s" in extra else optuna.storages.RDBStorage
     for attempt in range(8):
+        # Made apart from its __init__ so a failed attempt's engine can be closed: its pool
+        # would hold connections open until the garbage collector found it, past the
+        # 3 per worker the server is sized for (docs/guides/workers.md, "Connections").
+        storage = kind.__new__(kind)
         try:
-            if "patience_s" in extra:  # a search or a worker: it must outlive a lost database
-                return ResilientStorage(url, engine_kwargs=engine_kwargs, **extra)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **extra)
+            storage.__init__(url, engine_kwargs=engine_kwargs, **extra)
+            return storage
         except (
             IntegrityError,
             ProgrammingError,
@@ -187,6 +192,9 @@ def _create_rdb_storage(
             racing = isinstance(cause, IntegrityError | ProgrammingError) or (
                 isinstance(cause, OperationalError) and "already exists" in str(cause)
             )
+            engine = getattr(storage, "engine", None)  # set first by RDBStorage.__init__
+            if engine is not None:
+                engine.dispose()
             if attempt == 7 or not racing:
                 raise
             time.sleep(0.25 * (attempt + 1) + random.random() / 4)  # apart, not in lockstep

@@ -87,3 +87,33 @@ def test_processes_creating_one_sqlite_file_at_once(tmp_path: Path) -> None:
         for p in procs:
             p.join()
         assert results == ["ok"] * 4, results
+
+
+def test_a_failed_attempt_to_open_a_new_database_closes_its_connections(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The race lost on a new database leaves no pool of idle connections behind (16 workers
+    starting on an empty PostgreSQL database held one more than they were sized for)."""
+    import optuna
+    from sqlalchemy.exc import IntegrityError
+
+    from hpo.search import storage as storage_module
+
+    attempts: list[optuna.storages.RDBStorage] = []
+    opened = optuna.storages.RDBStorage.__init__
+
+    def lose_the_first_race(self, *args, **kwargs) -> None:
+        opened(self, *args, **kwargs)  # tables made, connections pooled
+        attempts.append(self)
+        if len(attempts) == 1:
+            raise IntegrityError("INSERT INTO version_info", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "__init__", lose_the_first_race)
+    monkeypatch.setattr(storage_module.time, "sleep", lambda s: None)
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    storage = storage_module._create_rdb_storage(url, {}, {})
+    assert len(attempts) == 2 and storage is attempts[1]
+    # RDBStorage.engine is where Optuna keeps its engine; the lost attempt's must be closed.
+    assert attempts[0].engine.pool.checkedin() == 0
+    assert storage.engine.pool.checkedin() > 0  # the kept one pools as before
+    optuna.create_study(storage=storage, study_name="after-the-race")
