@@ -92,9 +92,7 @@ def quantize(
     out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hpo-onnx-", dir=out) as tmp:
         plain = Path(tmp) / "plain.onnx"
-        names = export(folder, plain)
-        batch = _sample_batch(folder, names)
-        expected = _torch_logits(folder, batch)
+        batch, expected = export(folder, plain)
         off = _off_by(plain, batch, expected)
         if off > EXACT:
             raise ModelError(
@@ -135,9 +133,11 @@ def _current(out: Path, source: dict[str, Any]) -> bool:
     return (out / FAST_MODEL).is_file() and all(made.get(k) == v for k, v in source.items())
 
 
-def export(folder: Path, path: Path) -> list[str]:
-    """Export the model of ``folder`` to ONNX at ``path`` in fp32, batch and length dynamic;
-    returns the graph's input names, in the order of the model's ``forward``."""
+def export(folder: Path, path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Export the model of ``folder`` to ONNX at ``path`` in fp32, batch and length dynamic.
+
+    Returns the padded sample batch it was traced on (the graph's inputs, in the order of the
+    model's ``forward``) and PyTorch's logits for it, to hold the graph to."""
     import inspect
 
     import torch
@@ -169,23 +169,13 @@ def export(folder: Path, path: Path) -> list[str]:
             opset_version=OPSET,
             dynamo=False,
         )
-    return names
+    batch = {n: sample[n].numpy().astype(np.int64) for n in names}
+    return batch, _torch_logits(model, batch)
 
 
-def _sample_batch(folder: Path, names: list[str]) -> dict[str, np.ndarray]:
-    """The sample texts as one padded batch of the graph's inputs."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    batch = tokenizer(_SAMPLE, padding=True, return_tensors="np")
-    return {n: np.asarray(batch[n], dtype=np.int64) for n in names}
-
-
-def _torch_logits(folder: Path, batch: dict[str, np.ndarray]) -> np.ndarray:
+def _torch_logits(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
     import torch
-    from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
     with torch.inference_mode():
         logits = model(**{n: torch.from_numpy(v) for n, v in batch.items()}).logits
     return logits.float().numpy()

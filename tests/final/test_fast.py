@@ -33,7 +33,8 @@ def test_the_exported_graph_computes_what_the_pytorch_model_does(
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    names = export(folder, tmp_path / "model.onnx")
+    sample, _ = export(folder, tmp_path / "model.onnx")
+    names = list(sample)
     assert names == ["input_ids", "attention_mask", "token_type_ids"]
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
@@ -115,7 +116,7 @@ def test_an_export_that_computes_otherwise_is_refused(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = fast._torch_logits
-    monkeypatch.setattr(fast, "_torch_logits", lambda f, b: real(f, b) + 0.5)
+    monkeypatch.setattr(fast, "_torch_logits", lambda m, b: real(m, b) + 0.5)
     with pytest.raises(ModelError, match=r"computes other logits than PyTorch .* plain"):
         quantize(folder)
     assert not (folder / FAST_DIR / FAST_MODEL).exists()
