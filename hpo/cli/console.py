@@ -9,7 +9,7 @@ import logging
 import sys
 
 
-class _NoInterruptTraceback(logging.Filter):
+class _ExpectedTrialFailures(logging.Filter):
     """Shortens Optuna's records of trials that failed as expected.
 
     A trial failed by Ctrl-C: both records (the whole traceback, then its value, None) are
@@ -27,13 +27,10 @@ class _NoInterruptTraceback(logging.Filter):
 
         message = record.getMessage()
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, (KeyboardInterrupt, SurplusTrialError)):
+        if isinstance(exc, KeyboardInterrupt | SurplusTrialError):
             self._trial = message.split(" failed", 1)[0]  # "Trial 3"
-            if isinstance(exc, KeyboardInterrupt):
-                return False
-            record.exc_info = None
-            record.exc_text = None
-            return True
+            record.exc_info = record.exc_text = None
+            return not isinstance(exc, KeyboardInterrupt)
         if self._trial and message.startswith(f"{self._trial} failed with value"):
             self._trial = None
             return False
@@ -57,10 +54,10 @@ def quiet_libraries(quiet: bool, debug: bool) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for handler in logging.getLogger("optuna").handlers:
-        for old in [f for f in handler.filters if isinstance(f, _NoInterruptTraceback)]:
+        for old in [f for f in handler.filters if isinstance(f, _ExpectedTrialFailures)]:
             handler.removeFilter(old)
         if not debug:
-            handler.addFilter(_NoInterruptTraceback())
+            handler.addFilter(_ExpectedTrialFailures())
     if quiet:
         import datasets
         import transformers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from hpo.cli.console import _NoInterruptTraceback
+from hpo.cli.console import _ExpectedTrialFailures
 from hpo.search.trials import SurplusTrialError
 
 
@@ -15,7 +15,7 @@ def _record(message: str, exc: BaseException | None = None) -> logging.LogRecord
 
 
 def test_interrupted_trial_records_are_dropped_and_others_kept() -> None:
-    keep = _NoInterruptTraceback()
+    keep = _ExpectedTrialFailures()
     assert not keep.filter(
         _record("Trial 3 failed because of the following error", KeyboardInterrupt())
     )
@@ -25,7 +25,7 @@ def test_interrupted_trial_records_are_dropped_and_others_kept() -> None:
 
 
 def test_a_surplus_trial_is_one_line_without_its_traceback() -> None:
-    keep = _NoInterruptTraceback()
+    keep = _ExpectedTrialFailures()
     record = _record("Trial 4 failed with parameters: {}", SurplusTrialError("trial 4 is surplus"))
     assert keep.filter(record)
     assert record.exc_info is None
