@@ -76,12 +76,12 @@ def _int8_product(rows: int, k: int, n: int, threads: int) -> Any:
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(
         model.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    onnx.checker.check_model(model)
     feed = {"a": rng.integers(0, 256, size=(rows, k), dtype=np.uint8)}
     return lambda: session.run(["y"], feed)
 
