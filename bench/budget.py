@@ -50,6 +50,17 @@ def _mcnemar_p(tuned: dict[str, Any], other: dict[str, Any], labels: list[int]) 
     return float(result["p_value"])
 
 
+def seed_machine_cache(machine_cache: str | Path, cache: Path) -> None:
+    """Copy the machine measurements of ``machine_cache`` into the run's ``cache``: the
+    machine's rates are measured once per machine, as a user's first plan measures them,
+    while the data's profile and tokenization start cold in every run."""
+    measured = Path(machine_cache) / "machine"
+    if measured.is_dir():
+        (cache / "machine").mkdir(parents=True, exist_ok=True)
+        for file in measured.glob("*.json"):
+            shutil.copy(file, cache / "machine" / file.name)
+
+
 def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]:
     """One ``hpo run --budget``, timed; its figures read back from the run's files."""
     work = root / re.sub(r"[^0-9a-z]+", "", budget.lower())
@@ -63,13 +74,7 @@ def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]
     for item in opts.set or []:
         cmd += ["--set", item]
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    # The machine's rates are measured once per machine, as a user's first plan measures them;
-    # the data's profile and tokenization start cold in every run.
-    measured = Path(opts.machine_cache) / "machine"
-    if measured.is_dir():
-        (work / "cache" / "machine").mkdir(parents=True, exist_ok=True)
-        for file in measured.glob("*.json"):
-            shutil.copy(file, work / "cache" / "machine" / file.name)
+    seed_machine_cache(opts.machine_cache, work / "cache")
     log = work / "run.log"
     start = time.time()
     with log.open("w") as out:

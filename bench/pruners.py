@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -28,16 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import _record  # bench/_record.py: commit, machine and results file of every benchmark
+from budget import seed_machine_cache
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-#: The pruners compared, as ``study.pruner`` blocks; the first is the planner's own choice.
-PRUNERS: dict[str, dict[str, Any]] = {
-    "median": {},  # filled from the plan
+#: The pruners compared with the planner's own (``median``, taken from the plan), as
+#: ``study.pruner`` blocks.
+OTHERS: dict[str, dict[str, Any]] = {
     "successive-halving": {"type": "SuccessiveHalvingPruner"},
     "hyperband": {"type": "HyperbandPruner"},
 }
+NAMES = ("median", *OTHERS)
 
 
 def planned_config(opts: argparse.Namespace, work: Path) -> tuple[Any, Any]:
@@ -45,9 +46,7 @@ def planned_config(opts: argparse.Namespace, work: Path) -> tuple[Any, Any]:
     from hpo.api import load_config
     from hpo.plan.budgeted import plan_budget
 
-    measured = Path(opts.machine_cache) / "machine"
-    if measured.is_dir():
-        shutil.copytree(measured, work / "cache" / "machine", dirs_exist_ok=True)
+    seed_machine_cache(opts.machine_cache, work / "cache")
     sets = [*(opts.set or []), f"data.cache_dir={work / 'cache'}"]
     config = load_config(opts.config, sets, data=opts.data, model=opts.model, budget=opts.budget)
     planned, plan, _profile = plan_budget(config, with_reference=False)
@@ -78,7 +77,7 @@ def search_with(planned: Any, name: str, pruner: dict[str, Any], work: Path) -> 
     seconds = time.perf_counter() - start
     trials = study.get_trials(deepcopy=False)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = max(done, key=lambda t: t.value) if done else None
+    best = study.best_trial if done else None  # Optuna's, in the study's direction
     trained = sum((t.user_attrs.get("evals") or [{}])[-1].get("samples_seen", 0) for t in trials)
     optuna.delete_study(study_name=study_name, storage=config.storage_url)
     return {
@@ -94,26 +93,31 @@ def search_with(planned: Any, name: str, pruner: dict[str, Any], work: Path) -> 
     }
 
 
+def against_median(rows: dict[str, dict[str, Any]]) -> None:
+    """Add each pruner's time ratio and best-value difference to the median pruner's."""
+    base = rows.get("median")
+    for r in rows.values():
+        r["time_vs_median"] = round(r["seconds"] / base["seconds"], 3) if base else None
+        values = (r["best_value"], base["best_value"] if base else None)
+        r["best_vs_median"] = None if None in values else values[0] - values[1]
+
+
 def summarize(rows: dict[str, dict[str, Any]]) -> None:
     """One line per pruner, with time and best value against the median pruner's."""
-    base = rows.get("median")
     print(
         f"{'pruner':<20}{'minutes':>8}{'done':>6}{'pruned':>8}{'trained':>10}{'best':>8}"
         f"{'trial':>7}{'x time':>8}{'vs median':>11}"
     )
+
+    def shown(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
     for name, r in rows.items():
-        ratio = r["seconds"] / base["seconds"] if base else float("nan")
-        diff = (
-            r["best_value"] - base["best_value"]
-            if base and r["best_value"] is not None and base["best_value"] is not None
-            else float("nan")
-        )
-        r["time_vs_median"], r["best_vs_median"] = round(ratio, 3), diff
-        best = f"{r['best_value']:.4f}" if r["best_value"] is not None else "-"
         print(
             f"{name:<20}{r['seconds'] / 60:>8.1f}{r['completed']:>6}{r['pruned']:>8}"
-            f"{r['examples_trained']:>10,}{best:>8}{r['best_trial']!s:>7}{ratio:>8.2f}"
-            f"{diff:>+11.4f}"
+            f"{r['examples_trained']:>10,}{shown(r['best_value'], '.4f'):>8}"
+            f"{r['best_trial']!s:>7}{shown(r['time_vs_median'], '.2f'):>8}"
+            f"{shown(r['best_vs_median'], '+.4f'):>11}"
         )
 
 
@@ -125,7 +129,7 @@ def main() -> None:
     parser.add_argument("--model", help="the backbone (sets model.name)")
     parser.add_argument("--budget", required=True, help="the budget whose search is compared")
     parser.add_argument("--set", action="append", help="KEY=VALUE, as hpo's --set (repeatable)")
-    parser.add_argument("--pruners", nargs="+", default=list(PRUNERS), choices=list(PRUNERS))
+    parser.add_argument("--pruners", nargs="+", default=list(NAMES), choices=NAMES)
     parser.add_argument(
         "--machine-cache",
         default=str(Path.home() / ".cache" / "hpo"),
@@ -142,7 +146,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     planned, plan = planned_config(opts, work)
     choices = {c.key: c.value for c in plan.choices}
-    PRUNERS["median"] = choices["study.pruner"]
+    pruners = {"median": choices["study.pruner"], **OTHERS}
     epochs = choices.get("search_space.num_train_epochs") or choices.get(
         "training.num_train_epochs"
     )
@@ -154,8 +158,9 @@ def main() -> None:
     )
     rows = {}
     for name in opts.pruners:
-        rows[name] = search_with(planned, name, PRUNERS[name], work)
+        rows[name] = search_with(planned, name, pruners[name], work)
         print(f"{name}: {rows[name]['seconds'] / 60:.1f} min", flush=True)
+    against_median(rows)
     summarize(rows)
     record = {
         "data": opts.data,
