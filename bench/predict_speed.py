@@ -10,10 +10,10 @@ difference and McNemar's exact test on the same texts.
 
 Ways: ``torch`` (``hpo predict``: fp32, batches sorted by length), ``torch-bf16`` (the same
 under bf16 autocast, as the final stage scores its test split on CPUs that compute bf16
-natively), ``onnx-int8`` (``hpo quantize`` then ``hpo predict --fast``: fused graph, int8
-weights with a scale per output channel), and one step of it changed in each of
-``onnx-fp32`` (fused, fp32 weights), ``onnx-int8-unfused`` (the exported graph as it is) and
-``onnx-int8-tensor`` (one scale per weight tensor). Results go to
+natively), ``fast`` (``hpo quantize`` then ``hpo predict --fast``: int8 weights, activations
+quantized as they come, run by OpenVINO), ``fast-calibrated`` (``hpo quantize --calibrate``
+on texts of the data's train split: every matrix product int8) and ``fast-fp32`` (the same
+OpenVINO path without quantizing, to tell int8's share from the runtime's). Results go to
 ``bench/results/<date>-<host>.predict-speed.json``. Nothing else may run meanwhile.
 """
 
@@ -36,23 +36,28 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-WAYS = ("torch", "torch-bf16", "onnx-int8", "onnx-fp32", "onnx-int8-unfused", "onnx-int8-tensor")
-#: ``hpo.final.fast.quantize``'s options per ONNX way.
-ONNX = {
-    "onnx-int8": {},
-    "onnx-fp32": {"int8": False},
-    "onnx-int8-unfused": {"fuse": False},
-    "onnx-int8-tensor": {"per_channel": False},
-}
+from transformers import AutoTokenizer  # noqa: E402  (after the repository is importable)
+
+from hpo.data.truncation import encode  # noqa: E402
+from hpo.final.predict import (  # noqa: E402
+    BATCH_SIZE,
+    FAST_BATCH_SIZE,
+    Predictor,
+    model_record,
+)
+
+WAYS = ("torch", "torch-bf16", "fast", "fast-calibrated", "fast-fp32")
 
 
-def load_test(data: Path, text_column: str, labels: list[str], limit: int | None):
-    """Texts and label ids of ``data``'s test split (parquet, jsonl or csv)."""
+def load_split(
+    data: Path, text_column: str, labels: list[str], limit: int | None, split: str = "test"
+):
+    """Texts and label ids of ``data``'s ``split`` (parquet, jsonl or csv)."""
     import pandas as pd
 
-    files = sorted(p for p in data.iterdir() if p.stem.split("-")[0] == "test")
+    files = sorted(p for p in data.iterdir() if p.stem.split("-")[0] == split)
     if not files:
-        raise SystemExit(f"{data}: no test file (test.parquet, test.jsonl, test.csv)")
+        raise SystemExit(f"{data}: no {split} file ({split}.parquet, .jsonl or .csv)")
     file = files[0]
     if file.suffix == ".parquet":
         frame = pd.read_parquet(file)
@@ -67,18 +72,30 @@ def load_test(data: Path, text_column: str, labels: list[str], limit: int | None
     return frame[text_column].tolist(), np.asarray(ids)
 
 
-def way_predictor(model_dir: Path, way: str, work: Path) -> tuple[Any, Any]:
+def way_predictor(model_dir: Path, way: str, work: Path, data: Path) -> tuple[Any, Any]:
     """The predictor of ``way`` and the context its scoring runs in."""
     import torch
 
-    from hpo.final.fast import quantize
-    from hpo.final.predict import Predictor
+    from hpo.final.fast import CALIBRATION_TEXTS, FAST_DIR, quantize
 
-    if way.startswith("onnx"):
+    if way.startswith("fast"):
         folder = work / way
-        if not folder.exists():
-            shutil.copytree(model_dir, folder, ignore=shutil.ignore_patterns("onnx"))
-            quantize(folder, **ONNX[way])
+        shutil.copytree(model_dir, folder, ignore=shutil.ignore_patterns(FAST_DIR))
+        calibration = None
+        if way == "fast-calibrated":
+            # As a user would: texts of the training file, never the test split's.
+            record = model_record(folder)
+            texts, _ = load_split(
+                data, record.text_column, list(record.labels), 2 * CALIBRATION_TEXTS, "train"
+            )
+            calibration = encode(
+                AutoTokenizer.from_pretrained(str(folder)),
+                texts,
+                max_length=record.max_length,
+                truncation=record.truncation,
+                head_fraction=record.head_fraction,
+            )
+        quantize(folder, int8=way != "fast-fp32", calibration=calibration)
         return Predictor(folder, fast=True), contextlib.nullcontext()
     predictor = Predictor(model_dir)
     if way == "torch-bf16":
@@ -86,10 +103,12 @@ def way_predictor(model_dir: Path, way: str, work: Path) -> tuple[Any, Any]:
     return predictor, contextlib.nullcontext()
 
 
-def measure(predictor: Any, context: Any, texts: list[str], batch_size: int) -> dict[str, Any]:
+def measure(
+    predictor: Any, context: Any, texts: list[str], batch_size: int | None
+) -> dict[str, Any]:
     labels = list(predictor.id2label.values())
     with context:
-        predictor.predict(texts[:batch_size], batch_size=batch_size)  # warm-up
+        predictor.predict(texts[:64], batch_size=batch_size)  # warm-up
         start = time.perf_counter()
         rows = predictor.predict(texts, batch_size=batch_size)
         seconds = time.perf_counter() - start
@@ -98,7 +117,9 @@ def measure(predictor: Any, context: Any, texts: list[str], batch_size: int) -> 
             began = time.perf_counter()
             predictor.predict([text], batch_size=1)
             one.append(time.perf_counter() - began)
+    fast = FAST_BATCH_SIZE if predictor.fast else BATCH_SIZE
     return {
+        "batch_size": batch_size or fast,
         "seconds": round(seconds, 1),
         "texts_per_second": round(len(texts) / seconds, 2),
         "latency_ms_batch1": round(1000 * statistics.median(one), 1),
@@ -111,17 +132,18 @@ def main() -> None:
     parser.add_argument("model_dir", help="a final model folder (runs/<study>/final/model)")
     parser.add_argument("--data", required=True, help="the data folder with the test split")
     parser.add_argument("--limit", type=int, help="score a seeded sample of this many texts")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size", type=int, help="default: hpo predict's (32, 16 for the fast ways)"
+    )
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=WAYS)
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     opts = parser.parse_args()
 
-    from hpo.final.predict import model_record
     from hpo.final.scoring import mcnemar
 
     model_dir = Path(opts.model_dir).absolute()
     record = model_record(model_dir)
-    texts, truth = load_test(Path(opts.data), record.text_column, list(record.labels), opts.limit)
+    texts, truth = load_split(Path(opts.data), record.text_column, list(record.labels), opts.limit)
     import torch
 
     print(
@@ -132,7 +154,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="hpo-predict-speed-") as tmp:
         for way in opts.ways:
-            predictor, context = way_predictor(model_dir, way, Path(tmp))
+            predictor, context = way_predictor(model_dir, way, Path(tmp), Path(opts.data))
             result = measure(predictor, context, texts, opts.batch_size)
             result["accuracy"] = float(np.mean(np.asarray(result["predictions"]) == truth))
             results[way] = result

@@ -112,7 +112,7 @@ def open_study(config: HpoConfig) -> optuna.Study:
 def load_predictor(model_dir: str | Path, *, fast: bool = False) -> Predictor:
     """A saved final model (``runs/<study>/final/model``), ready to label texts the way it was
     trained (its length and truncation, from its record): the same predictions as
-    ``hpo predict``. ``fast``: through the int8 ONNX model ``hpo quantize`` wrote."""
+    ``hpo predict``. ``fast``: through the int8 OpenVINO model ``hpo quantize`` wrote."""
     from hpo.final.predict import Predictor
 
     return Predictor(model_dir, fast=fast)

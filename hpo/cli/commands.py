@@ -203,7 +203,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from hpo.final.predict import model_record, predict, read_texts
 
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise HpoError(f"--batch-size must be >= 1, got {args.batch_size}.")
     texts: list[Any] = list(args.texts)
     if args.file:
@@ -217,12 +217,40 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
-    """``hpo quantize``: the int8 ONNX model of a final model folder, for ``predict --fast``."""
-    from hpo.final.fast import quantize
-    from hpo.final.predict import model_record
+    """``hpo quantize``: the int8 OpenVINO model of a final model folder, for ``predict --fast``."""
+    import json
 
-    model_record(args.model_dir)  # a model folder, or the one-line error
-    path = quantize(args.model_dir)
+    from hpo.data.truncation import encode
+    from hpo.final.fast import CALIBRATION_TEXTS, FAST_RECORD, quantize
+    from hpo.final.predict import model_record, read_texts
+
+    record = model_record(args.model_dir)  # a model folder, or the one-line error
+    calibration = None
+    if args.calibrate:
+        from transformers import AutoTokenizer
+
+        column = args.text_column or record.text_column
+        pair = args.pair_column or record.text_pair_column
+        texts = read_texts(args.calibrate, text_column=column, pair_column=pair, command="quantize")
+        texts = texts[: 2 * CALIBRATION_TEXTS]
+        if not texts:
+            raise HpoError(f"quantize: --calibrate {args.calibrate} has no texts.")
+        tokenizer = AutoTokenizer.from_pretrained(str(args.model_dir))
+        calibration = encode(
+            tokenizer,
+            [t[0] if isinstance(t, tuple) else t for t in texts],
+            [t[1] for t in texts] if pair else None,
+            max_length=record.max_length,
+            truncation=record.truncation,
+            head_fraction=record.head_fraction,
+        )
+    path = quantize(args.model_dir, calibration=calibration)
+    made = json.loads((path.parent / FAST_RECORD).read_text())
+    if "agreement" in made:
+        print(
+            f"int8 agrees with the fp32 model on {made['agreement']:.2%} of "
+            f"{made['held_out_texts']} texts of {args.calibrate} it was not calibrated on"
+        )
     print(f"wrote {path}; score with: hpo predict --fast {args.model_dir} ...")
     return 0
 

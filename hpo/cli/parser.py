@@ -221,28 +221,36 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
     p.add_argument(
         "--batch-size",
         type=int,
-        default=32,
-        help="reviews per forward pass (default 32); lower it if memory is short",
+        help="reviews per forward pass (default 32, 16 with --fast); lower it if memory is short",
     )
     p.add_argument(
         "--fast",
         action="store_true",
-        help="score with the int8 ONNX model `hpo quantize MODEL_DIR` wrote (ONNX Runtime, "
-        "all cores): faster on a CPU, its accuracy measured in bench/predict_speed.py",
+        help="score with the int8 model `hpo quantize MODEL_DIR` wrote (OpenVINO, all "
+        "cores): faster on a CPU, its accuracy measured in bench/predict_speed.py",
     )
 
     p = sub.add_parser(
         "quantize",
-        help="write the int8 ONNX model that `hpo predict --fast` scores with",
-        description="Export a final model to ONNX, check the graph against PyTorch's logits, "
-        "fuse attention, GELU and layer norms (ONNX Runtime's transformer optimizer, kept "
-        "only where it computes the same), quantize the weights to int8 (ONNX Runtime's "
-        "dynamic quantization) and write MODEL_DIR/onnx/. Needs the fast extra: "
-        "pip install 'hpo-tune[fast]'.",
+        help="write the int8 model that `hpo predict --fast` scores with",
+        description="Export a final model to ONNX, check that OpenVINO computes PyTorch's "
+        "logits from it, quantize it to int8 with NNCF and write MODEL_DIR/openvino/. "
+        "Without --calibrate the weights only (activations are quantized as they come); "
+        "with it every matrix product, on ranges measured on the file's texts. Needs the "
+        "fast extra: pip install 'hpo-tune[fast]'.",
     )
     p.add_argument(
         "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
     )
+    p.add_argument(
+        "--calibrate",
+        metavar="FILE",
+        help="texts like the ones to be scored, read as --file of hpo predict reads them "
+        "(your training file; never the test split): calibrates on the first 300, reports "
+        "the int8 model's agreement with the fp32 one on the next 300",
+    )
+    for flag, key in (("--text-column", "text_column"), ("--pair-column", "text_pair_column")):
+        p.add_argument(flag, help=f"the column of --calibrate (default: data.{key} of the model)")
 
     p = sub.add_parser(
         "dashboard",

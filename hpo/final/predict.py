@@ -56,7 +56,7 @@ class Predictor:
     """A saved model with its tokenizer and record, loaded once: label texts (or pairs) cut
     exactly as in training (same tokenizer, ``max_length`` and truncation, pairs as pairs).
 
-    ``fast``: score with the int8 ONNX model ``hpo quantize`` wrote (:mod:`hpo.final.fast`)
+    ``fast``: score with the int8 model ``hpo quantize`` wrote (:mod:`hpo.final.fast`)
     instead of the PyTorch weights. Either way texts are batched by length within chunks of
     :data:`CHUNK_BATCHES` batches (less padding), and answered in their own order.
     """
@@ -87,15 +87,19 @@ class Predictor:
                 "incomplete; run `hpo retrain CONFIG` again to write them."
             ) from None
 
-    def predict(self, texts: Iterable[Text], *, batch_size: int = 32) -> list[dict[str, Any]]:
+    def predict(
+        self, texts: Iterable[Text], *, batch_size: int | None = None
+    ) -> list[dict[str, Any]]:
         """``{"label", "probability", "probabilities", "text"}`` per text, in order; a pair
-        model takes ``(text, pair)`` tuples and adds ``"text_pair"``."""
+        model takes ``(text, pair)`` tuples and adds ``"text_pair"``. ``batch_size``: texts a
+        forward pass, by default :data:`BATCH_SIZE` (:data:`FAST_BATCH_SIZE` when fast)."""
         return list(self.iter_predict(texts, batch_size=batch_size))
 
     def iter_predict(
-        self, texts: Iterable[Text], *, batch_size: int = 32
+        self, texts: Iterable[Text], *, batch_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """:meth:`predict`, one chunk of batches at a time."""
+        batch_size = batch_size or (FAST_BATCH_SIZE if self.fast else BATCH_SIZE)
         texts = _checked(texts)
         record = self.record
         pair_column = record.text_pair_column
@@ -140,28 +144,40 @@ class Predictor:
 
         n = len(ids["input_ids"])
         order = np.argsort([len(x) for x in ids["input_ids"]], kind="stable")
+        parts = [order[start : start + batch_size] for start in range(0, n, batch_size)]
+        batches = [
+            {key: [values[i] for i in rows] for key, values in ids.items()} for rows in parts
+        ]
         probs = np.empty((n, len(self.id2label)), dtype=np.float32)
-        for start in range(0, n, batch_size):
-            rows = order[start : start + batch_size]
-            batch = {key: [values[i] for i in rows] for key, values in ids.items()}
-            if self.fast:
-                enc = self.tokenizer.pad(batch, return_tensors="np")
-                logits = torch.from_numpy(self._scorer.logits(enc))
-            else:
-                enc = self.tokenizer.pad(batch, return_tensors="pt")
-                with torch.inference_mode():
-                    logits = self.model(**enc).logits.float()
+        if self.fast:
+            # The scorer keeps several batches in flight: it is given the whole chunk.
+            padded = [self.tokenizer.pad(batch, return_tensors="np") for batch in batches]
+            for rows, logits in zip(parts, self._scorer.logits(padded), strict=True):
+                probs[rows] = torch.from_numpy(logits).softmax(-1).numpy()
+            return probs
+        for rows, batch in zip(parts, batches, strict=True):
+            enc = self.tokenizer.pad(batch, return_tensors="pt")
+            with torch.inference_mode():
+                logits = self.model(**enc).logits.float()
             probs[rows] = logits.softmax(-1).numpy()
         return probs
 
 
+#: Texts a forward pass of the PyTorch model, and of the fast one (two batches are in flight
+#: there, one a core; bench/predict_speed.py measures both sizes).
+BATCH_SIZE = 32
+FAST_BATCH_SIZE = 16
 #: Texts are sorted by length within chunks of this many batches: less padding, and answers
 #: still stream out chunk by chunk.
 CHUNK_BATCHES = 32
 
 
 def predict(
-    model_dir: str | Path, texts: Iterable[Text], *, batch_size: int = 32, fast: bool = False
+    model_dir: str | Path,
+    texts: Iterable[Text],
+    *,
+    batch_size: int | None = None,
+    fast: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield ``{"label", "probability", "probabilities", "text"}`` per text, chunk by chunk
     (see :class:`Predictor`); no text, or an empty one, fails before the model loads."""
@@ -189,18 +205,23 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 
 
 def read_texts(
-    path: str, *, text_column: str = "text", pair_column: str | None = None
+    path: str,
+    *,
+    text_column: str = "text",
+    pair_column: str | None = None,
+    command: str = "predict",
 ) -> list[Any]:
     """Texts from a file: ``.csv``/``.tsv``/``.jsonl``/``.parquet`` by their ``text_column``
     (the header is not a text); ``.txt``, any other file and ``-`` (standard input) one per
-    non-empty line. With ``pair_column`` (a table file only): ``(text, pair)`` tuples."""
+    non-empty line. With ``pair_column`` (a table file only): ``(text, pair)`` tuples.
+    ``command`` begins each error: the one whose file it is."""
     import sys
 
     file = Path(path).expanduser().absolute() if path != "-" else Path("-")
     suffix = file.suffix.lower()
     if pair_column and suffix not in TABLE_SUFFIXES:
         raise HpoError(
-            f"predict: {path}: a text-pair model reads pairs from a .csv, .tsv, .jsonl or "
+            f"{command}: {path}: a text-pair model reads pairs from a .csv, .tsv, .jsonl or "
             f".parquet file with columns {text_column!r} and {pair_column!r}."
         )
     if path == "-":
@@ -211,9 +232,9 @@ def read_texts(
             return [line for line in lines if line.strip()]
         rows = _read_table(file, suffix)
     except OSError as exc:
-        raise HpoError(f"predict: cannot read {file}: {exc.strerror}.") from None
+        raise HpoError(f"{command}: cannot read {file}: {exc.strerror}.") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise HpoError(f"predict: {file} is not valid {suffix[1:]}: {exc}.") from None
+        raise HpoError(f"{command}: {file} is not valid {suffix[1:]}: {exc}.") from None
     columns = [(text_column, "--text-column")]
     if pair_column:
         columns.append((pair_column, "--pair-column"))
@@ -222,7 +243,7 @@ def read_texts(
         for (column, flag), values in zip(columns, found, strict=True):
             if column not in row:
                 raise HpoError(
-                    f"predict: {file} row {i} has no column {column!r} (columns: "
+                    f"{command}: {file} row {i} has no column {column!r} (columns: "
                     f"{', '.join(map(str, row))}). Pass {flag}."
                 )
             values.append(row[column])
@@ -230,7 +251,7 @@ def read_texts(
         bad = [i for i, t in enumerate(values, 1) if not isinstance(t, str) or not t.strip()]
         if bad:
             raise HpoError(
-                f"predict: {file}: {len(bad)} empty or missing texts in column {column!r} "
+                f"{command}: {file}: {len(bad)} empty or missing texts in column {column!r} "
                 f"(first at row {bad[0]}). Remove those rows."
             )
     return list(zip(*found, strict=True)) if pair_column else found[0]

@@ -14,7 +14,8 @@ import pytest
 
 from hpo.final.record import ModelRecord
 
-pytest.importorskip("onnxruntime")
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ def test_every_way_is_measured_against_pytorch(
     model = tmp_path / "model"
     shutil.copytree(tiny_models["bert"], model)
     ModelRecord(max_length=32, truncation="head+tail", labels=("neg", "pos")).write(model)
-    ways = ["torch", "onnx-int8", "onnx-fp32"]
+    ways = ["torch", "fast", "fast-calibrated", "fast-fp32"]
     command = [sys.executable, str(REPO / "bench" / "predict_speed.py"), str(model)]
     command += ["--data", str(tiny_data), "--limit", "40", "--out", str(tmp_path / "out")]
     done = subprocess.run(
@@ -44,5 +45,5 @@ def test_every_way_is_measured_against_pytorch(
         assert f"{way} " in done.stdout
         assert results[way]["texts_per_second"] > 0 and 0 <= results[way]["accuracy"] <= 1
     # The fp32 graph is PyTorch's model to float rounding: the same prediction on every text.
-    assert results["onnx-fp32"]["against_torch"]["same_prediction"] == 1.0
+    assert results["fast-fp32"]["against_torch"]["same_prediction"] == 1.0
     assert results["torch"]["against_torch"]["mcnemar"]["p_value"] == 1.0
