@@ -251,6 +251,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
             f"int8 agrees with the fp32 model on {made['agreement']:.2%} of "
             f"{made['held_out_texts']} texts of {args.calibrate} it was not calibrated on"
         )
+    elif args.calibrate:
+        print(
+            f"{args.calibrate} has no texts past the {made['calibration_texts']} calibrated on: "
+            "the int8 model's agreement with the fp32 one is not measured (give more texts)"
+        )
     print(f"wrote {path}; score with: hpo predict --fast {args.model_dir} ...")
     return 0
 

@@ -127,7 +127,9 @@ def quantize(
             model, made = _int8(core, model, calibration, _dynamic_group(folder))
         staged = Path(tmp) / FAST_MODEL
         openvino.save_model(model, str(staged))
-        for suffix in (".bin", ".xml"):  # the weights before the graph that names them
+        # The record goes first: a crash between the two files leaves no model called current.
+        (out / FAST_RECORD).unlink(missing_ok=True)
+        for suffix in (".bin", ".xml"):
             os.replace(staged.with_suffix(suffix), (out / FAST_MODEL).with_suffix(suffix))
     write_atomically(out / FAST_RECORD, json.dumps(wanted | made, indent=1) + "\n")
     return out / FAST_MODEL
@@ -246,7 +248,7 @@ def _int8(
 def _compile(core: Any, model: Any, *, exact: bool, group: int = 0) -> Any:
     """``model`` compiled for this CPU's cores, for throughput (as many streams as OpenVINO
     finds best, a batch in flight on each). Not ``exact``: in bf16 where the CPU computes it
-    natively (its matrix units take it at twice fp32's rate)."""
+    natively."""
     hint = "f32"
     if not exact and "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         hint = "bf16"

@@ -151,6 +151,10 @@ def test_predict_fast_from_the_command_line(folder: Path, tmp_path: Path, capsys
     )
     out = capsys.readouterr().out
     assert f"of 100 texts of {table} it was not calibrated on" in out and "wrote" in out
+    few = tmp_path / "few.txt"
+    few.write_text("\n".join(TEXTS * 10))
+    assert main(["quantize", str(folder), "--calibrate", str(few)]) == 0
+    assert "no texts past the 40 calibrated on" in capsys.readouterr().out
 
 
 def test_an_export_that_computes_otherwise_is_refused(
