@@ -97,16 +97,19 @@ def test_a_host_frozen_past_the_grace_period_then_resumed(make_config, net: Netw
 
 def test_the_database_restarted_again_and_again(make_config, net: Network) -> None:
     """Stopped (immediate mode) for 3 s every 8 s while trials train, report, heartbeat and
-    tell: every one of those meets a restart at some point."""
+    tell: every one of those meets a restart at some point. The first stop comes as soon as a
+    trial reports: trials of a few seconds could all end before a first stop that waited."""
     path, name = _config(make_config, net, grace_period=20)
     workers = _workers(net, path, [1, 2])
     stop = threading.Event()
 
     def flap() -> None:
-        while not stop.wait(5.0):
+        while True:
             net.pg("stop", "-m", "immediate")
             time.sleep(3.0)
             net.pg("start")  # waits until it accepts connections (crash recovery first)
+            if stop.wait(5.0):
+                return
 
     wait_until(lambda: len(_running_on_progress(net, name)) >= 1)
     flapper = threading.Thread(target=flap)
