@@ -89,6 +89,8 @@ def throughput(url: str, n_workers: int, n_trials: int) -> dict[str, Any]:
     import optuna
     from optuna.trial import TrialState
 
+    from hpo.search.resilient import fail_reason
+
     name = f"bench-cluster-{n_workers}-{random.randrange(10**9)}"
     with PeakConnections(url) as peak:
         began = time.perf_counter()
@@ -99,11 +101,19 @@ def throughput(url: str, n_workers: int, n_trials: int) -> dict[str, Any]:
     study = optuna.load_study(study_name=name, storage=url)
     states = [t.state for t in study.trials]
     finished = states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED)
+    # Why a trial failed, for a run that should have failed none: the workers' output is kept
+    # only when they exit with an error, and a failed trial need not make them.
+    reasons = [
+        fail_reason(study, t) or "no reason recorded"
+        for t in study.trials
+        if t.state == TrialState.FAIL
+    ]
     return {
         "workers": n_workers,
         "n_trials": n_trials,
         "finished": finished,
         "failed": states.count(TrialState.FAIL),
+        "fail_reasons": reasons,
         "seconds": round(seconds, 1),
         "trials_per_minute": round(60 * finished / seconds, 2),
         "peak_connections": peak.peak,
