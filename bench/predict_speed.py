@@ -38,11 +38,11 @@ sys.path.insert(0, str(REPO))
 
 from transformers import AutoTokenizer  # noqa: E402  (after the repository is importable)
 
-from hpo.data.truncation import encode  # noqa: E402
 from hpo.final.predict import (  # noqa: E402
     BATCH_SIZE,
     FAST_BATCH_SIZE,
     Predictor,
+    encode_texts,
     model_record,
 )
 
@@ -76,7 +76,7 @@ def way_predictor(model_dir: Path, way: str, work: Path, data: Path) -> tuple[An
     """The predictor of ``way`` and the context its scoring runs in."""
     import torch
 
-    from hpo.final.fast import CALIBRATION_TEXTS, FAST_DIR, quantize
+    from hpo.export.openvino import CALIBRATION_TEXTS, FAST_DIR, quantize
 
     if way.startswith("fast"):
         folder = work / way
@@ -88,13 +88,7 @@ def way_predictor(model_dir: Path, way: str, work: Path, data: Path) -> tuple[An
             texts, _ = load_split(
                 data, record.text_column, list(record.labels), 2 * CALIBRATION_TEXTS, "train"
             )
-            calibration = encode(
-                AutoTokenizer.from_pretrained(str(folder)),
-                texts,
-                max_length=record.max_length,
-                truncation=record.truncation,
-                head_fraction=record.head_fraction,
-            )
+            calibration = encode_texts(AutoTokenizer.from_pretrained(str(folder)), record, texts)
         quantize(folder, int8=way != "fast-fp32", calibration=calibration)
         return Predictor(folder, fast=True), contextlib.nullcontext()
     predictor = Predictor(model_dir)

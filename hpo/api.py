@@ -1,4 +1,5 @@
-"""The Python API: what the CLI does, one call each, for notebooks and scripts.
+"""The Python API, and hpo's one front door: every ``hpo`` command is one call here, and only
+prints what it returns, so a fix made here reaches the notebook and the command line alike.
 
 ```python
 import hpo
@@ -15,26 +16,30 @@ plan = hpo.plan_budget(config)        # what `hpo run` would decide, and why; no
 report = hpo.run(config)              # planned, and kept within the budget
 ```
 
-Each raises the same :class:`hpo.errors.HpoError` (with the config's file named) that the CLI
-turns into one line and exit code 2. Nothing heavy is imported until a call needs it, so
-``import hpo`` stays light.
+The stages one at a time: :func:`export_best_params`, :func:`retrain`, :func:`make_report`,
+:func:`quantize`; a study's trials as a table (:func:`trials_table`); a Slurm job array
+(:func:`launch_slurm`). Each raises the same :class:`hpo.errors.HpoError` (with the config's
+file named) that the CLI turns into one line and exit code 2. Nothing heavy is imported until a
+call needs it, so ``import hpo`` stays light.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.loader import load_config as _load_structure
-from hpo.errors import ConfigError, config_source
+from hpo.errors import ConfigError, HpoError, config_source
 
 if TYPE_CHECKING:
     import optuna
 
     from hpo.config.schema import HpoConfig
     from hpo.final.predict import Predictor
+    from hpo.final.record import ModelRecord
     from hpo.plan.decision import Plan
+    from hpo.search.launch import SlurmJob
 
 
 def load_config(
@@ -62,9 +67,15 @@ def load_config(
     return config
 
 
-def run_search(config: HpoConfig, *, workers: int = 1, quiet: bool = False) -> optuna.Study:
+def run_search(
+    config: HpoConfig, *, workers: int = 1, quiet: bool = False, worker: bool = False
+) -> optuna.Study:
     """Run (or resume) the study's search until it holds ``study.n_trials`` finished trials;
-    ``workers`` processes on this machine share it."""
+    ``workers`` processes on this machine share it. ``worker``: join a study other processes
+    search too (``hpo worker``): trials others left running are theirs until their heartbeat
+    goes stale."""
+    if workers < 1:
+        raise HpoError(f"--workers must be >= 1, got {workers}.")
     with config_source(config.source):
         if workers > 1:
             from hpo.search.workers import search_with_workers
@@ -72,19 +83,34 @@ def run_search(config: HpoConfig, *, workers: int = 1, quiet: bool = False) -> o
             return search_with_workers(config, workers, quiet=quiet)
         from hpo.search import loop
 
-        return loop.run_search(config, quiet=quiet)
+        return loop.run_search(config, quiet=quiet, worker=worker)
 
 
 def run(
-    config: HpoConfig, *, seeds: int = 1, with_reference: bool | None = None, quiet: bool = False
+    config: HpoConfig,
+    *,
+    seeds: int = 1,
+    with_reference: bool | None = None,
+    quiet: bool = False,
+    started: float | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> Path:
     """The whole job (``hpo run``): search, export, retrain on all of train, test once,
     baselines, report. A finished stage is reused. With ``study.budget`` the job is planned
-    first and kept within the budget, counted from this call. Returns the report's path."""
+    first and kept within the budget, counted from ``started`` (``time.time()``, default this
+    call); ``on_plan`` is shown the plan before anything runs. Returns the report's path."""
     from hpo.pipeline import run_all
 
+    _check_seeds(seeds)
     with config_source(config.source):
-        return run_all(config, quiet=quiet, seeds=seeds, with_reference=with_reference)
+        return run_all(
+            config,
+            quiet=quiet,
+            seeds=seeds,
+            with_reference=with_reference,
+            started=started,
+            on_plan=on_plan,
+        )
 
 
 def plan_budget(config: HpoConfig, *, with_reference: bool = False) -> Plan:
@@ -96,7 +122,10 @@ def plan_budget(config: HpoConfig, *, with_reference: bool = False) -> Plan:
 
     with config_source(config.source):
         if config.study.budget is None:
-            raise ConfigError("study.budget is not set: pass budget='30m' to hpo.load_config.")
+            raise ConfigError(
+                "a plan needs a budget: pass --budget (e.g. --budget 45m), set study.budget, "
+                "or pass budget='45m' to hpo.load_config."
+            )
         saved = RunLayout.of(config).plan
         return make(config, with_reference=with_reference, saved=saved)[1]
 
@@ -116,3 +145,170 @@ def load_predictor(model_dir: str | Path, *, fast: bool = False) -> Predictor:
     from hpo.final.predict import Predictor
 
     return Predictor(model_dir, fast=fast)
+
+
+def export_best_params(config: HpoConfig, output: str | Path | None = None) -> dict[str, Any]:
+    """Write the stored study's best params with provenance as YAML (``hpo export``) to
+    ``output`` (default ``runs/<study>/best_params.yaml``); returns the document written."""
+    from hpo.final.best_params import export_best
+    from hpo.runs import RunLayout
+    from hpo.search.storage import load_existing_study
+
+    with config_source(config.source):
+        out = output or RunLayout.of(config).best_params
+        return export_best(load_existing_study(config), config, out)
+
+
+def retrain(
+    config: HpoConfig,
+    *,
+    params: str | Path | None = None,
+    reference: bool = False,
+    seeds: int = 1,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """The final stage (``hpo retrain``): the best trial's params (or those ``hpo export``
+    wrote to ``params``; or, with ``reference``, the reference setup for as many epochs) trained
+    ``seeds`` times on all of train, tested once. Returns the test metrics; the model is in
+    ``runs/<study>/final/model`` (``reference/model``)."""
+    from hpo.final.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
+    from hpo.runs import RunLayout
+
+    _check_seeds(seeds)
+    with config_source(config.source):
+        plan = plan_from_file(config, params) if params else plan_from_study(config)
+        out = RunLayout.of(config).final
+        if reference:
+            plan, out = plan_reference(config, plan.stop_epoch), RunLayout.of(config).reference
+        return train_and_test(config, plan, out, seeds=seeds, quiet=quiet)
+
+
+def make_report(config: HpoConfig) -> Path:
+    """Rebuild ``runs/<study>/report.md`` and its plots from what the stages wrote."""
+    from hpo.report.markdown import make_report as make
+
+    with config_source(config.source):
+        return make(config)
+
+
+def trials_table(config: HpoConfig) -> str:
+    """The stored study's trials as a text table (``hpo trials``)."""
+    from hpo.report.trials_table import trials_table as table
+    from hpo.search.storage import load_existing_study
+
+    with config_source(config.source):
+        return table(load_existing_study(config), config.study.metric)
+
+
+def launch_slurm(
+    config: HpoConfig, job: SlurmJob, *, dry_run: bool = False
+) -> tuple[Path, str | None]:
+    """Prepare the study, write its Slurm job array of ``hpo worker`` tasks and submit it
+    (``hpo launch slurm``). Returns the script's path and the job id (None for ``dry_run``,
+    which only writes the script and the config its tasks run)."""
+    from hpo.search.launch import launch
+
+    with config_source(config.source):
+        return launch(config, job, dry_run=dry_run)
+
+
+def dashboard(config: HpoConfig, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Attach what the final stage produced to the study, then serve optuna-dashboard on it
+    until interrupted (``hpo dashboard``)."""
+    from hpo.report.dashboard import attach_artifacts, final_stage_files, serve
+    from hpo.runs import RunLayout
+    from hpo.search.storage import load_existing_study
+
+    with config_source(config.source):
+        study = load_existing_study(config)
+        layout = RunLayout.of(config)
+        attach_artifacts(study, layout.artifacts, final_stage_files(layout))
+        serve(config.storage_url, layout.artifacts, host=host, port=port)
+
+
+def model_record(model_dir: str | Path) -> ModelRecord:
+    """What a final model folder was trained on (length, truncation, columns, labels), or the
+    one-line error that says the folder is no model."""
+    from hpo.final.predict import model_record as read
+
+    return read(model_dir)
+
+
+def read_texts(
+    path: str,
+    model_dir: str | Path,
+    *,
+    text_column: str | None = None,
+    pair_column: str | None = None,
+    command: str = "predict",
+) -> list[Any]:
+    """Texts for the model of ``model_dir`` from a file (``hpo predict --file``): a table by its
+    column (default: the model's own text and pair columns), any other file a text a line."""
+    from hpo.final.predict import read_texts as read
+
+    record = model_record(model_dir)
+    return read(
+        path,
+        text_column=text_column or record.text_column,
+        pair_column=pair_column or record.text_pair_column,
+        command=command,
+    )
+
+
+def predict(
+    model_dir: str | Path,
+    texts: Iterable[Any],
+    *,
+    batch_size: int | None = None,
+    fast: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """``{"label", "probability", "probabilities", "text"}`` per text, as ``hpo predict``
+    prints them, chunk by chunk (:class:`hpo.final.predict.Predictor`)."""
+    from hpo.final.predict import predict as answers
+
+    if batch_size is not None and batch_size < 1:
+        raise HpoError(f"--batch-size must be >= 1, got {batch_size}.")
+    return answers(model_dir, texts, batch_size=batch_size, fast=fast)
+
+
+def quantize(
+    model_dir: str | Path,
+    *,
+    calibrate: str | None = None,
+    text_column: str | None = None,
+    pair_column: str | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write the int8 OpenVINO model that ``predict(..., fast=True)`` scores with (``hpo
+    quantize``). ``calibrate``: a file of texts like the ones to be scored (read as
+    :func:`read_texts` reads it), on whose first texts every product is calibrated and on the
+    next ones the int8 model's agreement with the fp32 one is measured. Returns the model's
+    path and its record (``agreement`` among its keys when it was measured)."""
+    import json
+
+    from hpo.export.openvino import CALIBRATION_TEXTS, FAST_RECORD
+    from hpo.export.openvino import quantize as make
+    from hpo.final.predict import encode_texts
+
+    record = model_record(model_dir)  # a model folder, or the one-line error
+    calibration = None
+    if calibrate:
+        texts = read_texts(
+            calibrate,
+            model_dir,
+            text_column=text_column,
+            pair_column=pair_column,
+            command="quantize",
+        )[: 2 * CALIBRATION_TEXTS]
+        if not texts:
+            raise HpoError(f"quantize: --calibrate {calibrate} has no texts.")
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        calibration = encode_texts(tokenizer, record, texts)
+    path = make(model_dir, calibration=calibration)
+    return path, json.loads((path.parent / FAST_RECORD).read_text(encoding="utf-8"))
+
+
+def _check_seeds(seeds: int) -> None:
+    if seeds < 1:
+        raise HpoError(f"--seeds must be >= 1, got {seeds}.")

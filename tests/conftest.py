@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tiny import build_model, synthetic_reviews, write_jsonl
+
+from hpo.final.record import ModelRecord
 
 REPO = Path(__file__).resolve().parent.parent
 # The benchmarks run as scripts with bench/ first on sys.path (bench/_record.py); their tests
@@ -110,3 +113,13 @@ _DELETE = object()
 def delete() -> object:
     """Marker for ``make_config``: remove this key from the base config."""
     return _DELETE
+
+
+@pytest.fixture
+def folder(tmp_path: Path, tiny_models) -> Path:
+    """A final model folder: a copy of the tiny untrained model with a head+tail record at 48
+    tokens (the final stage's and the export's tests)."""
+    out = tmp_path / "model"
+    shutil.copytree(tiny_models["bert"], out)
+    ModelRecord(max_length=48, truncation="head+tail", labels=("neg", "pos")).write(out)
+    return out

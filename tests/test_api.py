@@ -72,7 +72,7 @@ def test_plan_budget_from_the_default_config(tiny_models, tiny_data, tmp_path: P
     assert plan.budget_seconds == 180 and plan.total_seconds <= 180
     assert {c.key for c in plan.choices} >= {"data.max_length", "study.n_trials"}
     assert not (tmp_path / "storage").exists() and not (tmp_path / "runs").exists()
-    with pytest.raises(hpo.ConfigError, match=r"study\.budget is not set"):
+    with pytest.raises(hpo.ConfigError, match=r"a plan needs a budget: pass --budget"):
         hpo.plan_budget(hpo.load_config(None, data=tiny_data, model=str(tiny_models["bert"])))
 
 

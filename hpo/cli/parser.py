@@ -56,6 +56,15 @@ def _add_search_args(parser: argparse.ArgumentParser, *, optional: bool = False)
     parser.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hpo-tune")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all subcommands."""
     return _build()[0]
@@ -74,6 +83,7 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         "(Trainer.hyperparameter_search + Optuna).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"hpo {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -202,9 +212,9 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
 
     p = sub.add_parser(
         "predict",
-        help="label new reviews with a final model (one JSON line each)",
-        description="Print {label, probability, text} as one JSON line per review, truncated "
-        "the way the model was trained.",
+        help="label new texts with a final model (one JSON line each)",
+        description="Print {label, probability, text} as one JSON line per text (or pair), "
+        "truncated the way the model was trained.",
     )
     p.add_argument(
         "model_dir", help="a model folder written by hpo retrain (runs/<study>/final/model)"
@@ -221,7 +231,7 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
     p.add_argument(
         "--batch-size",
         type=int,
-        help="reviews per forward pass (default 32, 16 with --fast); lower it if memory is short",
+        help="texts per forward pass (default 32, 16 with --fast); lower it if memory is short",
     )
     p.add_argument(
         "--fast",

@@ -4,7 +4,7 @@ class, per text (or text pair), cut the way the model was trained."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ class Predictor:
     """A saved model with its tokenizer and record, loaded once: label texts (or pairs) cut
     exactly as in training (same tokenizer, ``max_length`` and truncation, pairs as pairs).
 
-    ``fast``: score with the int8 model ``hpo quantize`` wrote (:mod:`hpo.final.fast`)
+    ``fast``: score with the int8 model ``hpo quantize`` wrote (:mod:`hpo.export.openvino`)
     instead of the PyTorch weights. Either way texts are batched by length within chunks of
     :data:`CHUNK_BATCHES` batches (less padding), and answered in their own order.
     """
@@ -70,7 +70,7 @@ class Predictor:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
             if fast:
-                from hpo.final.fast import FastScorer
+                from hpo.export.openvino import FastScorer
 
                 self.id2label = AutoConfig.from_pretrained(str(self.model_dir)).id2label
                 self._scorer: Any = FastScorer(self.model_dir)
@@ -115,16 +115,8 @@ class Predictor:
         chunk = batch_size * CHUNK_BATCHES
         for start in range(0, len(texts), chunk):
             part = texts[start : start + chunk]
-            firsts = [t[0] if isinstance(t, tuple) else t for t in part]
-            seconds = [t[1] for t in part if isinstance(t, tuple)] if pair_column else None
-            ids = encode(
-                self.tokenizer,
-                firsts,
-                seconds,
-                max_length=record.max_length,
-                truncation=record.truncation,
-                head_fraction=record.head_fraction,
-            )
+            firsts, seconds = split_pairs(part, pairs=bool(pair_column))
+            ids = encode_texts(self.tokenizer, record, part)
             probs = self._probabilities(ids, batch_size)
             for i, row in enumerate(probs):
                 best = int(row.argmax())
@@ -167,6 +159,30 @@ class Predictor:
 #: there, one a core; bench/predict_speed.py measures both sizes).
 BATCH_SIZE = 32
 FAST_BATCH_SIZE = 16
+
+
+def split_pairs(texts: Sequence[Text], *, pairs: bool) -> tuple[list[str], list[str] | None]:
+    """The first texts and (for a pair model) the second ones of ``texts``."""
+    firsts = [t[0] if isinstance(t, tuple) else t for t in texts]
+    return firsts, ([t[1] for t in texts if isinstance(t, tuple)] if pairs else None)
+
+
+def encode_texts(
+    tokenizer: Any, record: ModelRecord, texts: Sequence[Text]
+) -> dict[str, list[list[int]]]:
+    """``texts`` (or ``(text, pair)`` tuples) as the model of ``record`` was trained to read
+    them: its length, truncation and head share, pairs as pairs. Unpadded token ids."""
+    firsts, seconds = split_pairs(texts, pairs=bool(record.text_pair_column))
+    return encode(
+        tokenizer,
+        firsts,
+        seconds,
+        max_length=record.max_length,
+        truncation=record.truncation,
+        head_fraction=record.head_fraction,
+    )
+
+
 #: Texts are sorted by length within chunks of this many batches: less padding, and answers
 #: still stream out chunk by chunk.
 CHUNK_BATCHES = 32

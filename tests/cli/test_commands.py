@@ -201,7 +201,7 @@ def test_predict_batch_size_has_help(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     out = capsys.readouterr().out
-    assert "reviews per forward pass" in out
+    assert "texts per forward pass" in out
 
 
 @pytest.mark.slow
@@ -236,3 +236,33 @@ def test_the_notes_reproduce_command_resumes_the_same_study(
     assert f"study 't' in {storage}: best trial 0" in capsys.readouterr().out
     assert len(optuna.load_study(study_name="t", storage=storage).trials) == 1
     assert list(elsewhere.iterdir()) == [], "nothing under the new current folder"
+
+
+def test_every_command_goes_through_the_api() -> None:
+    """One front door: a command calls :mod:`hpo.api` and prints. What a command may import
+    from hpo beside the API is what it needs to parse and print (the error tree, paths to
+    name, the plan's table, the Slurm job's options), never a stage."""
+    import ast
+    import inspect
+
+    import hpo.cli.commands as commands
+
+    printing = {"hpo", "hpo.errors", "hpo.runs", "hpo.plan.table", "hpo.config.budget"}
+    parsing = {("hpo.search.launch", "SlurmJob")}
+    tree = ast.parse(inspect.getsource(commands))
+    stages = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hpo"):
+            for alias in node.names:
+                if node.module not in printing and (node.module, alias.name) not in parsing:
+                    stages.append(f"{node.module}.{alias.name}")
+    assert not stages, f"commands that reach past hpo.api into a stage: {stages}"
+    called = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "api"
+    }
+    assert {"run", "run_search", "plan_budget", "retrain", "quantize", "predict"} <= called

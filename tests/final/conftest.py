@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from hpo.api import load_config
-from hpo.final.record import ModelRecord
 from hpo.search.loop import run_search
 
 #: Epochs enough for the tiny model to learn, so the final stage has a best trial worth testing.
@@ -21,12 +19,3 @@ def searched(make_config) -> Path:
     path = make_config(LEARNS)
     run_search(load_config(path), quiet=True)
     return path
-
-
-@pytest.fixture
-def folder(tmp_path: Path, tiny_models) -> Path:
-    """A copy of the tiny untrained model with a head+tail record at 48 tokens."""
-    out = tmp_path / "model"
-    shutil.copytree(tiny_models["bert"], out)
-    ModelRecord(max_length=48, truncation="head+tail", labels=("neg", "pos")).write(out)
-    return out

@@ -29,6 +29,9 @@ LAYERS: list[set[str]] = [
     {"pipeline"},
     {"report"},
     {"final"},
+    # After the final stage in time, below it in imports: the final model's predictor
+    # serves through the exported graph.
+    {"export"},
     {"plan"},
     {"search"},
     {"train"},

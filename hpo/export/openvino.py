@@ -1,6 +1,6 @@
 """Fast CPU scoring: the final model with int8 weights, run by OpenVINO.
 
-``hpo quantize MODEL_DIR`` exports the model with PyTorch's own ONNX exporter, checks that
+``hpo quantize MODEL_DIR`` exports the model to ONNX (:mod:`hpo.export.onnx`), checks that
 OpenVINO computes PyTorch's logits from that graph, quantizes it to int8 with NNCF and writes
 ``MODEL_DIR/openvino/`` with a record of what it was made from. Two ways to int8:
 
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from hpo.errors import HpoError, ModelError
+from hpo.export.onnx import INSTALL, export, weights_fingerprint
 from hpo.runs import write_atomically
 
 logger = logging.getLogger(__name__)
@@ -39,21 +40,12 @@ logger = logging.getLogger(__name__)
 FAST_DIR = "openvino"
 FAST_MODEL = "model.xml"
 FAST_RECORD = "source.json"
-#: The ONNX opset the export targets (OpenVINO's ONNX reader has taken it for years).
-OPSET = 17
 #: How far OpenVINO's fp32 logits from the exported graph may be from PyTorch's on the check
 #: texts: float rounding in another order of operations, far below what changes a prediction.
 EXACT = 1e-3
 #: Calibration takes at most this many texts of the file; up to as many others are held out
 #: to measure the quantized model's agreement with the fp32 one.
 CALIBRATION_TEXTS = 300
-_INSTALL = "pip install 'hpo-tune[fast]'"
-#: Texts of several lengths, padded as one batch, for the export and its check.
-_SAMPLE = [
-    "an example text",
-    "another one, somewhat longer than the first, with punctuation and a number: 42.",
-    "short",
-]
 
 
 def _require() -> Any:
@@ -61,24 +53,9 @@ def _require() -> Any:
         import openvino
     except ImportError:
         raise HpoError(
-            f"fast CPU scoring needs OpenVINO, which is not installed: {_INSTALL}."
+            f"fast CPU scoring needs OpenVINO, which is not installed: {INSTALL}."
         ) from None
     return openvino
-
-
-def weights_fingerprint(model_dir: Path) -> str:
-    """What the exported model was made from: the weight file's size and first and last MiB
-    (hashing all of a large file at every predict would cost more than it checks)."""
-    weights = model_dir / "model.safetensors"
-    if not weights.is_file():
-        raise ModelError(f"{model_dir}: no weights (model.safetensors) to export.")
-    size = weights.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with weights.open("rb") as fh:
-        digest.update(fh.read(2**20))
-        fh.seek(max(0, size - 2**20))
-        digest.update(fh.read(2**20))
-    return digest.hexdigest()[:20]
 
 
 def texts_fingerprint(encoded: dict[str, list[list[int]]]) -> str:
@@ -152,54 +129,6 @@ def _current(out: Path, source: dict[str, Any]) -> bool:
     return files and all(made.get(k) == v for k, v in source.items())
 
 
-def export(folder: Path, path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Export the model of ``folder`` to ONNX at ``path`` in fp32, batch and length dynamic.
-
-    Returns the padded sample batch it was traced on (the graph's inputs, in the order of the
-    model's ``forward``) and PyTorch's logits for it, to hold the graph to."""
-    import inspect
-
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    try:
-        import onnx  # noqa: F401  (the exporter writes through it)
-    except ImportError:
-        raise HpoError(f"exporting to ONNX needs the onnx package: {_INSTALL}.") from None
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(folder), attn_implementation="eager"
-    )
-    model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    sample = tokenizer(_SAMPLE, padding=True, return_tensors="pt")
-    # The exporter passes its inputs by position: in the order of ``forward``'s parameters,
-    # not the tokenizer's (BERT's tokenizer lists token_type_ids before attention_mask, its
-    # forward the other way round, and a graph fed them swapped scores wrongly, silently).
-    names = [n for n in inspect.signature(model.forward).parameters if n in sample]
-    axes = {n: {0: "batch", 1: "tokens"} for n in names} | {"logits": {0: "batch"}}
-    with torch.inference_mode():
-        torch.onnx.export(
-            model,
-            tuple(sample[n] for n in names),
-            str(path),
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    batch = {n: sample[n].numpy().astype(np.int64) for n in names}
-    return batch, _torch_logits(model, batch)
-
-
-def _torch_logits(model: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
-    import torch
-
-    with torch.inference_mode():
-        logits = model(**{n: torch.from_numpy(v) for n, v in batch.items()}).logits
-    return logits.float().numpy()
-
-
 def _dynamic_group(folder: Path) -> int:
     """How many activations share a scale when OpenVINO quantizes them at run time: one
     hidden vector's worth (it divides every linear layer's input width in the transformer
@@ -218,7 +147,7 @@ def _int8(
         import nncf
     except ImportError:
         raise HpoError(
-            f"quantizing to int8 needs NNCF, which is not installed: {_INSTALL}."
+            f"quantizing to int8 needs NNCF, which is not installed: {INSTALL}."
         ) from None
     nncf.set_log_level(logging.ERROR)
     if not calibration:

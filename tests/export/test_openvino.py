@@ -16,10 +16,10 @@ pytest.importorskip("onnx")
 
 import openvino
 
-import hpo.final.fast as fast
+import hpo.export.onnx as onnx_export
 from hpo.data.truncation import encode
 from hpo.errors import ModelError
-from hpo.final.fast import FAST_DIR, FAST_MODEL, FAST_RECORD, export, quantize
+from hpo.export.openvino import FAST_DIR, FAST_MODEL, FAST_RECORD, quantize
 from hpo.final.predict import Predictor
 
 TEXTS = ["a great and moving film", "awful boring mess", "fine", "the plot was dull " * 20]
@@ -49,32 +49,6 @@ def _calibration(folder: Path, n: int) -> dict[str, list[list[int]]]:
     texts = [" ".join(rng.choice(words, size=rng.integers(3, 60))) for _ in range(n)]
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     return encode(tokenizer, texts, max_length=48, truncation="head+tail")
-
-
-def test_the_exported_graph_computes_what_the_pytorch_model_does(
-    folder: Path, tmp_path: Path
-) -> None:
-    """fp32 against fp32, on a padded batch of other lengths than the export's sample: only
-    float rounding may differ. A graph fed its inputs in the wrong order (the attention mask
-    as token types) differs far beyond that."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    sample, _ = export(folder, tmp_path / "model.onnx")
-    names = list(sample)
-    assert names == ["input_ids", "attention_mask", "token_type_ids"]
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    assert (batch["attention_mask"] == 0).any() and (batch["token_type_ids"] == 0).all()
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
-    with torch.inference_mode():
-        expected = model(**batch).logits.numpy()
-    core = openvino.Core()
-    compiled = core.compile_model(
-        str(tmp_path / "model.onnx"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
-    )
-    got = compiled({n: batch[n].numpy() for n in names})[0]
-    assert np.abs(got - expected).max() < 1e-4, np.abs(got - expected).max()
 
 
 def test_the_int8_model_scores_like_the_pytorch_one(folder: Path) -> None:
@@ -160,8 +134,8 @@ def test_predict_fast_from_the_command_line(folder: Path, tmp_path: Path, capsys
 def test_an_export_that_computes_otherwise_is_refused(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = fast._torch_logits
-    monkeypatch.setattr(fast, "_torch_logits", lambda m, b: real(m, b) + 0.5)
+    real = onnx_export.torch_logits
+    monkeypatch.setattr(onnx_export, "torch_logits", lambda m, b: real(m, b) + 0.5)
     with pytest.raises(ModelError, match=r"computes other logits than PyTorch .* plain"):
         quantize(folder)
     assert not (folder / FAST_DIR / FAST_MODEL).exists()
