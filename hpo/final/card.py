@@ -15,11 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from hpo.data.truncation import describe
 from hpo.final.record import ModelRecord
-from hpo.final.scoring import mcnemar
+from hpo.final.scoring import Verdict
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
@@ -28,8 +26,6 @@ if TYPE_CHECKING:
 CARD_FILE = "README.md"
 #: Hub ids of the packaged backbones (``model.name: packaged:...``), for ``base_model``.
 PACKAGED_HUB_IDS = {"all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
-#: Significance level the card's paired test is read at (the report's).
-ALPHA = 0.05
 
 
 def base_model(name: str) -> str | None:
@@ -227,21 +223,13 @@ def _paired(
     """McNemar's test against TF-IDF on the same examples, where both predictions are known."""
     if not classical or test_labels is None:
         return []
-    truth = np.asarray(test_labels)
-    ours, theirs = metrics.get("predictions"), classical.get("predictions")
-    if not ours or not theirs or len(ours) != len(truth) or len(theirs) != len(truth):
+    test = Verdict.paired(metrics.get("predictions"), classical.get("predictions"), test_labels)
+    if test is None:
         return []
-    test = mcnemar(np.asarray(ours) == truth, np.asarray(theirs) == truth)
-    p = test["p_value"]
-    better = test["a_only"] > test["b_only"]
-    if p < ALPHA:
-        verdict = "better than" if better else "worse than"
-    else:
-        verdict = "not significantly different from"
     return [
-        f"Against TF-IDF on the same examples: {test['a_only']:,} right only by this model, "
-        f"{test['b_only']:,} only by TF-IDF; McNemar's exact test p = {p:.2g}: this model is "
-        f"{verdict} the classical baseline at the {ALPHA:g} level.",
+        f"Against TF-IDF on the same examples: {test.a_only:,} right only by this model, "
+        f"{test.b_only:,} only by TF-IDF; McNemar's exact test p = {test.p_value:.2g}: this "
+        f"model is {test.a_is()} the classical baseline at the {test.level} level.",
         "",
     ]
 

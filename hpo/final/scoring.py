@@ -5,6 +5,7 @@ McNemar's paired test of two models on the same examples."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,60 @@ def mcnemar(correct_a: Any, correct_b: Any) -> dict[str, Any]:
     discordant = a_only + b_only
     p_value = binomtest(a_only, discordant, 0.5).pvalue if discordant else 1.0
     return {"n": int(a.size), "a_only": a_only, "b_only": b_only, "p_value": float(p_value)}
+
+
+#: The level every paired test of hpo is read at: the model card, the report and its findings.
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """McNemar's exact test of model *a* against model *b* on the same test examples, and how it
+    reads: the one place for the test, its level and its sentence."""
+
+    #: Paired examples.
+    n: int
+    #: Examples only *a* got right, and only *b*.
+    a_only: int
+    b_only: int
+    #: Two-sided p-value.
+    p_value: float
+    alpha: float = ALPHA
+
+    @classmethod
+    def paired(cls, predictions_a: Any, predictions_b: Any, labels: Any) -> Verdict | None:
+        """The test of two models' predictions against ``labels``; None where either has no
+        prediction for every example (an old results file, another test split)."""
+        truth = np.asarray(labels)
+        if predictions_a is None or predictions_b is None or not len(truth):
+            return None
+        a, b = np.asarray(predictions_a), np.asarray(predictions_b)
+        if a.shape != truth.shape or b.shape != truth.shape:
+            return None
+        return cls(**mcnemar(a == truth, b == truth))
+
+    @property
+    def significant(self) -> bool:
+        """Whether the difference is significant at :attr:`alpha`."""
+        return self.p_value < self.alpha
+
+    @property
+    def level(self) -> str:
+        """The level in words: ``5%``."""
+        return f"{self.alpha:.0%}"
+
+    def a_is(self) -> str:
+        """*a* against *b*: ``better than``, ``worse than`` or ``not significantly different
+        from``."""
+        if not self.significant:
+            return "not significantly different from"
+        return "better than" if self.a_only > self.b_only else "worse than"
+
+    def reading(self) -> str:
+        """What the test says, as the end of a sentence."""
+        if self.significant:
+            return f"the difference is significant at the {self.level} level."
+        return f"not significant at the {self.level} level; the difference could be chance."
 
 
 #: Resamples of the bootstrap confidence interval.

@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
 from hpo.final.card import write_card
-from hpo.final.scoring import mcnemar
+from hpo.final.scoring import Verdict
 from hpo.report.classes import confusion_lines, per_class_table
 from hpo.report.outcome import budget_lines, verdict_lines
 from hpo.report.plots import confusion_figure, plot_study, pyplot, score_figure
@@ -89,8 +88,6 @@ def _seconds(x: float) -> str:
 
 #: Below this many complete trials, parameter importances are shown with a caveat.
 IMPORTANCE_MIN_TRIALS = 10
-#: Significance level of the paired test.
-ALPHA = 0.05
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -168,19 +165,14 @@ def paired_comparison(
             f"{hi[0].upper() + hi[1:]} scores {abs(100 * diff):.2f} points higher than {lo} "
             f"({_pct(hi_acc)} vs {_pct(lo_acc)})."
         )
-    if "predictions" not in a or "predictions" not in b or len(a["predictions"]) != len(labels):
+    test = Verdict.paired(a.get("predictions"), b.get("predictions"), labels)
+    if test is None:
         return head + " No per-example predictions were recorded, so no paired test."
-    labels = np.asarray(labels)
-    test = mcnemar(np.asarray(a["predictions"]) == labels, np.asarray(b["predictions"]) == labels)
     counts = (
-        f"McNemar's exact test on the {test['n']} paired test examples: {test['a_only']} right "
-        f"only by {name_a}, {test['b_only']} only by {name_b}, p = {test['p_value']:.3g}"
+        f"McNemar's exact test on the {test.n} paired test examples: {test.a_only} right "
+        f"only by {name_a}, {test.b_only} only by {name_b}, p = {test.p_value:.3g}"
     )
-    if test["p_value"] < ALPHA:
-        verdict = f": the difference is significant at the {ALPHA:.0%} level."
-    else:
-        verdict = f": not significant at the {ALPHA:.0%} level; the difference could be chance."
-    return f"{head} {counts}{verdict}"
+    return f"{head} {counts}: {test.reading()}"
 
 
 def write_report(

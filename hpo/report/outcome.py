@@ -6,14 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from hpo.config.budget import format_minutes
-from hpo.final.scoring import mcnemar
+from hpo.final.scoring import Verdict
 from hpo.plan.table import planned_against_actual
 
-#: Significance level of the paired test (as in the score comparisons).
-ALPHA = 0.05
 #: Below this many training examples per class on average, a fine-tuned model is short of data.
 FEW_PER_CLASS = 50
 
@@ -66,19 +62,14 @@ def verdict_lines(
     tuned, classical = results.get("tuned"), results.get("classical")
     if not tuned or not classical or "predictions" not in tuned or not len(labels):
         return []
-    truth = np.asarray(labels)
-    if "predictions" not in classical or len(classical["predictions"]) != len(truth):
-        return []
-    test = mcnemar(
-        np.asarray(tuned["predictions"]) == truth, np.asarray(classical["predictions"]) == truth
-    )
-    if tuned["accuracy"] > classical["accuracy"] and test["p_value"] < ALPHA:
+    test = Verdict.paired(tuned["predictions"], classical.get("predictions"), labels)
+    if test is None or (tuned["accuracy"] > classical["accuracy"] and test.significant):
         return []
     how = "scores below" if tuned["accuracy"] < classical["accuracy"] else "does not beat"
     causes = _causes(tuned, max_length=max_length, plan=plan, n_trials=n_trials)
     lines = [
         f"**The tuned model {how} the TF-IDF baseline here** ({100 * tuned['accuracy']:.2f}% "
-        f"against {100 * classical['accuracy']:.2f}%, McNemar p = {test['p_value']:.3g}). "
+        f"against {100 * classical['accuracy']:.2f}%, McNemar p = {test.p_value:.3g}). "
         + ("What this run can name:" if causes else "This run cannot name a cause."),
         "",
     ]

@@ -61,3 +61,26 @@ def test_mcnemar_counts_only_the_disagreements() -> None:
     assert mcnemar([1, 0], [1, 0])["p_value"] == 1.0
     with pytest.raises(ValueError, match="same examples"):
         mcnemar([1, 0], [1])
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        # 12 examples only a gets right, none only b: p = 2 * 0.5**12.
+        ([1] * 12 + [0] * 8, [0] * 20, ("better than", True)),
+        ([0] * 20, [1] * 12 + [0] * 8, ("worse than", True)),
+        ([1, 0, 1, 0] * 5, [0, 1, 0, 1] * 5, ("not significantly different from", False)),
+    ],
+)
+def test_the_verdict_reads_the_paired_test_at_one_level(
+    a: list[int], b: list[int], expected: tuple[str, bool]
+) -> None:
+    from hpo.final.scoring import ALPHA, Verdict
+
+    labels = [1] * 20
+    verdict = Verdict.paired(a, b, labels)
+    assert verdict is not None and verdict.alpha == ALPHA
+    assert (verdict.a_is(), verdict.significant) == expected
+    assert ("could be chance" in verdict.reading()) is not verdict.significant
+    assert Verdict.paired(a[:-1], b, labels) is None  # predictions of another test split
+    assert Verdict.paired(None, b, labels) is None  # an old results file without them
