@@ -22,6 +22,7 @@ from hpo.config.space import check_contains
 from hpo.errors import ConfigError, config_source
 from hpo.runs import write_atomically
 from hpo.search.trials import best_trial, peak_epoch
+from hpo.train.trial_record import EVALS_ATTR
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig, ParamSpec
@@ -69,7 +70,7 @@ def export_document(study: optuna.Study, config: HpoConfig) -> dict[str, Any]:
             "metric": config.study.metric,
             "validation_value": trial.value,
             "peak_epoch": peak_epoch(trial),
-            "evals": trial.user_attrs.get("evals", []),
+            "evals": trial.user_attrs.get(EVALS_ATTR, []),
             "model": config.model.name,
             "dataset": config.data.path or config.data.dataset,
             "data_fingerprint": study.user_attrs.get("data_fingerprint"),

@@ -35,6 +35,7 @@ from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import KEEP_WHOLE, LENGTHS, MARGIN, make_plan
 from hpo.plan.profile import DataProfile, profile_data
 from hpo.runs import write_atomically
+from hpo.train.trial_record import TrialRecord
 
 if TYPE_CHECKING:
     import optuna
@@ -200,11 +201,11 @@ def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
 
     train, score = [], []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        attrs = trial.user_attrs
-        if attrs.get("samples_trained") and attrs.get("step_seconds"):
-            train.append(attrs["step_seconds"] / attrs["samples_trained"])
-        if attrs.get("samples_scored") and attrs.get("eval_seconds"):
-            score.append(attrs["eval_seconds"] / attrs["samples_scored"])
+        training, scoring = TrialRecord.of(trial).seconds_per_example()
+        if training is not None:
+            train.append(training)
+        if scoring is not None:
+            score.append(scoring)
     if not train or not score:
         return None
     return statistics.median(train), statistics.median(score)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from optuna.trial import TrialState
 
+from hpo.train.trial_record import TrialRecord
+
 if TYPE_CHECKING:
     import optuna
 
@@ -66,11 +68,11 @@ def shortest_trial(study: optuna.Study, fewest_epochs: float) -> float | None:
     trials that ran whole (None before any did)."""
     per_epoch = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        evals = trial.user_attrs.get("evals") or []
-        wall = trial.user_attrs.get("wall_seconds")
-        if not evals or not wall or "cut_by_budget" in trial.user_attrs:
+        record = TrialRecord.of(trial)
+        wall = record.measured.get("wall_seconds")
+        if not record.evals or not wall or record.cut_by_budget is not None:
             continue
-        per_epoch.append(wall / max(evals[-1]["epoch"], 1e-6))
+        per_epoch.append(wall / max(record.evals[-1].epoch, 1e-6))
     if not per_epoch:
         return None
     return statistics.median(per_epoch) * fewest_epochs

@@ -44,6 +44,7 @@ from hpo.search.trials import (
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
 from hpo.train.trainer import build_trainer
+from hpo.train.trial_record import REFERENCE_ATTR
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig, StudySection
@@ -102,7 +103,7 @@ def open_and_seed(
         )
         if params:
             # skip_if_exists: two workers starting on an empty study enqueue it once.
-            study.enqueue_trial(params, user_attrs={"reference": True}, skip_if_exists=True)
+            study.enqueue_trial(params, user_attrs={REFERENCE_ATTR: True}, skip_if_exists=True)
             logger.info("Enqueued the reference setup as trial 0: %s", params)
     layout = RunLayout.of(config)
     write_atomically(layout.config_file, config.to_yaml(absolute=True))
@@ -282,7 +283,7 @@ def _logged(hp_space: Any, started: list[int], study: optuna.Study, target: int)
             frozen = study.get_trials(deepcopy=False)[trial.number]
             retry = frozen.system_attrs.get("failed_trial")
             again = f", rerun of trial {retry}" if retry is not None else ""
-            ref = ", the reference setup" if trial.user_attrs.get("reference") else ""
+            ref = ", the reference setup" if trial.user_attrs.get(REFERENCE_ATTR) else ""
             logger.info(
                 "Trial %d started (%d/%d finished%s%s): %s",
                 trial.number,

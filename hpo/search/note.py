@@ -14,6 +14,7 @@ from hpo.config.schema import METRICS
 from hpo.errors import StorageError
 from hpo.search.storage import DATA_IDENTITY_ATTR, stored_config
 from hpo.search.trials import best_trial, peak_epoch
+from hpo.train.trial_record import TrialRecord
 
 #: Study user attr: the absolute path of the study's saved config (runs/<study>/config.yaml).
 CONFIG_FILE_ATTR = "config_file"
@@ -47,7 +48,7 @@ def study_note(study: optuna.Study) -> str:
         lines += ["No trial has completed yet."]
     else:
         epoch = peak_epoch(best)
-        seen = [e["samples_seen"] for e in best.user_attrs.get("evals", []) if e["epoch"] == epoch]
+        seen = [e.samples_seen for e in TrialRecord.of(best).evals if e.epoch == epoch]
         lines += [
             f"## Best trial so far: #{best.number}, {metric} {best.value:.4f}",
             "",

@@ -31,7 +31,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo.errors import HpoError
-from hpo.train.failure import FAIL_REASON_ATTR
+from hpo.train.trial_record import FAIL_REASON_ATTR, TrialRecord
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +236,10 @@ def fail_reason(study: optuna.Study, trial: FrozenTrial) -> str | None:
     """Why a FAILED trial failed: the error its worker recorded on it, or, for a trial failed
     for a lost heartbeat (which can no longer be written to), the study user attr
     ``fail_reason.<number>`` the heartbeat check wrote."""
-    if trial.user_attrs.get("surplus"):  # hpo.search.trials.check_not_surplus, before training
+    record = TrialRecord.of(trial)
+    if record.surplus:  # hpo.search.trials.check_not_surplus, before training
         return "surplus: the study was full when this trial started; it never trained"
-    return trial.user_attrs.get(FAIL_REASON_ATTR) or study.user_attrs.get(
-        f"{FAIL_REASON_ATTR}.{trial.number}"
-    )
+    return record.fail_reason or study.user_attrs.get(f"{FAIL_REASON_ATTR}.{trial.number}")
 
 
 def database_lost(exc: BaseException) -> DatabaseUnreachable | None:

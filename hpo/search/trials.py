@@ -10,6 +10,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpo.errors import StorageError
+from hpo.train.trial_record import SURPLUS_ATTR, TrialRecord
 
 
 def count_states(study: optuna.Study) -> dict[TrialState, int]:
@@ -27,13 +28,7 @@ def finished(counts: dict[TrialState, int]) -> int:
 
 def peak_epoch(trial: optuna.trial.FrozenTrial) -> float:
     """The epoch (fraction allowed) of the trial's best evaluation: the model it keeps."""
-    evals = trial.user_attrs.get("evals") or []
-    if not evals:
-        return float(trial.params.get("num_train_epochs", 1))
-    # Earliest of equal bests; "accuracy" is the value of evaluations recorded before
-    # study.metric existed.
-    best = max(evals, key=lambda e: (e.get("value", e.get("accuracy")), -e["epoch"]))
-    return float(best["epoch"])
+    return TrialRecord.of(trial).peak_epoch()
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
@@ -67,7 +62,7 @@ def check_not_surplus(trial: Any, max_trials: int) -> None:
         t for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number
     ]
     if len(before) >= max_trials:
-        trial.set_user_attr("surplus", True)
+        trial.set_user_attr(SURPLUS_ATTR, True)
         raise SurplusTrialError(
             f"trial {trial.number} is surplus: {len(before)} earlier trials already finished or "
             f"running for n_trials={max_trials}; it was not trained"

@@ -11,11 +11,9 @@ import logging
 from typing import Any
 
 from hpo.errors import DiskFull, HpoError
+from hpo.train.trial_record import FAIL_REASON_ATTR
 
 logger = logging.getLogger(__name__)
-
-#: User attr of a FAILED trial: the error that ended it, one line.
-FAIL_REASON_ATTR = "fail_reason"
 
 
 def note_failure(trial: Any, exc: BaseException) -> None:

@@ -43,6 +43,12 @@ from hpo.train.memory import memory_mb, release_heap
 from hpo.train.model import make_model_init
 from hpo.train.objective import Objective, make_compute_metrics, objective_for, objective_value
 from hpo.train.tracking import Tracking, tracking_for
+from hpo.train.trial_record import (
+    CUT_BY_BUDGET_ATTR,
+    EVALS_ATTR,
+    PRUNED_AT_ATTR,
+    Measurements,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -182,7 +188,7 @@ class HpoTrainer(Trainer):
 
         if not hasattr(trial, "study"):  # FixedTrial: a replay, nothing to report to
             return
-        trial.set_user_attr("evals", self.eval_history)
+        trial.set_user_attr(EVALS_ATTR, self.eval_history)
         trial.report(value, record["samples_seen"])
         # At the last evaluation the trial has paid for all its training: pruning it then saves
         # nothing and would throw a finished result away.
@@ -201,7 +207,7 @@ class HpoTrainer(Trainer):
                 self.objective_metric.title,
                 self.best_objective,
             )
-            trial.set_user_attr("cut_by_budget", record["samples_seen"])
+            trial.set_user_attr(CUT_BY_BUDGET_ATTR, record["samples_seen"])
             self.control.should_training_stop = True
             return
         if not final and trial.should_prune():
@@ -212,7 +218,7 @@ class HpoTrainer(Trainer):
                 self.objective_metric.title,
                 value,
             )
-            trial.set_user_attr("pruned_at_samples", record["samples_seen"])
+            trial.set_user_attr(PRUNED_AT_ATTR, record["samples_seen"])
             self.callback_handler.on_train_end(self.args, self.state, self.control)
             raise optuna.TrialPruned(
                 f"{self.objective_metric.title} {value:.4f} at {record['samples_seen']} "
@@ -285,32 +291,30 @@ class HpoTrainer(Trainer):
             * self.args.train_batch_size
             * self.args.gradient_accumulation_steps
         )
-        attrs = {
-            "evals": self.eval_history,
+        trial.set_user_attr(EVALS_ATTR, self.eval_history)
+        Measurements(
             # What the budget planner re-plans the final stage from: per-example seconds.
-            "samples_trained": samples,
-            "samples_scored": len(self.eval_history) * len(self.eval_dataset or ()),
-            "train_runtime": round(metrics.get("train_runtime", runtime), 3),
-            "train_samples_per_second": round(
+            samples_trained=samples,
+            samples_scored=len(self.eval_history) * len(self.eval_dataset or ()),
+            train_runtime=round(metrics.get("train_runtime", runtime), 3),
+            train_samples_per_second=round(
                 metrics.get("train_samples_per_second", samples / runtime if runtime else 0.0), 3
             ),
-            "tokens_processed": self.tokens_processed,
-            "tokens_real": self.tokens_real,
-            "padding_efficiency": round(self.tokens_real / self.tokens_processed, 4)
+            tokens_processed=self.tokens_processed,
+            tokens_real=self.tokens_real,
+            padding_efficiency=round(self.tokens_real / self.tokens_processed, 4)
             if self.tokens_processed
             else None,
-            "step_seconds": round(timed["step_seconds"], 3),
-            "eval_seconds": round(timed["eval_seconds"], 3),
-            "wall_seconds": round(runtime, 3),
-            "rss_mb": round(rss, 1),
-            "peak_rss_mb": round(peak, 1),
+            step_seconds=round(timed["step_seconds"], 3),
+            eval_seconds=round(timed["eval_seconds"], 3),
+            wall_seconds=round(runtime, 3),
+            rss_mb=round(rss, 1),
+            peak_rss_mb=round(peak, 1),
             # The kernels the model ran (model.attn_implementation: auto decides).
-            "train_attn_implementation": train_kernel,
-            "eval_attn_implementation": eval_kernel,
-            "dropout_masks": self.kernels.dropout_masks,
-        }
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+            train_attn_implementation=train_kernel,
+            eval_attn_implementation=eval_kernel,
+            dropout_masks=self.kernels.dropout_masks,
+        ).write(trial)
 
 
 def build_trainer(

@@ -73,7 +73,7 @@ def test_clock_writes_planned_and_actual(tmp_path: Path) -> None:
 
 
 def _study(trials: list[dict]) -> SimpleNamespace:
-    frozen = [SimpleNamespace(user_attrs=attrs) for attrs in trials]
+    frozen = [SimpleNamespace(number=i, params={}, user_attrs=a) for i, a in enumerate(trials)]
     return SimpleNamespace(get_trials=lambda deepcopy=False, states=(): frozen)
 
 

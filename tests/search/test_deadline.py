@@ -16,8 +16,9 @@ from hpo.search.loop import run_search
 
 
 def _trial(wall: float, epoch: float, **attrs) -> SimpleNamespace:
+    evals = [{"epoch": epoch, "samples_seen": 100, "value": 0.5}]
     return SimpleNamespace(
-        user_attrs={"wall_seconds": wall, "evals": [{"epoch": epoch}], **attrs}, params={}
+        number=0, user_attrs={"wall_seconds": wall, "evals": evals, **attrs}, params={}
     )
 
 

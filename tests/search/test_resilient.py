@@ -25,7 +25,7 @@ from hpo.search.resilient import (
     is_connection_error,
 )
 from hpo.search.storage import fail_stale_trials, make_storage
-from hpo.train.failure import FAIL_REASON_ATTR
+from hpo.train.trial_record import FAIL_REASON_ATTR
 
 
 def _lost() -> OperationalError:

@@ -9,7 +9,8 @@ import optuna
 import pytest
 
 from hpo.errors import DataError, DiskFull
-from hpo.train.failure import FAIL_REASON_ATTR, fatal_for, note_failure
+from hpo.train.failure import fatal_for, note_failure
+from hpo.train.trial_record import FAIL_REASON_ATTR
 
 
 def test_the_first_line_of_the_error_is_kept() -> None:
