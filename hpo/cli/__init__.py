@@ -1,6 +1,7 @@
 """The command line: ``parser`` (subcommands and flags), ``commands`` (one thin function per
 subcommand), ``entry`` (``main``, the entry point: errors to one line, exit codes),
-``console`` (what a command prints) and ``threads`` (OpenMP settings made before torch loads).
+``console`` (what a command prints), ``threads`` (OpenMP settings made before torch loads)
+and ``__main__`` (``python -m hpo.cli``).
 
 Nothing in hpo imports this package.
 """

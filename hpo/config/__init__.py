@@ -1,6 +1,7 @@
 """The study config: what a study is (``schema``), how a file becomes one (``loader``, then
 ``validate``), the search space as Optuna distributions (``space``), Optuna's samplers and
-pruners (``samplers``), the reference setup (``reference``) and the field docs the docs site's
+pruners (``samplers``), the reference setup (``reference``), a wall-clock budget written as
+``45m`` (``budget``) and the field docs the docs site's
 reference is made of (``fields``).
 
 Below everything but :mod:`hpo.errors`: nothing here imports torch or Transformers.

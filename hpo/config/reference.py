@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hpo.config.space import check_contains
+from hpo.config.space import ParamSpec, check_contains
 from hpo.errors import ConfigError
-
-if TYPE_CHECKING:
-    from hpo.config.schema import ParamSpec
 
 #: The setup the project started from. Enqueued as trial 0 of every new study so the search is
 #: always measured against it (only the keys that are searched are enqueued).

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from hpo.config.reference import REFERENCE_PARAMS
+from hpo.config.space import ParamSpec
 
 #: Settings the search owns; a study config may not set them in ``training``.
 SEARCH_OWNED_TRAINING_KEYS = frozenset(
@@ -158,32 +159,6 @@ class DataSection:
     drop_test_overlap: bool = False
     #: Tokenized-dataset cache. Default: ``$XDG_CACHE_HOME/hpo`` (``~/.cache/hpo``).
     cache_dir: str | None = None
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One search-space entry, with Optuna's own argument names."""
-
-    #: ``float``, ``int`` or ``categorical``.
-    type: str
-    #: Lowest value of a ``float`` or ``int`` entry (inclusive).
-    low: int | float | None = None
-    #: Highest value of a ``float`` or ``int`` entry (inclusive); must be above ``low``.
-    high: int | float | None = None
-    #: Sample on a log scale (needs ``low`` > 0; not with ``step``).
-    log: bool = False
-    #: Grid of a ``float`` or ``int`` entry: only ``low + k * step`` is suggested.
-    step: int | float | None = None
-    #: The values of a ``categorical`` entry.
-    choices: list[Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The entry as plain data, without the keys it leaves unset (as a user writes it)."""
-        return {
-            key: value
-            for key, value in dataclasses.asdict(self).items()
-            if value is not None and not (key == "log" and not value)
-        }
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ exactly the values it was scored with.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from optuna.distributions import (
@@ -21,7 +23,32 @@ from hpo.errors import ConfigError
 if TYPE_CHECKING:
     import optuna
 
-    from hpo.config.schema import ParamSpec
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One search-space entry, with Optuna's own argument names."""
+
+    #: ``float``, ``int`` or ``categorical``.
+    type: str
+    #: Lowest value of a ``float`` or ``int`` entry (inclusive).
+    low: int | float | None = None
+    #: Highest value of a ``float`` or ``int`` entry (inclusive); must be above ``low``.
+    high: int | float | None = None
+    #: Sample on a log scale (needs ``low`` > 0; not with ``step``).
+    log: bool = False
+    #: Grid of a ``float`` or ``int`` entry: only ``low + k * step`` is suggested.
+    step: int | float | None = None
+    #: The values of a ``categorical`` entry.
+    choices: list[Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain data, without the keys it leaves unset (as a user writes it)."""
+        return {
+            key: value
+            for key, value in dataclasses.asdict(self).items()
+            if value is not None and not (key == "log" and not value)
+        }
+
 
 PARAM_TYPES = ("float", "int", "categorical")
 

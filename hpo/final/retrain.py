@@ -106,7 +106,7 @@ def train_and_test(
     for i in range(seeds):
         seed = base_seed + i
         logger.info(
-            "Final training %d/%d (seed %d): %s, stopping at epoch %.2f, on %d reviews",
+            "Final training %d/%d (seed %d): %s, stopping at epoch %.2f, on %d examples",
             i + 1,
             seeds,
             seed,

@@ -1,4 +1,5 @@
 """Fit the whole job to a time budget: the data's profile (``profile``), the machine's measured
-rates (``measure``), the plan itself, a pure function of both (``planner``), a budgeted run's
-clock and the final stage's re-plan (``budgeted``), and the plan as text (``table``).
+rates (``measure``) and their check against a short run now (``check``), the cost model
+(``costs``), the plan itself, a pure function of both (``planner``), what it decided and why
+(``decision``), a budgeted run's clock and the final stage's re-plan (``budgeted``), and the plan as text (``table``).
 """

@@ -15,7 +15,7 @@ def _value(value: Any) -> str:
 
 
 def render_plan(plan: Mapping[str, Any]) -> str:
-    """``plan`` (:meth:`hpo.plan.planner.Plan.to_dict`, or a ``plan.json``) as text tables."""
+    """``plan`` (:meth:`hpo.plan.decision.Plan.to_dict`, or a ``plan.json``) as text tables."""
     budget = plan["budget_seconds"]
     lines = [
         f"Plan for a budget of {format_minutes(budget)} "

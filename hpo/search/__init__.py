@@ -1,5 +1,6 @@
 """The search over a stored study: the loop of trials (``loop``), worker processes on one study
 (``workers``), a Slurm job array of workers (``launch``), Optuna storage and the study's
 identity (``storage``), a storage that outlives a lost database (``resilient``), counting
-trials and the best one (``trials``) and the dashboard's study note (``note``).
+trials and the best one (``trials``), whether a budgeted search starts another trial
+(``deadline``) and the dashboard's study note (``note``).
 """

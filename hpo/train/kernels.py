@@ -57,7 +57,7 @@ def training_attention(
 
 def _kernel_of(model: Any) -> str | None:
     # Transformers keeps the kernel in a private config attribute; no public getter exists.
-    # tests/test_private_apis.py fails clearly if a release renames it.
+    # tests/meta/test_private_apis.py fails clearly if a release renames it.
     return getattr(getattr(model, "config", None), "_attn_implementation", None)
 
 

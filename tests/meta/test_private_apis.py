@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 
 import torch
-from transformers import PretrainedConfig, Trainer
+from transformers import Trainer
 
 
 def _params(func: object) -> list[str]:
@@ -52,11 +52,39 @@ def test_train_applies_a_trial_through_hp_space() -> None:
 
 
 def test_model_config_keeps_its_attention_kernel() -> None:
-    """hpo.train.kernels reads the loaded kernel from ``config._attn_implementation`` (no public
-    getter exists) to switch back to it for evaluation."""
-    config = PretrainedConfig()
-    config._attn_implementation = "eager"
-    assert config._attn_implementation == "eager", "update hpo.train.kernels._kernel_of"
+    """hpo.train.kernels reads the kernel a model was loaded with from
+    ``config._attn_implementation`` (no public getter exists) to switch back to it for
+    evaluation: a model loaded with each kernel must say so there."""
+    from transformers import AutoModelForSequenceClassification, BertConfig
+
+    tiny = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
+    for kernel in ("eager", "sdpa"):
+        model = AutoModelForSequenceClassification.from_config(tiny, attn_implementation=kernel)
+        assert model.config._attn_implementation == kernel, (
+            "a model's config no longer keeps its attention kernel in _attn_implementation: "
+            "update hpo.train.kernels._kernel_of"
+        )
+
+
+def test_datasets_fingerprints_a_dataset() -> None:
+    """hpo.data.sources identifies the data a study searched by each split's
+    ``Dataset._fingerprint`` (no public getter): it must exist, be a string, and differ for
+    other contents, or a study would run on changed data without noticing."""
+    from datasets import Dataset
+
+    one = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
+    same = Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
+    other = Dataset.from_dict({"text": ["a", "c"], "label": [0, 1]})
+    assert isinstance(one._fingerprint, str), (
+        "datasets.Dataset._fingerprint changed: update hpo.data.sources.load_raw"
+    )
+    assert one._fingerprint == same._fingerprint != other._fingerprint
 
 
 def test_accelerate_keeps_the_original_forward_on_the_model() -> None:

@@ -55,10 +55,12 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def internal_imports(path: Path, modules: set[str], package: str) -> set[str]:
+def internal_imports(
+    path: Path, modules: set[str], package: str, *, annotations: bool = False
+) -> set[str]:
     """Modules of ``package`` (among ``modules``) that ``path`` imports, at the top or inside
-    functions; imports under ``if TYPE_CHECKING:`` (annotations only, never run) are left
-    out. ``from hpo.config import schema`` imports ``hpo.config.schema``."""
+    functions; imports under ``if TYPE_CHECKING:`` (annotations only, never run) count only
+    with ``annotations``. ``from hpo.config import schema`` imports ``hpo.config.schema``."""
     found: set[str] = set()
 
     def add(name: str) -> None:
@@ -68,7 +70,7 @@ def internal_imports(path: Path, modules: set[str], package: str) -> set[str]:
             found.add(name)
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not annotations:
             for child in node.orelse:
                 visit(child)
             return
@@ -88,13 +90,14 @@ def internal_imports(path: Path, modules: set[str], package: str) -> set[str]:
     return found
 
 
-def import_graph(package_dir: Path) -> dict[str, set[str]]:
-    """Module (dotted) -> the package's modules it imports."""
+def import_graph(package_dir: Path, *, annotations: bool = False) -> dict[str, set[str]]:
+    """Module (dotted) -> the package's modules it imports (with ``annotations``, those
+    imported for type hints only too)."""
     files = sorted(p for p in package_dir.rglob("*.py") if "_metrics" not in p.parts)
     names = {module_name(p, package_dir): p for p in files}
     modules = set(names)
     return {
-        name: internal_imports(path, modules, package_dir.name) - {name}
+        name: internal_imports(path, modules, package_dir.name, annotations=annotations) - {name}
         for name, path in names.items()
     }
 
@@ -157,6 +160,14 @@ def test_no_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def test_no_import_cycle_even_through_type_hints() -> None:
+    """A circle closed by imports under ``TYPE_CHECKING`` runs, but it still says two modules
+    each need the other: the type belongs in one of them, or below both."""
+    graph = import_graph(PACKAGE, annotations=True)
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle through type hints: " + " -> ".join(cycle or [])
+
+
 def test_imports_point_down_the_layers() -> None:
     graph = import_graph(PACKAGE)
     assert "hpo.config.schema" in graph["hpo.config.validate"], "the walk is broken"
@@ -204,6 +215,17 @@ def test_the_cycle_finder(
     for name, text in files.items():
         (package / f"{name}.py").write_text(text)
     assert find_cycle(import_graph(package)) == expected
+
+
+def test_the_cycle_finder_sees_type_hints_when_asked(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n"
+    )
+    (package / "b.py").write_text("from pkg import a\n")
+    assert find_cycle(import_graph(package)) is None
+    assert find_cycle(import_graph(package, annotations=True)) == ["pkg.a", "pkg.b", "pkg.a"]
 
 
 @pytest.mark.parametrize(
@@ -273,3 +295,18 @@ def test_test_files_have_unique_names() -> None:
         seen.setdefault(p.name, []).append(str(p.relative_to(TESTS)))
     twice = {name: paths for name, paths in seen.items() if len(paths) > 1}
     assert not twice, f"rename one of each (pytest imports test files by bare name): {twice}"
+
+
+def test_each_package_docstring_names_its_modules() -> None:
+    """A reader finds their room from the package's docstring: every module is named in it
+    (as ````module````)."""
+    missing = {}
+    for package in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()):
+        if package.name.startswith("_"):
+            continue
+        doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text())) or ""
+        absent = [m.stem for m in package.glob("*.py") if m.stem != "__init__"]
+        absent = [m for m in absent if f"``{m}``" not in doc]
+        if absent:
+            missing[package.name] = sorted(absent)
+    assert not missing, f"modules their package's docstring does not name: {missing}"
