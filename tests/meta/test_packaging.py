@@ -101,3 +101,17 @@ def test_ci_builds_its_own_environment_with_the_readme_commands() -> None:
     )
     assert 'pip install --quiet -e ".[offline,dev,postgres,fast,tracking,wandb]"' in ci
     assert "python3 -m pytest -q" in ci
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """What hpo is, the two commands, the test command, one results table and links: at most
+    150 lines; every other table belongs on the docs site's results pages."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines; move detail to docs/"
+    tables = sum(
+        1
+        for before, line in zip(lines, lines[1:])
+        if line.startswith("| ---") or line.startswith("| :--") or line.startswith("| --:")
+        if before.startswith("|")
+    )
+    assert tables <= 1, f"README.md has {tables} tables; results tables go to docs/results/"
