@@ -1,5 +1,6 @@
 """Fit the whole job to a time budget: the data's profile (``profile``), the machine's measured
 rates (``measure``) and their check against a short run now (``check``), the cost model
-(``costs``), the plan itself, a pure function of both (``planner``), what it decided and why
-(``decision``), a budgeted run's clock and the final stage's re-plan (``budgeted``), and the plan as text (``table``).
+(``costs``), every tuned number with its source (``constants``), the plan itself, a pure
+function of both (``planner``), what it decided and why (``decision``), a budgeted run's clock
+and the final stage's re-plan (``budgeted``), and the plan as text (``table``).
 """

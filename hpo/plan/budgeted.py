@@ -24,15 +24,15 @@ from hpo.config.budget import format_minutes, parse_budget
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
 from hpo.plan.check import (
-    MAX_CHECKS,
     RateCheck,
     check_rates,
     check_seconds,
     rates_seen_now,
 )
+from hpo.plan.constants import KEEP_WHOLE, LENGTHS, MARGIN, MAX_CHECKS
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
-from hpo.plan.planner import KEEP_WHOLE, LENGTHS, MARGIN, make_plan
+from hpo.plan.planner import make_plan
 from hpo.plan.profile import DataProfile, profile_data
 from hpo.runs import write_atomically
 from hpo.train.trial_record import TrialRecord

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo.plan.constants import CHECK_SECONDS, MAX_STEPS, MIN_STEPS, TOLERANCE
 from hpo.plan.measure import (
     WARMUP_STEPS,
     eval_batch_size,
@@ -39,15 +40,6 @@ if TYPE_CHECKING:
     from hpo.plan.profile import DataProfile
 
 logger = logging.getLogger(__name__)
-
-#: Seconds of timed training steps the check aims at (fewer steps where steps are long).
-CHECK_SECONDS = 20.0
-#: Fewest and most timed steps.
-MIN_STEPS, MAX_STEPS = 6, 40
-#: Ratios this close to 1 leave the rates as they are (the check has its own noise).
-TOLERANCE = 0.15
-#: Lengths checked at most for one plan.
-MAX_CHECKS = 3
 
 
 @dataclass(frozen=True)

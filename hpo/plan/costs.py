@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo.plan.constants import EVAL_OVERHEAD_SECONDS, PRUNED_SHARE, PRUNER_STARTUP
+
 if TYPE_CHECKING:
     from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
-
-#: Trials that run whole before the median pruner acts (study.pruner.n_startup_trials).
-PRUNER_STARTUP = 3
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,11 @@ def trial_seconds(
 ) -> float:
     evals = max(1, round(epochs * evals_per_epoch))
     # One storage round trip and a little bookkeeping per evaluation, beside the scoring.
-    return c.load + examples * epochs * c.train + evals * (eval_examples * c.eval + 0.5)
+    return (
+        c.load
+        + examples * epochs * c.train
+        + evals * (eval_examples * c.eval + EVAL_OVERHEAD_SECONDS)
+    )
 
 
 def search_seconds(
@@ -72,12 +75,11 @@ def search_seconds(
     eval_examples: int,
     evals_per_epoch: int,
 ) -> float:
-    """Expected seconds of ``trials`` trials: the first :data:`PRUNER_STARTUP` whole, and a
-    third of the rest pruned at their first evaluation (what the median pruner did on IMDb's
-    search: 3 of 10)."""
+    """Expected seconds of ``trials`` trials: the first :data:`PRUNER_STARTUP` whole, and
+    :data:`PRUNED_SHARE` of the rest pruned at their first evaluation."""
     mean_epochs = (epochs[0] + epochs[1]) / 2
     whole = trial_seconds(c, examples, mean_epochs, eval_examples, evals_per_epoch)
     first = trial_seconds(c, examples, 1 / evals_per_epoch, eval_examples, evals_per_epoch)
     startup = min(trials, PRUNER_STARTUP)
     rest = trials - startup
-    return startup * whole + rest * (2 / 3 * whole + 1 / 3 * first)
+    return startup * whole + rest * ((1 - PRUNED_SHARE) * whole + PRUNED_SHARE * first)

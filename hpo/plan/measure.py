@@ -26,22 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.data.tokenized import default_cache_dir
+from hpo.plan.constants import GRID, MAX_TIMED_STEPS, MIN_TIMED_STEPS, WARMUP_STEPS
 from hpo.runs import write_atomically
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
 
 logger = logging.getLogger(__name__)
-
-#: Lengths (tokens) the machine is measured at; costs between them are interpolated.
-GRID = (16, 32, 64, 128, 192, 256, 512)
-#: Untimed warm-up steps at each length: the first steps at a new shape run slower. (More
-#: warm-up steps measured no faster on this project's 2-core machine, and made measuring
-#: longer.)
-WARMUP_STEPS = 2
-#: Training steps timed at each length: more where steps are short, at least
-#: ``MIN_TIMED_STEPS`` (the median of them is the step's cost).
-MAX_TIMED_STEPS, MIN_TIMED_STEPS = 8, 3
 
 
 def timed_steps(length: int) -> int:

@@ -26,28 +26,30 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
-from hpo.plan.costs import PRUNER_STARTUP, Costs, costs_at, search_seconds, trial_seconds
+from hpo.plan.constants import (
+    EVAL_EXAMPLES,
+    KEEP_WHOLE,
+    LENGTHS,
+    MARGIN,
+    MAX_EPOCHS,
+    MAX_TRIALS,
+    MIN_SEARCH_EXAMPLES,
+    MIN_TRIALS,
+    PREPARE_FACTOR,
+    PRUNER_STARTUP,
+    REPORT_SECONDS,
+    SMALLEST_SEARCH,
+    TARGET_TRIALS,
+    TFIDF_FACTOR,
+    TFIDF_FIXED_SECONDS,
+)
+from hpo.plan.costs import Costs, costs_at, search_seconds, trial_seconds
 from hpo.plan.decision import BudgetTooSmall, Choice, Plan, StagePlan
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
     from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
-
-#: Lengths (tokens) the planner chooses among.
-LENGTHS = (32, 64, 96, 128, 160, 192, 256, 320, 384, 512)
-#: The share of training examples a length must keep whole to count as "no cut".
-KEEP_WHOLE = 0.99
-MAX_EPOCHS = 10
-MIN_TRIALS, TARGET_TRIALS, MAX_TRIALS = 6, 10, 30
-#: Fewest search examples worth a search, and the fewest at all (per class, at least 8).
-MIN_SEARCH_EXAMPLES, SMALLEST_SEARCH = 1000, 200
-#: Validation examples scored at each evaluation (at most; all of a smaller split).
-EVAL_EXAMPLES = 1000
-#: Budget kept free for what no measurement sees coming (run-to-run noise, a slow disk).
-MARGIN = 0.04
-#: Seconds for the report and its plots.
-REPORT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def make_plan(
     lengths = [fixed_length] if fixed_length else [n for n in LENGTHS if n <= whole_length]
     prepare = (
         profile.tokenize_seconds_per_example
-        * 1.5
+        * PREPARE_FACTOR
         * (profile.n_train + profile.n_validation + profile.n_final_train + profile.n_test)
     )
     baselines = _baseline_seconds(profile)
@@ -223,7 +225,7 @@ def _fixed_epochs(config: HpoConfig) -> tuple[int, int] | None:
 def _baseline_seconds(profile: DataProfile) -> float:
     """The TF-IDF baseline, from its measured fit on the profile's sample, on all of train."""
     examples = profile.n_final_train + profile.n_test
-    return 5.0 + 1.5 * profile.tfidf_seconds_per_example * examples
+    return TFIDF_FIXED_SECONDS + TFIDF_FACTOR * profile.tfidf_seconds_per_example * examples
 
 
 def _assemble(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import sys
 from importlib import metadata
@@ -110,7 +111,7 @@ def test_the_readme_stays_a_front_door() -> None:
     assert len(lines) <= 150, f"README.md has {len(lines)} lines; move detail to docs/"
     tables = sum(
         1
-        for before, line in zip(lines, lines[1:])
+        for before, line in itertools.pairwise(lines)
         if line.startswith("| ---") or line.startswith("| :--") or line.startswith("| --:")
         if before.startswith("|")
     )

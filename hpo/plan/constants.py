@@ -1,0 +1,75 @@
+"""Every tuned number of the planner, in one place, with where it came from and what
+re-measures it.
+
+Most were set on one data set (IMDb's long reviews) and one machine (2 cores of an
+AVX512-BF16 AMD EPYC, training in bf16, SQLite storage). What depends on the machine and the
+data is measured at run time instead (the machine's training and scoring rates per length,
+:mod:`hpo.plan.measure`, checked by :mod:`hpo.plan.check`; the data's token lengths, tokenizing
+and TF-IDF speed, :mod:`hpo.plan.profile`); what is left here are the shapes of the plan and the
+allowances around those measurements. ``bench/budget.py`` runs whole budgeted jobs and records
+planned against actual seconds per stage, which is where a wrong allowance shows.
+"""
+
+from __future__ import annotations
+
+# -- lengths, epochs, trials: what the planner chooses among -----------------------------------
+
+#: Lengths (tokens) the planner chooses among.
+LENGTHS = (32, 64, 96, 128, 160, 192, 256, 320, 384, 512)
+#: The share of training examples a length must keep whole to count as "no cut".
+KEEP_WHOLE = 0.99
+#: Most epochs a plan searches or trains.
+MAX_EPOCHS = 10
+#: Fewest trials worth a search, the number aimed at, and the most.
+MIN_TRIALS, TARGET_TRIALS, MAX_TRIALS = 6, 10, 30
+#: Fewest search examples worth a search, and the fewest at all (per class, at least 8).
+MIN_SEARCH_EXAMPLES, SMALLEST_SEARCH = 1000, 200
+#: Validation examples scored at each evaluation (at most; all of a smaller split).
+EVAL_EXAMPLES = 1000
+
+# -- allowances around what is measured -------------------------------------------------------
+
+#: Budget kept free for what no measurement sees coming (run-to-run noise, a slow disk).
+#: Re-measured by bench/budget.py: its IMDb runs at 15-90 minutes ended within the budget.
+MARGIN = 0.04
+#: Seconds for the report and its plots (bench/budget.py's IMDb runs: under 15 s each).
+REPORT_SECONDS = 15.0
+#: Tokenizing every split is planned at this multiple of the profile's measured per-example
+#: time (a cold tokenizer cache and the splits' shuffles). An allowance, not a measurement:
+#: IMDb at 15 minutes spent a seventh of what it planned for this stage (issue 34).
+PREPARE_FACTOR = 1.5
+#: The TF-IDF baseline: a fixed start-up and a multiple of the per-example fit time the profile
+#: measures on a sample (fitting on all of train costs more than linearly in the vocabulary).
+TFIDF_FIXED_SECONDS, TFIDF_FACTOR = 5.0, 1.5
+#: Seconds of storage round trip and bookkeeping per evaluation, beside the scoring it times
+#: (SQLite on the 2-core machine; not yet re-measured by a benchmark, nor for PostgreSQL).
+EVAL_OVERHEAD_SECONDS = 0.5
+
+# -- pruning --------------------------------------------------------------------------------
+
+#: Trials that run whole before the median pruner acts (study.pruner.n_startup_trials).
+PRUNER_STARTUP = 3
+#: Share of the later trials planned as pruned at their first evaluation: what the median
+#: pruner did on IMDb's 10-trial search (3 of 10). bench/pruners.py re-measures what each
+#: pruner prunes on a plan's search.
+PRUNED_SHARE = 1 / 3
+
+# -- measuring the machine and checking it --------------------------------------------------
+
+#: Lengths (tokens) the machine is measured at; costs between them are interpolated.
+GRID = (16, 32, 64, 128, 192, 256, 512)
+#: Untimed warm-up steps at each length: the first steps at a new shape run slower. (More
+#: warm-up steps measured no faster on the 2-core machine, and made measuring longer.)
+WARMUP_STEPS = 2
+#: Training steps timed at each length: more where steps are short, at least
+#: ``MIN_TIMED_STEPS`` (the median of them is the step's cost).
+MAX_TIMED_STEPS, MIN_TIMED_STEPS = 8, 3
+#: Seconds of timed training steps the pre-run check aims at (fewer steps where steps are long).
+CHECK_SECONDS = 20.0
+#: Fewest and most timed steps of the check.
+MIN_STEPS, MAX_STEPS = 6, 40
+#: Measured-to-cached ratios this close to 1 leave the rates as they are: the check's own
+#: run-to-run spread on the 2-core machine (tests/plan/test_check.py holds the rule).
+TOLERANCE = 0.15
+#: Lengths checked at most for one plan.
+MAX_CHECKS = 3
