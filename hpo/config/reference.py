@@ -77,12 +77,11 @@ def reference_warmup_steps(
     steps were of the setup the reference comes from (:data:`REFERENCE_WARMUP_SHARE`).
     """
     batch = int(
-        reference.get("per_device_train_batch_size")
-        or training.get("per_device_train_batch_size", 8)
+        reference.get("per_device_train_batch_size") or training["per_device_train_batch_size"]
     )
-    batch *= int(training.get("gradient_accumulation_steps", 1))
+    batch *= int(training["gradient_accumulation_steps"])
     if epochs is None:
-        epochs = float(reference.get("num_train_epochs") or training.get("num_train_epochs", 3))
+        epochs = float(reference.get("num_train_epochs") or training["num_train_epochs"])
     steps = math.ceil(math.ceil(n_train / batch) * epochs)
     return round(REFERENCE_WARMUP_SHARE * steps)
 
@@ -122,7 +121,7 @@ def resolve_reference(
     params = reference_params(space, reference)
     if params.get("warmup_steps") == AUTO_WARMUP:
         # A searched num_train_epochs is the reference's; a fixed one is the training setting.
-        epochs = None if "num_train_epochs" in space else training.get("num_train_epochs", 3)
+        epochs = None if "num_train_epochs" in space else training["num_train_epochs"]
         spec = space["warmup_steps"]
         warmup = auto_warmup(spec, reference, training, n_train=n_train, epochs=epochs)
         params["warmup_steps"] = on_grid(spec, warmup)

@@ -30,6 +30,7 @@ from hpo.train.callbacks import StopAtEpochCallback, grid_point
 from hpo.train.inference import predict_logits
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
+from hpo.train.settings import setting, with_defaults
 from hpo.train.tracking import final_figures
 from hpo.train.trainer import build_trainer, replay
 
@@ -62,7 +63,8 @@ def plan_from_study(config: HpoConfig) -> Plan:
 def plan_from_file(config: HpoConfig, path: str | Path) -> Plan:
     """Params exported by ``hpo export`` (the peak epoch comes with them)."""
     params, peak = load_params(path, config.search_space)
-    epochs = float(params.get("num_train_epochs", config.training.get("num_train_epochs", 3)))
+    fixed = setting("num_train_epochs", {}, config.training).value
+    epochs = float(params.get("num_train_epochs", fixed))
     stop = _on_grid(config.study.evals_per_epoch, peak if peak is not None else epochs)
     return Plan(params, stop, str(path))
 
@@ -99,9 +101,9 @@ def train_and_test(
         config.study.metric, prepared.labels, positive_label=config.data.positive_label
     )
     params = resolve_auto_warmup(
-        plan.params, config.search_space, config.training, n_train=len(train)
+        plan.params, config.search_space, with_defaults(config.training), n_train=len(train)
     )
-    base_seed = int(config.training.get("seed", 42))
+    base_seed = int(setting("seed", {}, config.training).value)
     runs = []
     for i in range(seeds):
         seed = base_seed + i

@@ -145,7 +145,10 @@ def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length:
     began = time.perf_counter()
     tokenizer = load_tokenizer(config.model)
     labels = profile.labels
-    batch, eval_batch = train_batch_size(config), eval_batch_size(config)
+    batch, eval_batch = (
+        train_batch_size(config.search_space, config.training),
+        eval_batch_size(config.training),
+    )
     grouped = config.training.get("train_sampling_strategy") == "group_by_length"
     timed = check_steps(rates, length)
     train_batches = batch_lengths(

@@ -18,7 +18,7 @@ import statistics
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +28,11 @@ import numpy as np
 from hpo.data.tokenized import default_cache_dir
 from hpo.plan.constants import GRID, MAX_TIMED_STEPS, MIN_TIMED_STEPS, WARMUP_STEPS
 from hpo.runs import write_atomically
+from hpo.train.settings import setting
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
+    from hpo.config.space import ParamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -120,18 +122,15 @@ def grid_for(longest: int) -> tuple[int, ...]:
     return (*inside, above[0] if above else longest)
 
 
-def train_batch_size(config: HpoConfig) -> int:
+def train_batch_size(search_space: Mapping[str, ParamSpec], training: Mapping[str, Any]) -> int:
     """The batch size the rates are measured at: the smallest the search can choose (per
-    example the slowest), else the training setting, else Trainer's default 8."""
-    spec = config.search_space.get("per_device_train_batch_size")
-    if spec is not None:
-        return int(min(spec.choices) if spec.type == "categorical" else spec.low)
-    return int(config.training.get("per_device_train_batch_size", 8))
+    example the slowest), else the training setting, else Trainer's default."""
+    return int(setting("per_device_train_batch_size", search_space, training).lowest())
 
 
-def eval_batch_size(config: HpoConfig) -> int:
+def eval_batch_size(training: Mapping[str, Any]) -> int:
     """The scoring batch size of every evaluation (``per_device_eval_batch_size``)."""
-    return int(config.training.get("per_device_eval_batch_size", 8))
+    return int(setting("per_device_eval_batch_size", {}, training).value)
 
 
 def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
@@ -155,8 +154,8 @@ def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
         "device": device,
         "precision": precision,
         "threads": torch.get_num_threads(),
-        "train_batch": train_batch_size(config),
-        "eval_batch": eval_batch_size(config),
+        "train_batch": train_batch_size(config.search_space, config.training),
+        "eval_batch": eval_batch_size(config.training),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
@@ -265,7 +264,10 @@ def _measure_lengths(
     start = time.perf_counter()
     make_model_init(config.model, labels)()
     load_seconds = time.perf_counter() - start
-    batch, eval_batch = train_batch_size(config), eval_batch_size(config)
+    batch, eval_batch = (
+        train_batch_size(config.search_space, config.training),
+        eval_batch_size(config.training),
+    )
     train: dict[int, float] = {}
     evals: dict[int, float] = {}
     setups = []

@@ -9,16 +9,18 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from optuna.trial import TrialState
 
+from hpo.train.settings import setting
 from hpo.train.trial_record import TrialRecord
 
 if TYPE_CHECKING:
     import optuna
 
-    from hpo.config.schema import HpoConfig
+    from hpo.config.space import ParamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +29,10 @@ logger = logging.getLogger(__name__)
 BUDGET_CLOSED_ATTR = "budget_closed"
 
 
-def fewest_epochs(config: HpoConfig) -> float:
-    """The fewest epochs a trial of this study trains (its searched low, or the fixed value)."""
-    spec = config.search_space.get("num_train_epochs")
-    if spec is not None:
-        return float(min(spec.choices) if spec.choices else spec.low or 1)
-    return float(config.training.get("num_train_epochs", 3))
+def fewest_epochs(search_space: Mapping[str, ParamSpec], training: Mapping[str, Any]) -> float:
+    """The fewest epochs a trial of this study trains (its searched low, the fixed value, or
+    Trainer's default)."""
+    return float(setting("num_train_epochs", search_space, training).lowest() or 1)
 
 
 def out_of_time(

@@ -43,6 +43,7 @@ from hpo.search.trials import (
 )
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
+from hpo.train.settings import with_defaults
 from hpo.train.trainer import build_trainer
 from hpo.train.trial_record import REFERENCE_ATTR
 
@@ -98,7 +99,7 @@ def open_and_seed(
         params = resolve_reference(
             config.search_space,
             config.reference,
-            config.training,
+            with_defaults(config.training),
             n_train=len(prepared.splits["train"]),
         )
         if params:
@@ -196,7 +197,11 @@ def run_search(
             now_due = deadline(study) if callable(deadline) else deadline
             trainer.deadline = now_due
             if now_due is not None and out_of_time(
-                study, now_due, shortest_trial, done, fewest_epochs=fewest_epochs(config)
+                study,
+                now_due,
+                shortest_trial,
+                done,
+                fewest_epochs=fewest_epochs(config.search_space, config.training),
             ):
                 break
             if done + running >= target:

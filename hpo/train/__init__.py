@@ -1,5 +1,6 @@
 """Training one model: the Trainer every trial and the final retrain run (``trainer``), its
-``TrainingArguments`` (``arguments``), the backbone and tokenizer (``model``), what a trial
+``TrainingArguments`` (``arguments``) and where a key's value comes from: searched, fixed or
+Trainer's default (``settings``), the backbone and tokenizer (``model``), what a trial
 maximizes (``objective``), length-bucketed batches (``batching``), its callbacks
 (``callbacks``), a trial's typed record in storage (``trial_record``), why a trial failed
 (``failure``), CPU speed (``kernels``, ``dropout``), memory between trials (``memory``),

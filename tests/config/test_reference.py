@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from hpo.config.schema import ParamSpec
+from hpo.train.settings import with_defaults
 
 
 @pytest.mark.parametrize(
@@ -39,8 +40,9 @@ def test_reference_retrain_resolves_auto_warmup_as_the_search_does(
         search_space=space, reference=dict(REFERENCE_PARAMS), training={"num_train_epochs": 1}
     )
     plan = plan_reference(config, 1.0)
-    trained = resolve_auto_warmup(plan.params, config.search_space, config.training, n_train=25_000)
-    searched = resolve_reference(space, config.reference, config.training, n_train=2000)
+    training = with_defaults(config.training)
+    trained = resolve_auto_warmup(plan.params, config.search_space, training, n_train=25_000)
+    searched = resolve_reference(space, config.reference, training, n_train=2000)
     if final == "share":
         assert trained["warmup_steps"] == searched["warmup_steps"] == REFERENCE_WARMUP_SHARE
         # The final stage replays it through the search's hp_space: no out-of-range warning.
@@ -63,26 +65,33 @@ def test_reference_warmup_is_a_share_of_the_run(make_config) -> None:
     assert resolve_reference(
         {"warmup_steps": ParamSpec("int", 0, 500)},
         {**reference, "num_train_epochs": 3},
-        {},
+        with_defaults({}),
         n_train=22_500,
     ) == {"warmup_steps": 100}
     # 2,000 reviews, batch 16, 1 epoch: 125 steps, 3 warmup steps, on the space's grid of 20.
     assert round(REFERENCE_WARMUP_SHARE * 125) == 3
-    assert resolve_reference(space, reference, {"num_train_epochs": 1}, n_train=2000) == {
-        "warmup_steps": 0
-    }
+    assert resolve_reference(
+        space, reference, with_defaults({"num_train_epochs": 1}), n_train=2000
+    ) == {"warmup_steps": 0}
     # A 25-step run never gets a warmup longer than itself.
     assert resolve_reference(
-        {"warmup_steps": ParamSpec("int", 0, 200)}, reference, {"num_train_epochs": 1}, n_train=400
+        {"warmup_steps": ParamSpec("int", 0, 200)},
+        reference,
+        with_defaults({"num_train_epochs": 1}),
+        n_train=400,
     ) == {"warmup_steps": 1}
     # A number the user wrote is used as written.
-    assert resolve_reference(space, {"warmup_steps": 40}, {}, n_train=400) == {"warmup_steps": 40}
+    assert resolve_reference(space, {"warmup_steps": 40}, with_defaults({}), n_train=400) == {
+        "warmup_steps": 40
+    }
     # Warmup searched as a share of the run (a float below 1): the reference's share, whatever
     # the run's length, on the space's grid.
     share = {"warmup_steps": ParamSpec("float", 0.0, 0.2)}
     for n_train in (400, 2000, 22_500):
-        assert resolve_reference(share, reference, {"num_train_epochs": 1}, n_train=n_train) == {
-            "warmup_steps": REFERENCE_WARMUP_SHARE
-        }
+        assert resolve_reference(
+            share, reference, with_defaults({"num_train_epochs": 1}), n_train=n_train
+        ) == {"warmup_steps": REFERENCE_WARMUP_SHARE}
     coarse = {"warmup_steps": ParamSpec("float", 0.0, 0.2, step=0.05)}
-    assert resolve_reference(coarse, reference, {}, n_train=2000) == {"warmup_steps": 0.0}
+    assert resolve_reference(coarse, reference, with_defaults({}), n_train=2000) == {
+        "warmup_steps": 0.0
+    }

@@ -50,7 +50,10 @@ def test_out_of_time_closes_the_study_once() -> None:
 
 
 def test_fewest_epochs(make_config) -> None:
-    assert fewest_epochs(load_config(make_config(), check_training=False)) == 1.0
+    config = load_config(make_config(), check_training=False)
+    assert fewest_epochs(config.search_space, config.training) == 1.0
+    assert fewest_epochs({}, {}) == 3.0  # Trainer's own default
+    assert fewest_epochs({}, {"num_train_epochs": 2}) == 2.0
 
 
 @pytest.mark.slow
