@@ -7,7 +7,9 @@ check, and encode the labels (see :mod:`hpo.data.labels`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,11 +113,46 @@ def _split_files(root: Path, split: str) -> list[Path]:
 
 
 def _file_digest(path: Path) -> bytes:
+    """The file's content hash, read once per process while its size and mtime stay (every
+    stage of one ``hpo run`` locates the data again)."""
+    stat = path.stat()
+    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _hash_file(path)
+    return _DIGESTS[key]
+
+
+def _hash_file(path: Path) -> bytes:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.digest()
+
+
+#: Content hashes by (path, size, mtime): :func:`_file_digest`.
+_DIGESTS: dict[tuple[str, int, int], bytes] = {}
+#: The data sets loaded in this process, newest last (:func:`load_raw`); a few at most, since
+#: a run needs one and each holds its texts in memory.
+_LOADED: dict[str, tuple[DatasetDict, str]] = {}
+_LOADED_KEEP = 2
+#: DataSection keys that decide how the data is split, cut and tokenized, not what is read:
+#: the same loaded data serves every value of them.
+_NOT_READ = frozenset(
+    {
+        "validation_fraction",
+        "test_fraction",
+        "split_seed",
+        "max_train_samples",
+        "max_eval_samples",
+        "max_length",
+        "truncation",
+        "head_fraction",
+        "drop_test_overlap",
+        "cache_dir",
+        "positive_label",
+    }
+)
 
 
 def _aclimdb_source(root: Path) -> Source:
@@ -149,11 +186,22 @@ def load_raw(cfg: DataSection, source: Source | None = None) -> tuple[DatasetDic
     ``text``, ``text_pair`` (with ``data.text_pair_column``) and ``label`` (a ``ClassLabel``
     whose classes come from the training split).
 
-    Returns the dataset and the content fingerprint.
+    Returns the dataset and the content fingerprint. Read once per process for the same files
+    and columns: the search, the final stage, the baselines and the report share one load.
     """
+    source = source or locate(cfg)
+    read = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_READ}
+    key = json.dumps([source.kind, source.location, source.fingerprint, read], sort_keys=True)
+    if key not in _LOADED:
+        _LOADED[key] = _read(cfg, source)
+        while len(_LOADED) > _LOADED_KEEP:
+            del _LOADED[next(iter(_LOADED))]
+    return _LOADED[key]
+
+
+def _read(cfg: DataSection, source: Source) -> tuple[DatasetDict, str]:
     from datasets import Dataset, DatasetDict
 
-    source = source or locate(cfg)
     if source.kind == "hub":
         raw, fingerprint = _load_hub(cfg)
     elif source.kind == "aclimdb":

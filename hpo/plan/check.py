@@ -31,6 +31,7 @@ from hpo.plan.measure import (
     eval_batch_size,
     monotone,
     synthetic_rows,
+    time_steps,
     train_batch_size,
 )
 
@@ -137,10 +138,8 @@ def check_rates(
 def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int) -> RateCheck:
     from datasets import concatenate_datasets
 
-    from hpo.train.callbacks import StepClock
     from hpo.train.inference import predict_logits
     from hpo.train.model import load_tokenizer
-    from hpo.train.trainer import build_trainer
 
     began = time.perf_counter()
     tokenizer = load_tokenizer(config.model)
@@ -161,26 +160,16 @@ def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length:
         [synthetic_rows(tokenizer, labels, lengths) for lengths in train_batches]
     )
     with tempfile.TemporaryDirectory(prefix="hpo-check-") as tmp:
-        trainer = build_trainer(
+        trainer, steps, _ = time_steps(
             config,
-            train_dataset=rows,
-            eval_dataset=None,
-            tokenizer=tokenizer,
-            output_dir=Path(tmp),
-            quiet=True,
-            overrides={
-                "max_steps": len(train_batches),
-                "per_device_train_batch_size": batch,
-                "gradient_accumulation_steps": 1,
-                "logging_steps": 10**6,
-                "report_to": "none",
-                "train_sampling_strategy": "sequential",
-            },
+            tokenizer,
+            rows,
+            Path(tmp),
+            batch=batch,
+            steps=len(train_batches),
+            sampling="sequential",
         )
-        clock = StepClock()
-        trainer.add_callback(clock)
-        trainer.train()
-        steps = np.diff(clock.marks)[WARMUP_STEPS:]
+        steps = steps[WARMUP_STEPS:]
         predicted = sum(
             len(b) * rates.train_cost(max(b)) for b in train_batches[WARMUP_STEPS:][: len(steps)]
         )

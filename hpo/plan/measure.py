@@ -255,10 +255,8 @@ def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -
 def _measure_lengths(
     config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
 ) -> dict[str, Any]:
-    from hpo.train.callbacks import StepClock
     from hpo.train.inference import predict_logits
     from hpo.train.model import load_tokenizer, make_model_init
-    from hpo.train.trainer import build_trainer
 
     tokenizer = load_tokenizer(config.model)
     start = time.perf_counter()
@@ -275,28 +273,9 @@ def _measure_lengths(
         for length in lengths:
             steps_here = WARMUP_STEPS + timed_steps(length)
             rows = synthetic_rows(tokenizer, labels, [length] * (batch * steps_here))
-            trainer = build_trainer(
-                config,
-                train_dataset=rows,
-                eval_dataset=None,
-                tokenizer=tokenizer,
-                output_dir=Path(tmp),
-                quiet=True,
-                overrides={
-                    "max_steps": steps_here,
-                    "per_device_train_batch_size": batch,
-                    "gradient_accumulation_steps": 1,
-                    "logging_steps": 10**6,
-                    "report_to": "none",
-                    "train_sampling_strategy": "random",
-                },
+            trainer, steps, wall = time_steps(
+                config, tokenizer, rows, Path(tmp), batch=batch, steps=steps_here, sampling="random"
             )
-            clock = StepClock()
-            trainer.add_callback(clock)
-            began = time.perf_counter()
-            trainer.train()
-            wall = time.perf_counter() - began
-            steps = np.diff(clock.marks)
             timed = steps[WARMUP_STEPS:] if len(steps) > WARMUP_STEPS else steps
             step = float(statistics.median(timed))
             train[length] = step / batch
@@ -320,6 +299,45 @@ def _measure_lengths(
         "load_seconds": load_seconds,
         "setup_seconds": statistics.median(setups),
     }
+
+
+def time_steps(
+    config: HpoConfig,
+    tokenizer: Any,
+    rows: Any,
+    folder: Path,
+    *,
+    batch: int,
+    steps: int,
+    sampling: str,
+) -> tuple[Any, np.ndarray, float]:
+    """Train ``steps`` steps on ``rows`` in batches of ``batch`` (``sampling`` the order) and
+    time each step: the trainer (ready to score), each step's seconds and the whole ``train()``
+    call's. The one timing routine of the machine measurement and of its check."""
+    from hpo.train.callbacks import StepClock
+    from hpo.train.trainer import build_trainer
+
+    trainer = build_trainer(
+        config,
+        train_dataset=rows,
+        eval_dataset=None,
+        tokenizer=tokenizer,
+        output_dir=folder,
+        quiet=True,
+        overrides={
+            "max_steps": steps,
+            "per_device_train_batch_size": batch,
+            "gradient_accumulation_steps": 1,
+            "logging_steps": 10**6,
+            "report_to": "none",
+            "train_sampling_strategy": sampling,
+        },
+    )
+    clock = StepClock()
+    trainer.add_callback(clock)
+    began = time.perf_counter()
+    trainer.train()
+    return trainer, np.diff(clock.marks), time.perf_counter() - began
 
 
 def synthetic_rows(tokenizer: Any, labels: Sequence[str], lengths: Sequence[int]) -> Any:

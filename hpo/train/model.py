@@ -100,10 +100,27 @@ def _from_pretrained(auto_class: Any, cfg: ModelSection, what: str, **kwargs: An
 
 
 def load_tokenizer(cfg: ModelSection) -> PreTrainedTokenizerBase:
-    """The tokenizer for ``model.name``."""
+    """The tokenizer for ``model.name``, loaded once per process (every stage of one ``hpo
+    run`` asks for it; a local folder whose files change is loaded again)."""
     from transformers import AutoTokenizer
 
-    return _from_pretrained(AutoTokenizer, cfg, "tokenizer")
+    target = resolve(cfg.name)
+    folder = Path(target)
+    files = (
+        sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
+        if folder.is_dir()
+        else []
+    )
+    key = repr((target, cfg.revision, cfg.trust_remote_code, files))
+    if key not in _TOKENIZERS:
+        _TOKENIZERS.clear()  # one model a process at a time; no need to keep others
+        _TOKENIZERS[key] = _from_pretrained(AutoTokenizer, cfg, "tokenizer")
+    return _TOKENIZERS[key]
+
+
+#: The tokenizer loaded in this process (:func:`load_tokenizer`). Used read-only: encoding
+#: and saving beside a final model (which puts back any attribute it changes).
+_TOKENIZERS: dict[str, PreTrainedTokenizerBase] = {}
 
 
 def load_model(

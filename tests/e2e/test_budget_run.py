@@ -63,8 +63,39 @@ def test_no_config_and_no_data(capsys) -> None:
     assert "--data DIR" in capsys.readouterr().err
 
 
+def _count_loads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
+    """Count, from an empty start, what this process reads: data sets loaded, data files
+    hashed, tokenizers loaded."""
+    import hpo.data.sources as sources
+    import hpo.train.model as model
+
+    counts: dict[str, list] = {"data": [], "hashed": [], "tokenizer": []}
+    for cache in ("_DIGESTS", "_LOADED"):
+        monkeypatch.setattr(sources, cache, {})
+    monkeypatch.setattr(model, "_TOKENIZERS", {})
+    read, hashed, loaded = sources._read, sources._hash_file, model._from_pretrained
+
+    def counted_read(cfg, source):
+        counts["data"].append(source.location)
+        return read(cfg, source)
+
+    def counted_hash(path):
+        counts["hashed"].append(path)
+        return hashed(path)
+
+    def counted_load(auto_class, cfg, what, **kwargs):
+        counts[what] = [*counts.get(what, []), cfg.name]
+        return loaded(auto_class, cfg, what, **kwargs)
+
+    monkeypatch.setattr(sources, "_read", counted_read)
+    monkeypatch.setattr(sources, "_hash_file", counted_hash)
+    monkeypatch.setattr(model, "_from_pretrained", counted_load)
+    return counts
+
+
 def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    counts = _count_loads(monkeypatch)
     argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--quiet"]
     argv += ["--budget", "100s", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
     argv += ["--set", "data.label_names=[neg, pos]"]
@@ -80,6 +111,12 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
     assert set(plan["actual_seconds"]) >= {"prepare", "search", "final", "baselines", "report"}
     assert took <= 100 * 1.05
     assert plan["elapsed_seconds"] <= 100 * 1.05
+    # No work twice: profile, search, final stage, baselines and report share one load of the
+    # data and one of the tokenizer; each data file is read (hashed) once.
+    files = sorted(p for p in tiny_data.iterdir() if p.is_file())
+    assert counts["data"] == [str(tiny_data)], counts["data"]
+    assert sorted(counts["hashed"]) == files, counts["hashed"]
+    assert len(counts["tokenizer"]) == 1, counts["tokenizer"]
     report = (runs / "report.md").read_text()
     assert "## Budget" in report and "| search |" in report
     saved = (runs / "config.yaml").read_text()
