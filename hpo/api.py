@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import optuna
 
     from hpo.config.schema import HpoConfig
+    from hpo.final.metrics import FinalMetrics
     from hpo.final.predict import Predictor
     from hpo.final.record import ModelRecord
     from hpo.plan.decision import Plan
@@ -166,7 +167,7 @@ def retrain(
     reference: bool = False,
     seeds: int = 1,
     quiet: bool = False,
-) -> dict[str, Any]:
+) -> FinalMetrics:
     """The final stage (``hpo retrain``): the best trial's params (or those ``hpo export``
     wrote to ``params``; or, with ``reference``, the reference setup for as many epochs) trained
     ``seeds`` times on all of train, tested once. Returns the test metrics; the model is in

@@ -123,16 +123,16 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     layout = RunLayout.of(config)
     out = layout.reference if args.reference else layout.final
     spread = (
-        f" (mean {metrics['test_accuracy_mean']:.4f} ± {metrics['test_accuracy_std']:.4f} "
+        f" (mean {metrics.test_accuracy_mean:.4f} ± {metrics.test_accuracy_std:.4f} "
         f"over {args.seeds} seeds)"
         if args.seeds > 1
         else ""
     )
-    chosen = metrics["metric"]
-    extra = f"; test {chosen} {metrics['metric_value']:.4f}" if chosen != "accuracy" else ""
+    chosen = metrics.metric
+    extra = f"; test {chosen} {metrics.metric_value:.4f}" if chosen != "accuracy" else ""
     print(
-        f"test accuracy {metrics['accuracy']:.4f} on {metrics['n']} examples{spread}; "
-        f"95% CI {metrics['ci95'][0]:.4f}-{metrics['ci95'][1]:.4f}{extra}; model in "
+        f"test accuracy {metrics.accuracy:.4f} on {metrics.n} examples{spread}; "
+        f"95% CI {metrics.ci95[0]:.4f}-{metrics.ci95[1]:.4f}{extra}; model in "
         f"{model_dir(out)}"
     )
     return 0

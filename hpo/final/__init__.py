@@ -1,5 +1,6 @@
 """The final stage: the best params with provenance (``best_params``), the retrain on all of
 train and the one test (``retrain``), the baselines on the same test split (``baselines``),
-the test statistics and the paired test's verdict (``scoring``), the saved model's record
+the test statistics and the paired test's verdict (``scoring``), every model's test figures
+and the final stage's ``metrics.json``, typed (``metrics``), the saved model's record
 (``record``), its model card (``card``) and predicting with a saved model (``predict``).
 """

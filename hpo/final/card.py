@@ -20,7 +20,8 @@ from hpo.final.record import ModelRecord
 from hpo.final.scoring import Verdict
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import DataSection, HpoConfig, StudySection
+    from hpo.final.metrics import FinalMetrics, Scores
 
 #: The card's file name in a model folder (the hub's convention).
 CARD_FILE = "README.md"
@@ -40,9 +41,9 @@ def base_model(name: str) -> str | None:
 def write_card(
     model_dir: Path,
     config: HpoConfig,
-    metrics: Mapping[str, Any],
+    metrics: FinalMetrics,
     *,
-    baselines: Mapping[str, Any] | None = None,
+    baselines: Mapping[str, Scores | None] | None = None,
     test_labels: Sequence[int] | None = None,
     finished_trials: int | None = None,
 ) -> Path:
@@ -52,11 +53,11 @@ def write_card(
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     record = ModelRecord.read(model_dir)
-    data_name = _data_name(config)
-    metric = metrics.get("metric", "accuracy")
-    scored = [("accuracy", metrics["accuracy"])]
+    data_name = _data_name(config.data)
+    metric = metrics.metric
+    scored = [("accuracy", metrics.accuracy)]
     if metric != "accuracy":
-        scored.append((metric, metrics["metric_value"]))
+        scored.append((metric, metrics.metric_value))
     results = [
         EvalResult(
             task_type="text-classification",
@@ -80,15 +81,23 @@ def write_card(
         tags=["hpo", "text-classification", "optuna"],
         eval_results=results,
     )
-    body = _body(config, record, metrics, baselines or {}, test_labels, finished_trials)
+    body = _body(
+        config.data,
+        config.study,
+        base_model(config.model.name) or config.model.name,
+        record,
+        metrics,
+        (baselines or {}).get("classical"),
+        test_labels,
+        finished_trials,
+    )
     card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
     path = model_dir / CARD_FILE
     card.save(str(path))
     return path
 
 
-def _data_name(config: HpoConfig) -> str:
-    data = config.data
+def _data_name(data: DataSection) -> str:
     if data.path:
         return Path(data.path).expanduser().name or str(data.path)
     return data.dataset or "local data"
@@ -99,41 +108,41 @@ def _pct(x: float) -> str:
 
 
 def _body(
-    config: HpoConfig,
+    data: DataSection,
+    study: StudySection,
+    base: str,
     record: ModelRecord,
-    metrics: Mapping[str, Any],
-    baselines: Mapping[str, Any],
+    metrics: FinalMetrics,
+    classical: Scores | None,
     test_labels: Sequence[int] | None,
     finished_trials: int | None,
 ) -> str:
-    data, study = config.data, config.study
     trials = (
         f"{finished_trials} finished trials"
         if finished_trials is not None
         else f"up to {study.n_trials} trials"
     )
-    low, high = metrics["ci95"]
-    base = base_model(config.model.name) or config.model.name
+    low, high = metrics.ci95
     cut = describe(record.truncation, record.head_fraction)
     lines = [
         f"# {study.name}",
         "",
         f"A text classifier fine-tuned from `{base}` by [hpo](https://pypi.org/project/hpo-tune/) "
-        f"on {_data_name(config)}: {len(record.labels)} classes "
-        f"({_classes(record.labels)}), test accuracy **{_pct(metrics['accuracy'])}** "
-        f"(95% CI {_pct(low)} - {_pct(high)}, {metrics['n']:,} test examples).",
+        f"on {_data_name(data)}: {len(record.labels)} classes "
+        f"({_classes(record.labels)}), test accuracy **{_pct(metrics.accuracy)}** "
+        f"(95% CI {_pct(low)} - {_pct(high)}, {metrics.n:,} test examples).",
         "",
         "## Data",
         "",
         f"- Source: `{data.path or data.dataset}`; text column `{data.text_column}`"
         + (f", pair column `{data.text_pair_column}`" if data.text_pair_column else "")
         + f", label column `{data.label_column}`.",
-        f"- Trained on {metrics.get('train_size', 0):,} examples (the training split, "
+        f"- Trained on {metrics.train_size:,} examples (the training split, "
         "validation included); scored once on the test split, which chose nothing.",
     ]
-    if metrics.get("test_carved"):
+    if metrics.test_carved and metrics.test_fraction is not None:
         lines.append(
-            f"- The test split was carved from the data ({100 * metrics['test_fraction']:.0f}%, "
+            f"- The test split was carved from the data ({100 * metrics.test_fraction:.0f}%, "
             f"seed {data.split_seed}): the data came without one."
         )
     lines += [
@@ -143,32 +152,30 @@ def _body(
         f"- Study `{study.name}` ({trials}, sampler "
         f"{study.sampler.get('type', 'TPESampler')}, pruner "
         f"{study.pruner.get('type', 'none')}), scored on validation `{study.metric}`.",
-        f"- Params: from {metrics.get('source', 'the study')}; trained to epoch "
-        f"{metrics.get('stop_epoch', 0):g}:",
+        f"- Params: from {metrics.source or 'the study'}; trained to epoch {metrics.stop_epoch:g}:",
         "",
         "| param | value |",
         "| --- | --- |",
-        *[f"| `{k}` | {_short(v)} |" for k, v in (metrics.get("trained_params") or {}).items()],
+        *[f"| `{k}` | {_short(v)} |" for k, v in (metrics.trained_params or {}).items()],
         "",
         "## Test results",
         "",
         "| model (same test examples) | accuracy | 95% CI |",
         "| --- | ---: | ---: |",
-        f"| this model | {_pct(metrics['accuracy'])} | {_pct(low)} - {_pct(high)} |",
+        f"| this model | {_pct(metrics.accuracy)} | {_pct(low)} - {_pct(high)} |",
     ]
-    classical = baselines.get("classical")
     if classical:
-        c_low, c_high = classical["ci95"]
+        c_low, c_high = classical.ci95
         lines.append(
-            f"| TF-IDF + logistic regression | {_pct(classical['accuracy'])} | "
+            f"| TF-IDF + logistic regression | {_pct(classical.accuracy)} | "
             f"{_pct(c_low)} - {_pct(c_high)} |"
         )
-    if metrics.get("metric", "accuracy") != "accuracy":
-        m_low, m_high = metrics["metric_ci95"]
+    figure = metrics.figure("metric_value")
+    if metrics.metric != "accuracy" and figure is not None:
+        value, (m_low, m_high) = figure
         lines += [
             "",
-            f"Test {metrics['metric']}: {metrics['metric_value']:.4f} (95% CI {m_low:.4f} - "
-            f"{m_high:.4f}).",
+            f"Test {metrics.metric}: {value:.4f} (95% CI {m_low:.4f} - {m_high:.4f}).",
         ]
     lines += ["", *_paired(metrics, classical, test_labels)]
     lines += [
@@ -205,7 +212,7 @@ def _body(
         "",
         "## Limits",
         "",
-        f"- Measured on one test split of {_data_name(config)}; other text of other sources "
+        f"- Measured on one test split of {_data_name(data)}; other text of other sources "
         "can score lower.",
         f"- It knows only its {len(record.labels)} classes ({_classes(record.labels)}): every "
         "text gets one of them.",
@@ -216,14 +223,14 @@ def _body(
 
 
 def _paired(
-    metrics: Mapping[str, Any],
-    classical: Mapping[str, Any] | None,
+    metrics: FinalMetrics,
+    classical: Scores | None,
     test_labels: Sequence[int] | None,
 ) -> list[str]:
     """McNemar's test against TF-IDF on the same examples, where both predictions are known."""
     if not classical or test_labels is None:
         return []
-    test = Verdict.paired(metrics.get("predictions"), classical.get("predictions"), test_labels)
+    test = Verdict.paired(metrics.predictions, classical.predictions, test_labels)
     if test is None:
         return []
     return [

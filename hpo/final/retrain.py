@@ -21,9 +21,10 @@ from hpo.config.reference import resolve_auto_warmup, retrain_params
 from hpo.data.tokenized import prepare
 from hpo.final.best_params import load_params
 from hpo.final.card import write_card
+from hpo.final.metrics import FinalMetrics
 from hpo.final.record import ModelRecord
 from hpo.final.scoring import score
-from hpo.runs import checkpoints_dir, model_dir, reuse_result, save_result
+from hpo.runs import INPUTS_KEY, checkpoints_dir, model_dir, reuse_result, save_result
 from hpo.search.storage import load_existing_study
 from hpo.search.trials import best_trial, peak_epoch
 from hpo.train.callbacks import StopAtEpochCallback, grid_point
@@ -83,7 +84,7 @@ def _on_grid(evals_per_epoch: int, epoch: float) -> float:
 
 def train_and_test(
     config: HpoConfig, plan: Plan, out_dir: Path, *, seeds: int = 1, quiet: bool = False
-) -> dict[str, Any]:
+) -> FinalMetrics:
     """Train ``seeds`` times on the whole training split, test each once; save the first model.
 
     Writes ``out_dir/model`` (model + tokenizer, loadable by ``from_pretrained``) and
@@ -93,7 +94,7 @@ def train_and_test(
     inputs = {"params": plan.params, "seeds": seeds, "stop_epoch": plan.stop_epoch}
     done = reuse_result(metrics_path, inputs, refuse_other=True, what="plan")
     if done is not None:
-        return done
+        return FinalMetrics.from_dict(done)
     tokenizer = load_tokenizer(config.model)
     prepared = prepare(config.data, tokenizer, stage="final")
     train, test = prepared.splits["train"], prepared.splits["test"]
@@ -172,26 +173,27 @@ def train_and_test(
         gc.collect()
     accs = [r["accuracy"] for r in runs]
     values = [r["metric_value"] for r in runs]
-    metrics = {
+    metrics = FinalMetrics(
         **{k: v for k, v in runs[0].items() if k != "seed"},
-        "test_accuracy_mean": statistics.fmean(accs),
-        "test_accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-        "test_metric_mean": statistics.fmean(values),
-        "test_metric_std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "seeds": seeds,
-        "runs": runs,
-        "params": plan.params,
-        "trained_params": params,
-        "stop_epoch": plan.stop_epoch,
-        "source": plan.source,
-        "train_size": len(train),
-        "test_carved": prepared.test_carved,
-        "test_fraction": config.data.test_fraction if prepared.test_carved else None,
-        "data_fingerprint": prepared.data_fingerprint,
-        "max_length": config.data.max_length,
-        "predictions": first_predictions,
-    }
-    saved = save_result(metrics_path, inputs, metrics)
+        test_accuracy_mean=statistics.fmean(accs),
+        test_accuracy_std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        test_metric_mean=statistics.fmean(values),
+        test_metric_std=statistics.stdev(values) if len(values) > 1 else 0.0,
+        seeds=seeds,
+        runs=runs,
+        params=plan.params,
+        trained_params=params,
+        stop_epoch=plan.stop_epoch,
+        source=plan.source,
+        train_size=len(train),
+        test_carved=prepared.test_carved,
+        test_fraction=config.data.test_fraction if prepared.test_carved else None,
+        data_fingerprint=prepared.data_fingerprint,
+        max_length=config.data.max_length,
+        predictions=first_predictions,
+    )
+    written = {k: v for k, v in metrics.to_dict().items() if k != INPUTS_KEY}
+    saved = FinalMetrics.from_dict(save_result(metrics_path, inputs, written))
     write_card(model_dir(out_dir), config, saved, test_labels=test_labels)
     return saved
 

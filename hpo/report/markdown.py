@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
 from hpo.final.card import write_card
+from hpo.final.metrics import FinalMetrics, Results, Scores
 from hpo.final.scoring import Verdict
 from hpo.report.classes import confusion_lines, per_class_table
 from hpo.report.outcome import budget_lines, verdict_lines
@@ -34,15 +35,9 @@ def make_report(config: HpoConfig) -> Path:
     """
     study = load_existing_study(config)
     layout = RunLayout.of(config)
-    results: dict[str, Any] = {}
-    for name, path in (
-        ("tuned", layout.final / "metrics.json"),
-        ("reference", layout.reference / "metrics.json"),
-    ):
-        if path.exists():
-            results[name] = json.loads(path.read_text())
-    if layout.baselines.exists():
-        results |= json.loads(layout.baselines.read_text())
+    results = Results.read(
+        layout.final / "metrics.json", layout.reference / "metrics.json", layout.baselines
+    )
     # The overlap is measured on the data as published, before any dropping.
     made = final_splits(dataclasses.replace(config.data, drop_test_overlap=False))
     train, test = made.splits["train"], made.splits["test"]
@@ -60,13 +55,13 @@ def make_report(config: HpoConfig) -> Path:
         plan=plan,
     )
     tuned_model = model_dir(layout.final)
-    if "tuned" in results and (tuned_model / "config.json").is_file():
+    if results.tuned is not None and (tuned_model / "config.json").is_file():
         # The card again, now with the baselines on the same test examples.
         write_card(
             tuned_model,
             config,
-            results["tuned"],
-            baselines={"classical": results.get("classical")},
+            results.tuned,
+            baselines={"classical": results.classical},
             test_labels=test["label"],
             finished_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
         )
@@ -91,41 +86,34 @@ IMPORTANCE_MIN_TRIALS = 10
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-Row = tuple[str, dict[str, Any] | None, str]
+Row = tuple[str, Scores | None, str]
 
 
-def result_rows(results: dict[str, Any]) -> list[Row]:
+def result_rows(results: Results) -> list[Row]:
     """(name, scores or None, note) per model, in the order of the bar charts."""
     rows: list[Row] = []
-    classical = results.get("classical")
-    if classical:
-        rows.append(("classical: TF-IDF + logistic regression", classical, ""))
-    zero = results.get("zero_shot")
+    if results.classical:
+        rows.append(("classical: TF-IDF + logistic regression", results.classical, ""))
+    zero = results.zero_shot
     if zero:
-        if zero.get("applicable"):
-            note = f"labels mapped by name: {zero.get('label_map')}"
-            rows.append(("pretrained, no fine-tuning", zero, note))
-        else:
-            rows.append(
-                ("pretrained, no fine-tuning", None, f"not applicable: {zero.get('reason')}")
-            )
-    reference = results.get("reference")
+        rows.append(("pretrained, no fine-tuning", zero.scores, zero.note))
+    reference = results.reference
     if reference:
-        params = reference.get("trained_params") or reference.get("params") or {}
+        params = reference.trained_params or reference.params
         rows.append(
             (
                 f"reference setup ({_params_text(params)})",
                 reference,
-                f"stopped at epoch {reference['stop_epoch']}",
+                f"stopped at epoch {reference.stop_epoch}",
             )
         )
-    tuned = results.get("tuned")
+    tuned = results.tuned
     if tuned:
-        note = f"{tuned['source']}, stopped at epoch {tuned['stop_epoch']}"
-        if tuned.get("seeds", 1) > 1:
+        note = f"{tuned.source}, stopped at epoch {tuned.stop_epoch}"
+        if tuned.seeds > 1:
             note += (
-                f"; {tuned['seeds']} seeds: accuracy {_pct(tuned['test_accuracy_mean'])} ± "
-                f"{_pct(tuned['test_accuracy_std'])}"
+                f"; {tuned.seeds} seeds: accuracy {_pct(tuned.test_accuracy_mean)} ± "
+                f"{_pct(tuned.test_accuracy_std)}"
             )
         rows.append(("tuned (best trial, retrained on all of train)", tuned, note))
     return rows
@@ -133,8 +121,8 @@ def result_rows(results: dict[str, Any]) -> list[Row]:
 
 def figure_rows(rows: list[Row], key: str = "accuracy") -> list[tuple[str, float, Any]]:
     """(name, value, CI) of the rows with scores: ``key`` "accuracy" or "metric_value"."""
-    ci_key = "ci95" if key == "accuracy" else "metric_ci95"
-    return [(name, r[key], r[ci_key]) for name, r, _ in rows if r is not None and key in r]
+    figures = [(name, r.figure(key)) for name, r, _ in rows if r is not None]
+    return [(name, f[0], f[1]) for name, f in figures if f is not None]
 
 
 _SHORT_NAMES = {
@@ -150,22 +138,20 @@ def _params_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{_SHORT_NAMES.get(k, k)} {v}" for k, v in short_params(params).items())
 
 
-def paired_comparison(
-    name_a: str, a: dict[str, Any], name_b: str, b: dict[str, Any], labels: Any
-) -> str:
+def paired_comparison(name_a: str, a: Scores, name_b: str, b: Scores, labels: Any) -> str:
     """One sentence: which of two models scored on the same test examples is higher, and
     whether McNemar's exact test says the difference is more than chance."""
-    diff = a["accuracy"] - b["accuracy"]
+    diff = a.accuracy - b.accuracy
     if diff == 0:
-        head = f"{name_a} and {name_b} have the same test accuracy ({_pct(a['accuracy'])})."
+        head = f"{name_a} and {name_b} have the same test accuracy ({_pct(a.accuracy)})."
     else:
         hi, lo = (name_a, name_b) if diff > 0 else (name_b, name_a)
-        hi_acc, lo_acc = max(a["accuracy"], b["accuracy"]), min(a["accuracy"], b["accuracy"])
+        hi_acc, lo_acc = max(a.accuracy, b.accuracy), min(a.accuracy, b.accuracy)
         head = (
             f"{hi[0].upper() + hi[1:]} scores {abs(100 * diff):.2f} points higher than {lo} "
             f"({_pct(hi_acc)} vs {_pct(lo_acc)})."
         )
-    test = Verdict.paired(a.get("predictions"), b.get("predictions"), labels)
+    test = Verdict.paired(a.predictions, b.predictions, labels)
     if test is None:
         return head + " No per-example predictions were recorded, so no paired test."
     counts = (
@@ -178,7 +164,7 @@ def paired_comparison(
 def write_report(
     study: optuna.Study,
     config: Any,
-    results: dict[str, Any],
+    results: Results,
     overlap: list[tuple[str, bool]],
     out_dir: Path,
     *,
@@ -208,8 +194,8 @@ def write_report(
         fig.savefig(out_dir / file, dpi=120)
         plt.close(fig)
     plots = plot_study(study, out_dir, title)
-    tuned = results.get("tuned")
-    n_test = tuned["n"] if tuned else next((r["n"] for r in results.values() if "n" in r), None)
+    tuned = results.tuned
+    n_test = results.test_size()
     where = (
         f"carved from the training data (data.test_fraction {config.data.test_fraction}, "
         f"seed {config.data.split_seed}, stratified) before the search, since the data has "
@@ -230,13 +216,12 @@ def write_report(
     ]
     lines += _score_table(rows, metric)
     labels = list(test_labels) if test_labels is not None else []
-    others = [
-        ("the classical baseline", results.get("classical")),
-        ("the reference setup", results.get("reference")),
+    others: list[tuple[str, Scores | None]] = [
+        ("the classical baseline", results.classical),
+        ("the reference setup", results.reference),
     ]
-    zero = results.get("zero_shot")
-    if zero and zero.get("applicable"):
-        others.append(("the pretrained model without fine-tuning", zero))
+    if results.zero_shot and results.zero_shot.scores:
+        others.append(("the pretrained model without fine-tuning", results.zero_shot.scores))
     for name, other in others:
         if tuned and other:
             lines += [paired_comparison("the tuned model", tuned, name, other, labels), ""]
@@ -280,25 +265,26 @@ def _score_table(rows: list[Row], metric: str) -> list[str]:
         head += f" test {METRICS[metric]} | 95% CI |"
     lines = [head + " notes |", "|" + " --- |" * (head.count("|"))]
     for name, result, note in rows:
-        cells = [_score_cells(result, "accuracy", "ci95", "accuracy")]
+        cells = [_score_cells(result, "accuracy", "accuracy")]
         if extra:
-            cells.append(_score_cells(result, "metric_value", "metric_ci95", metric))
+            cells.append(_score_cells(result, "metric_value", metric))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {note} |")
     return [*lines, ""]
 
 
-def _score_cells(result: dict[str, Any] | None, key: str, ci_key: str, metric: str) -> str:
-    if result is None or key not in result:
+def _score_cells(result: Scores | None, key: str, metric: str) -> str:
+    figure = result.figure(key) if result is not None else None
+    if figure is None:
         return "n/a | "
-    ci = result.get(ci_key)
+    value, ci = figure
     interval = f"{_value(ci[0], metric)} – {_value(ci[1], metric)}" if ci else ""
-    return f"{_value(result[key], metric)} | {interval}"
+    return f"{_value(value, metric)} | {interval}"
 
 
-def _tuned_section(tuned: dict[str, Any], out_dir: Path) -> list[str]:
+def _tuned_section(tuned: FinalMetrics, out_dir: Path) -> list[str]:
     """Params and timing of the tuned model, its per-class scores and confusion matrix."""
-    cm = tuned["confusion_matrix"]["rows_true_cols_pred"]
-    names = tuned["confusion_matrix"]["labels"]
+    matrix = tuned.confusion_matrix or {"rows_true_cols_pred": [], "labels": []}
+    cm, names = matrix["rows_true_cols_pred"], matrix["labels"]
     plt = pyplot()
     fig = confusion_figure(cm, names)
     fig.savefig(out_dir / "confusion_matrix.png", dpi=110)
@@ -306,13 +292,13 @@ def _tuned_section(tuned: dict[str, Any], out_dir: Path) -> list[str]:
     lines = [
         "## Tuned model",
         "",
-        f"Params: `{tuned.get('trained_params') or tuned['params']}`; trained "
-        f"{tuned['epochs_trained']} epochs on {tuned['train_size']} examples in "
-        f"{_seconds(tuned['train_seconds'])} ({tuned['train_samples_per_second']} "
-        f"samples/s); test scored in {_seconds(tuned['test_seconds'])}.",
+        f"Params: `{tuned.trained_params or tuned.params}`; trained "
+        f"{tuned.epochs_trained} epochs on {tuned.train_size} examples in "
+        f"{_seconds(tuned.train_seconds)} ({tuned.train_samples_per_second} "
+        f"samples/s); test scored in {_seconds(tuned.test_seconds)}.",
         "",
     ]
-    per_class = tuned.get("per_class")
+    per_class = tuned.per_class
     if per_class:
         lines += per_class_table(per_class)
     lines += confusion_lines(cm, names)

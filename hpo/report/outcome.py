@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hpo.config.budget import format_minutes
+from hpo.final.metrics import FinalMetrics, Results
 from hpo.final.scoring import Verdict
 from hpo.plan.table import planned_against_actual
 
@@ -50,7 +51,7 @@ def budget_lines(plan: Mapping[str, Any]) -> list[str]:
 
 
 def verdict_lines(
-    results: Mapping[str, Any],
+    results: Results,
     labels: Sequence[Any],
     *,
     max_length: int,
@@ -59,17 +60,17 @@ def verdict_lines(
 ) -> list[str]:
     """Lines saying plainly that the tuned model did not beat TF-IDF significantly, with the
     causes the run can name; nothing when it did (or when either is missing)."""
-    tuned, classical = results.get("tuned"), results.get("classical")
-    if not tuned or not classical or "predictions" not in tuned or not len(labels):
+    tuned, classical = results.tuned, results.classical
+    if tuned is None or classical is None or not len(labels):
         return []
-    test = Verdict.paired(tuned["predictions"], classical.get("predictions"), labels)
-    if test is None or (tuned["accuracy"] > classical["accuracy"] and test.significant):
+    test = Verdict.paired(tuned.predictions, classical.predictions, labels)
+    if test is None or (tuned.accuracy > classical.accuracy and test.significant):
         return []
-    how = "scores below" if tuned["accuracy"] < classical["accuracy"] else "does not beat"
+    how = "scores below" if tuned.accuracy < classical.accuracy else "does not beat"
     causes = _causes(tuned, max_length=max_length, plan=plan, n_trials=n_trials)
     lines = [
-        f"**The tuned model {how} the TF-IDF baseline here** ({100 * tuned['accuracy']:.2f}% "
-        f"against {100 * classical['accuracy']:.2f}%, McNemar p = {test.p_value:.3g}). "
+        f"**The tuned model {how} the TF-IDF baseline here** ({100 * tuned.accuracy:.2f}% "
+        f"against {100 * classical.accuracy:.2f}%, McNemar p = {test.p_value:.3g}). "
         + ("What this run can name:" if causes else "This run cannot name a cause."),
         "",
     ]
@@ -83,15 +84,15 @@ def verdict_lines(
 
 
 def _causes(
-    tuned: Mapping[str, Any], *, max_length: int, plan: Mapping[str, Any] | None, n_trials: int
+    tuned: FinalMetrics, *, max_length: int, plan: Mapping[str, Any] | None, n_trials: int
 ) -> list[str]:
     causes = []
-    per_class = tuned.get("per_class") or {}
+    per_class = tuned.per_class or {}
     n_classes = len(per_class) or 2
-    per = tuned.get("train_size", 0) / n_classes
+    per = tuned.train_size / n_classes
     if per < FEW_PER_CLASS:
         causes.append(
-            f"too little data for the classes: {tuned.get('train_size')} training examples for "
+            f"too little data for the classes: {tuned.train_size} training examples for "
             f"{n_classes} classes, {per:.0f} per class on average"
         )
     profile = (plan or {}).get("profile") or {}
@@ -102,9 +103,9 @@ def _causes(
             f"texts are longer (median {lengths['p50']} tokens); TF-IDF reads every word"
             + (": the budget allowed no more" if plan else "")
         )
-    if plan and tuned.get("epochs_trained", 0) <= 1 and n_classes > 2:
+    if plan and tuned.epochs_trained <= 1 and n_classes > 2:
         causes.append(
-            f"the budget allowed {tuned.get('epochs_trained')} epoch(s) of fine-tuning for "
+            f"the budget allowed {tuned.epochs_trained} epoch(s) of fine-tuning for "
             f"{n_classes} classes"
         )
     if n_trials < 6:

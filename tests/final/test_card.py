@@ -8,29 +8,34 @@ from huggingface_hub import ModelCard
 
 from hpo.api import load_config
 from hpo.final.card import CARD_FILE, base_model, write_card
+from hpo.final.metrics import FinalMetrics, Scores
 
 
-def _metrics(predictions: list[int]) -> dict:
-    return {
-        "accuracy": 0.75,
-        "ci95": [0.5, 0.9],
-        "n": 4,
-        "metric": "f1",
-        "metric_value": 0.7,
-        "metric_ci95": [0.4, 0.9],
-        "train_size": 600,
-        "source": "study 't' trial 1",
-        "stop_epoch": 2.0,
-        "trained_params": {"learning_rate": 3e-05, "per_device_train_batch_size": 16},
-        "predictions": predictions,
-    }
+def _metrics(predictions: list[int]) -> FinalMetrics:
+    return FinalMetrics.from_dict(
+        {
+            "accuracy": 0.75,
+            "ci95": [0.5, 0.9],
+            "n": 4,
+            "metric": "f1",
+            "metric_value": 0.7,
+            "metric_ci95": [0.4, 0.9],
+            "train_size": 600,
+            "source": "study 't' trial 1",
+            "stop_epoch": 2.0,
+            "trained_params": {"learning_rate": 3e-05, "per_device_train_batch_size": 16},
+            "predictions": predictions,
+        }
+    )
 
 
 def test_header_holds_the_figures_and_the_body_the_comparison(folder, make_config) -> None:
     config = load_config(make_config({"study": {"metric": "f1"}}))
     labels = [0, 1, 1, 0]
     metrics = _metrics([0, 1, 1, 1])  # 3 of 4 right
-    classical = {"accuracy": 0.5, "ci95": [0.1, 0.9], "predictions": [1, 0, 1, 0]}
+    classical = Scores.from_dict(
+        {"accuracy": 0.5, "n": 4, "ci95": [0.1, 0.9], "predictions": [1, 0, 1, 0]}
+    )
     path = write_card(
         folder,
         config,
@@ -45,8 +50,8 @@ def test_header_holds_the_figures_and_the_body_the_comparison(folder, make_confi
     assert data.library_name == "transformers" and data.pipeline_tag == "text-classification"
     assert data.base_model is None  # a local folder is no hub id
     by_metric = {r.metric_type: r for r in data.eval_results}
-    assert by_metric["accuracy"].metric_value == metrics["accuracy"]
-    assert by_metric["f1"].metric_value == metrics["metric_value"]
+    assert by_metric["accuracy"].metric_value == metrics.accuracy
+    assert by_metric["f1"].metric_value == metrics.metric_value
     assert by_metric["accuracy"].dataset_split == "test"
     text = card.text
     assert "75.00%" in text and "50.00% - 90.00%" in text

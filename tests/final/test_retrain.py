@@ -9,6 +9,7 @@ import pytest
 
 import hpo.final.retrain
 from hpo.api import load_config
+from hpo.final.metrics import FinalMetrics
 from hpo.final.retrain import plan_from_study, train_and_test
 
 pytestmark = pytest.mark.slow
@@ -30,14 +31,17 @@ def test_retrain_tests_once_and_stops_at_the_peak(
     out = tmp_path / "final"
     metrics = train_and_test(config, plan, out, seeds=2, quiet=True)
     assert calls == [200, 200], "the whole test split, once per seed"
-    assert metrics["n"] == 200 and metrics["train_size"] == 600, "train + validation"
-    assert metrics["epochs_trained"] == pytest.approx(plan.stop_epoch, abs=0.05)
-    assert metrics["accuracy"] > 0.8
-    assert metrics["ci95"][0] <= metrics["accuracy"] <= metrics["ci95"][1]
-    cm = metrics["confusion_matrix"]["rows_true_cols_pred"]
+    assert metrics.n == 200 and metrics.train_size == 600, "train + validation"
+    assert metrics.epochs_trained == pytest.approx(plan.stop_epoch, abs=0.05)
+    assert metrics.accuracy > 0.8
+    assert metrics.ci95[0] <= metrics.accuracy <= metrics.ci95[1]
+    cm = metrics.confusion_matrix["rows_true_cols_pred"]
     assert sum(map(sum, cm)) == 200
-    assert len(metrics["runs"]) == 2 and metrics["test_accuracy_std"] >= 0
-    assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+    assert len(metrics.runs) == 2 and metrics.test_accuracy_std >= 0
+    # The file is the record: read back, it is the same metrics, with the inputs it was made of.
+    assert FinalMetrics.read(out / "metrics.json") == metrics
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics.accuracy
+    assert metrics.inputs["seeds"] == 2
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -51,8 +55,8 @@ def test_retrain_tests_once_and_stops_at_the_peak(
 
     card = ModelCard.load(out / "model" / "README.md")
     (accuracy,) = [r for r in card.data.eval_results if r.metric_type == "accuracy"]
-    assert accuracy.metric_value == metrics["accuracy"]
-    assert f"{100 * metrics['accuracy']:.2f}%" in card.text
+    assert accuracy.metric_value == metrics.accuracy
+    assert f"{100 * metrics.accuracy:.2f}%" in card.text
 
     # transformers.pipeline answers with the class names, and on texts within max_length the
     # same labels as hpo's own predictor.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from hpo.final.metrics import Scores
 from hpo.report.markdown import (
     _overlap_section,
     _seconds,
@@ -11,9 +14,16 @@ from hpo.report.markdown import (
 )
 
 
-def _result(predictions: list[int], labels: list[int]) -> dict:
+def _result(predictions: list[int], labels: list[int]) -> Scores:
     acc = float(np.mean(np.asarray(predictions) == np.asarray(labels)))
-    return {"accuracy": acc, "ci95": [acc - 0.02, min(1.0, acc + 0.02)], "predictions": predictions}
+    return Scores.from_dict(
+        {
+            "accuracy": acc,
+            "n": len(labels),
+            "ci95": [acc - 0.02, min(1.0, acc + 0.02)],
+            "predictions": predictions,
+        }
+    )
 
 
 def test_paired_comparison_says_whether_a_difference_is_significant() -> None:
@@ -27,7 +37,7 @@ def test_paired_comparison_says_whether_a_difference_is_significant() -> None:
     assert "significant at the 5% level" in text and "not significant" not in text
     text = paired_comparison("the tuned model", strong, "the reference setup", near, labels)
     assert "not significant at the 5% level; the difference could be chance" in text
-    no_preds = {k: v for k, v in weak.items() if k != "predictions"}
+    no_preds = dataclasses.replace(weak, predictions=None)
     text = paired_comparison("the tuned model", strong, "the reference setup", no_preds, labels)
     assert "no paired test" in text
 

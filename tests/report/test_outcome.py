@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hpo.final.metrics import Results
 from hpo.report.outcome import budget_lines, verdict_lines
 
 LABELS = [0, 1] * 50
@@ -9,14 +10,25 @@ LABELS = [0, 1] * 50
 
 def _result(right: int, **extra) -> dict:
     predictions = [label if i < right else 1 - label for i, label in enumerate(LABELS)]
-    return {"accuracy": right / len(LABELS), "predictions": predictions, **extra}
+    accuracy = right / len(LABELS)
+    return {
+        "accuracy": accuracy,
+        "n": len(LABELS),
+        "ci95": [accuracy, accuracy],
+        "predictions": predictions,
+        **extra,
+    }
+
+
+def _results(tuned: dict, classical: dict) -> Results:
+    return Results.from_dicts(tuned=tuned, baselines={"classical": classical})
 
 
 def test_a_loss_is_said_plainly_with_its_causes() -> None:
     tuned = _result(60, train_size=300, per_class={str(i): {} for i in range(10)})
     plan = {"profile": {"length_percentiles": {"train": {"p50": 400}}}}
     lines = verdict_lines(
-        {"tuned": tuned, "classical": _result(95)}, LABELS, max_length=128, plan=plan, n_trials=3
+        _results(tuned, _result(95)), LABELS, max_length=128, plan=plan, n_trials=3
     )
     text = "\n".join(lines)
     assert text.startswith("**The tuned model scores below the TF-IDF baseline here** (60.00%")
@@ -27,7 +39,7 @@ def test_a_loss_is_said_plainly_with_its_causes() -> None:
 
 def test_a_tie_is_no_win() -> None:
     lines = verdict_lines(
-        {"tuned": _result(90, train_size=10_000), "classical": _result(89)},
+        _results(_result(90, train_size=10_000), _result(89)),
         LABELS,
         max_length=512,
         plan=None,
@@ -39,7 +51,7 @@ def test_a_tie_is_no_win() -> None:
 
 def test_a_significant_win_says_nothing() -> None:
     lines = verdict_lines(
-        {"tuned": _result(100, train_size=10_000), "classical": _result(70)},
+        _results(_result(100, train_size=10_000), _result(70)),
         LABELS,
         max_length=512,
         plan=None,

@@ -116,11 +116,11 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
     )
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     final = runs["t-final"].data.metrics
-    assert final["test/accuracy"] == pytest.approx(metrics["accuracy"])
-    assert final["test/accuracy_ci_low"] == pytest.approx(metrics["ci95"][0])
+    assert final["test/accuracy"] == pytest.approx(metrics.accuracy)
+    assert final["test/accuracy_ci_low"] == pytest.approx(metrics.ci95[0])
     events = EventAccumulator(str(root / "tensorboard" / "t-final"))
     events.Reload()
-    assert events.Scalars("test/accuracy")[-1].value == pytest.approx(metrics["accuracy"])
+    assert events.Scalars("test/accuracy")[-1].value == pytest.approx(metrics.accuracy)
 
 
 def _wandb_records(path: Path) -> list[Any]:
