@@ -55,7 +55,7 @@ def run(imdb: str, masks: str, seed: int, args: argparse.Namespace, work: Path) 
             f"training.output_dir={work / 'runs'}",
         ],
     )
-    tokenizer, prepared = load_search_data(config)
+    tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     trainer = build_trainer(
         config,
         train_dataset=prepared.splits["train"],

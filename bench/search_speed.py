@@ -157,7 +157,9 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     run_search(config, quiet=True)
     total = time.perf_counter() - start
     study = optuna.load_study(study_name="ours", storage=config.storage_url)
-    _, prepared = load_search_data(config)  # from the cache the search filled
+    _, prepared = load_search_data(
+        config.model, config.data, config.study.metric
+    )  # from the cache the search filled
     return {
         "total_seconds": total,
         "n_train": len(prepared.splits["train"]),

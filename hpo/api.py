@@ -127,7 +127,7 @@ def plan_budget(config: HpoConfig, *, with_reference: bool = False) -> Plan:
                 "a plan needs a budget: pass --budget (e.g. --budget 45m), set study.budget, "
                 "or pass budget='45m' to hpo.load_config."
             )
-        saved = RunLayout.of(config).plan
+        saved = RunLayout(config.output_dir).plan
         return make(config, with_reference=with_reference, saved=saved)[1]
 
 
@@ -156,7 +156,7 @@ def export_best_params(config: HpoConfig, output: str | Path | None = None) -> d
     from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
-        out = output or RunLayout.of(config).best_params
+        out = output or RunLayout(config.output_dir).best_params
         return export_best(load_existing_study(config), config, out)
 
 
@@ -178,9 +178,12 @@ def retrain(
     _check_seeds(seeds)
     with config_source(config.source):
         plan = plan_from_file(config, params) if params else plan_from_study(config)
-        out = RunLayout.of(config).final
+        out = RunLayout(config.output_dir).final
         if reference:
-            plan, out = plan_reference(config, plan.stop_epoch), RunLayout.of(config).reference
+            plan, out = (
+                plan_reference(config.reference, config.search_space, plan.stop_epoch),
+                RunLayout(config.output_dir).reference,
+            )
         return train_and_test(config, plan, out, seeds=seeds, quiet=quiet)
 
 
@@ -222,7 +225,7 @@ def dashboard(config: HpoConfig, *, host: str = "127.0.0.1", port: int = 8080) -
 
     with config_source(config.source):
         study = load_existing_study(config)
-        layout = RunLayout.of(config)
+        layout = RunLayout(config.output_dir)
         attach_artifacts(study, layout.artifacts, final_stage_files(layout))
         serve(config.storage_url, layout.artifacts, host=host, port=port)
 

@@ -65,11 +65,11 @@ def run_all(
     search_kwargs: dict[str, Any] = {}
     if budgeted:
         config, plan, profile = plan_budget(
-            config, with_reference=with_reference, saved=RunLayout.of(config).plan
+            config, with_reference=with_reference, saved=RunLayout(config.output_dir).plan
         )
         if on_plan is not None:
             on_plan(plan)
-        clock = StageClock(RunLayout.of(config).plan, plan, started)
+        clock = StageClock(RunLayout(config.output_dir).plan, plan, started)
         retrains = 2 if with_reference else 1
         search_kwargs = {
             "deadline": functools.partial(
@@ -77,7 +77,7 @@ def run_all(
             ),
             "shortest_trial": plan.shortest_trial_seconds,
         }
-    layout = RunLayout.of(config)
+    layout = RunLayout(config.output_dir)
     with _timed(clock, "search"):
         study = run_search(config, quiet=quiet, **search_kwargs)
     if clock is not None:
@@ -102,7 +102,7 @@ def run_all(
     with _timed(clock, "baselines"):
         run_baselines(config)
     if with_reference:
-        reference = plan_reference(config, final.stop_epoch)
+        reference = plan_reference(config.reference, config.search_space, final.stop_epoch)
         with _timed(clock, "reference"):
             train_and_test(config, reference, layout.reference, seeds=seeds, quiet=quiet)
     with _timed(clock, "report"):

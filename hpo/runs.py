@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from hpo.errors import HpoError
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +40,6 @@ class RunLayout:
     """The files of one study's run folder (``training.output_dir``, default runs/<study>)."""
 
     root: Path
-
-    @classmethod
-    def of(cls, config: HpoConfig) -> RunLayout:
-        """The layout of ``config``'s run folder."""
-        return cls(config.output_dir)
 
     @property
     def config_file(self) -> Path:

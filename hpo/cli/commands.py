@@ -100,7 +100,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from hpo.runs import RunLayout
 
     config = _load(args, check_training=False)
-    out = args.output or RunLayout.of(config).best_params
+    out = args.output or RunLayout(config.output_dir).best_params
     doc = api.export_best_params(config, out)
     prov = doc["provenance"]
     value = f"validation {prov['metric']} {prov['validation_value']:.4f}"
@@ -120,7 +120,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         quiet=args.quiet,
     )
-    layout = RunLayout.of(config)
+    layout = RunLayout(config.output_dir)
     out = layout.reference if args.reference else layout.final
     spread = (
         f" (mean {metrics.test_accuracy_mean:.4f} ± {metrics.test_accuracy_std:.4f} "

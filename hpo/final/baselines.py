@@ -23,7 +23,7 @@ from hpo.train.model import load_model, load_model_config, load_tokenizer
 from hpo.train.objective import objective_for
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import DataSection, HpoConfig
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 _SYNONYMS = {"negative": "neg", "positive": "pos"}
 
 
-def classical(config: HpoConfig) -> dict[str, Any]:
+def classical(data: DataSection, metric: str) -> dict[str, Any]:
     """TF-IDF (word 1-2 grams) + logistic regression, trained on the whole training split.
 
     Text pairs get a vectorizer per side, side by side, so the model sees which words are on
@@ -42,7 +42,7 @@ def classical(config: HpoConfig) -> dict[str, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    made = final_splits(config.data)
+    made = final_splits(data)
     train, test = made.splits["train"], made.splits["test"]
     sides = ["text", "text_pair"] if "text_pair" in train.column_names else ["text"]
     vectorizers = [
@@ -60,7 +60,7 @@ def classical(config: HpoConfig) -> dict[str, Any]:
         predictions,
         np.asarray(test["label"]),
         labels,
-        objective_for(config.study.metric, labels, positive_label=config.data.positive_label),
+        objective_for(metric, labels, positive_label=data.positive_label),
     )
     result |= {
         "name": "TF-IDF + logistic regression",
@@ -113,7 +113,7 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
         config.training,
         config.search_space,
         config.reference,
-        output_dir=RunLayout.of(config).zero_shot,
+        output_dir=RunLayout(config.output_dir).zero_shot,
         quiet=True,
     )
     trainer = Trainer(model=model, args=args, processing_class=tokenizer)
@@ -151,8 +151,15 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         "test_split": [data.test_fraction, data.split_seed],
         "metric": [config.study.metric, data.positive_label],
     }
-    path = RunLayout.of(config).baselines
+    path = RunLayout(config.output_dir).baselines
     done = reuse_result(path, key, refuse_other=False, what="baselines")
     if done is not None:
         return done
-    return save_result(path, key, {"classical": classical(config), "zero_shot": zero_shot(config)})
+    return save_result(
+        path,
+        key,
+        {
+            "classical": classical(data, config.study.metric),
+            "zero_shot": zero_shot(config),
+        },
+    )

@@ -20,7 +20,7 @@ from hpo.final.record import ModelRecord
 from hpo.final.scoring import Verdict
 
 if TYPE_CHECKING:
-    from hpo.config.schema import DataSection, HpoConfig, StudySection
+    from hpo.config.schema import DataSection, StudySection
     from hpo.final.metrics import FinalMetrics, Scores
 
 #: The card's file name in a model folder (the hub's convention).
@@ -40,9 +40,11 @@ def base_model(name: str) -> str | None:
 
 def write_card(
     model_dir: Path,
-    config: HpoConfig,
     metrics: FinalMetrics,
     *,
+    data: DataSection,
+    study: StudySection,
+    model_name: str,
     baselines: Mapping[str, Scores | None] | None = None,
     test_labels: Sequence[int] | None = None,
     finished_trials: int | None = None,
@@ -53,7 +55,7 @@ def write_card(
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     record = ModelRecord.read(model_dir)
-    data_name = _data_name(config.data)
+    data_name = _data_name(data)
     metric = metrics.metric
     scored = [("accuracy", metrics.accuracy)]
     if metric != "accuracy":
@@ -62,7 +64,7 @@ def write_card(
         EvalResult(
             task_type="text-classification",
             task_name="Text Classification",
-            dataset_type=config.data.dataset or data_name,
+            dataset_type=data.dataset or data_name,
             dataset_name=data_name,
             dataset_split="test",
             metric_type=name,
@@ -72,19 +74,19 @@ def write_card(
         for name, value in scored
     ]
     card_data = ModelCardData(
-        model_name=config.study.name,
-        base_model=base_model(config.model.name),
+        model_name=study.name,
+        base_model=base_model(model_name),
         library_name="transformers",
         pipeline_tag="text-classification",
-        datasets=[config.data.dataset or data_name],
+        datasets=[data.dataset or data_name],
         metrics=sorted({"accuracy", metric}),
         tags=["hpo", "text-classification", "optuna"],
         eval_results=results,
     )
     body = _body(
-        config.data,
-        config.study,
-        base_model(config.model.name) or config.model.name,
+        data,
+        study,
+        base_model(model_name) or model_name,
         record,
         metrics,
         (baselines or {}).get("classical"),

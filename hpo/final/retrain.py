@@ -36,7 +36,10 @@ from hpo.train.tracking import final_figures
 from hpo.train.trainer import build_trainer, replay
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from collections.abc import Mapping
+
+    from hpo.config.schema import DataSection, HpoConfig
+    from hpo.config.space import ParamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +73,12 @@ def plan_from_file(config: HpoConfig, path: str | Path) -> Plan:
     return Plan(params, stop, str(path))
 
 
-def plan_reference(config: HpoConfig, epochs: float) -> Plan:
+def plan_reference(
+    reference: Mapping[str, Any], search_space: Mapping[str, ParamSpec], epochs: float
+) -> Plan:
     """The reference setup (:mod:`hpo.config.reference`), trained for ``epochs`` (the tuned
     run's epoch budget)."""
-    params = retrain_params(config.reference, config.search_space, epochs=epochs)
+    params = retrain_params(reference, search_space, epochs=epochs)
     return Plan(params, epochs, "reference setup")
 
 
@@ -163,7 +168,15 @@ def train_and_test(
                 *run["metric_ci95"],
             )
         if i == 0:
-            _save_model(trainer, tokenizer, model_dir(out_dir), config, plan, prepared.labels)
+            _save_model(
+                trainer,
+                tokenizer,
+                model_dir(out_dir),
+                config.data,
+                plan,
+                prepared.labels,
+                config.model.name,
+            )
             # Per-example predictions of the saved model, in test order: the report compares
             # models scored on the same examples with a paired test.
             first_predictions = predictions.tolist()
@@ -194,7 +207,14 @@ def train_and_test(
     )
     written = {k: v for k, v in metrics.to_dict().items() if k != INPUTS_KEY}
     saved = FinalMetrics.from_dict(save_result(metrics_path, inputs, written))
-    write_card(model_dir(out_dir), config, saved, test_labels=test_labels)
+    write_card(
+        model_dir(out_dir),
+        saved,
+        data=config.data,
+        study=config.study,
+        model_name=config.model.name,
+        test_labels=test_labels,
+    )
     return saved
 
 
@@ -202,11 +222,11 @@ def _save_model(
     trainer: Any,
     tokenizer: Any,
     model_dir: Path,
-    config: HpoConfig,
+    data: DataSection,
     plan: Plan,
     labels: tuple[str, ...],
+    model_name: str,
 ) -> None:
-    data = config.data
     trainer.save_model(str(model_dir))
     # The saved tokenizer's own limit is the length the model was trained at, so that
     # transformers.pipeline(..., truncation=True) cuts where training did (from the head).
@@ -225,5 +245,5 @@ def _save_model(
         labels=labels,
         params=plan.params,
         source=plan.source,
-        model=config.model.name,
+        model=model_name,
     ).write(model_dir)

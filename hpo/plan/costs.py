@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.plan.constants import EVAL_OVERHEAD_SECONDS, PRUNED_SHARE, PRUNER_STARTUP
+from hpo.plan.constants import (
+    EVAL_OVERHEAD_SECONDS,
+    PRUNED_SHARE,
+    PRUNER_STARTUP,
+    TFIDF_FACTOR,
+    TFIDF_FIXED_SECONDS,
+)
 
 if TYPE_CHECKING:
     from hpo.plan.measure import MachineRates
@@ -83,3 +89,9 @@ def search_seconds(
     startup = min(trials, PRUNER_STARTUP)
     rest = trials - startup
     return startup * whole + rest * ((1 - PRUNED_SHARE) * whole + PRUNED_SHARE * first)
+
+
+def baseline_seconds(profile: DataProfile) -> float:
+    """The TF-IDF baseline, from its measured fit on the profile's sample, on all of train."""
+    examples = profile.n_final_train + profile.n_test
+    return TFIDF_FIXED_SECONDS + TFIDF_FACTOR * profile.tfidf_seconds_per_example * examples

@@ -31,7 +31,7 @@ from hpo.runs import write_atomically
 from hpo.train.settings import setting
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import HpoConfig, ModelSection
     from hpo.config.space import ParamSpec
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,12 @@ def eval_batch_size(training: Mapping[str, Any]) -> int:
     return int(setting("per_device_eval_batch_size", {}, training).value)
 
 
-def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
+def machine_key(
+    model: ModelSection,
+    search_space: Mapping[str, ParamSpec],
+    training: Mapping[str, Any],
+    args: Any,
+) -> dict[str, Any]:
     """What decides the rates: model, device, precision, threads, batch sizes, versions."""
     import torch
     import transformers
@@ -147,15 +152,15 @@ def machine_key(config: HpoConfig, args: Any) -> dict[str, Any]:
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     return {
         "v": _RATES_VERSION,
-        "model": config.model.name,
-        "revision": config.model.revision,
-        "attn_implementation": config.model.attn_implementation,
-        "dropout_masks": config.model.dropout_masks,
+        "model": model.name,
+        "revision": model.revision,
+        "attn_implementation": model.attn_implementation,
+        "dropout_masks": model.dropout_masks,
         "device": device,
         "precision": precision,
         "threads": torch.get_num_threads(),
-        "train_batch": train_batch_size(config.search_space, config.training),
-        "eval_batch": eval_batch_size(config.training),
+        "train_batch": train_batch_size(search_space, training),
+        "eval_batch": eval_batch_size(training),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
     }
@@ -181,7 +186,7 @@ def measure_machine(
     args = training_arguments(
         config.training, config.search_space, config.reference, output_dir=tempfile.gettempdir()
     )
-    key = machine_key(config, args)
+    key = machine_key(config.model, config.search_space, config.training, args)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     root = Path(config.data.cache_dir) if config.data.cache_dir else default_cache_dir()
     path = root / "machine" / f"{digest}.json"

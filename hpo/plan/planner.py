@@ -21,7 +21,7 @@ Each step first asks for a search worth having (:data:`MIN_TRIALS` trials on
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,14 +40,13 @@ from hpo.plan.constants import (
     REPORT_SECONDS,
     SMALLEST_SEARCH,
     TARGET_TRIALS,
-    TFIDF_FACTOR,
-    TFIDF_FIXED_SECONDS,
 )
-from hpo.plan.costs import Costs, costs_at, search_seconds, trial_seconds
+from hpo.plan.costs import Costs, baseline_seconds, costs_at, search_seconds, trial_seconds
 from hpo.plan.decision import BudgetTooSmall, Choice, Plan, StagePlan
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
+    from hpo.config.space import ParamSpec
     from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
 
@@ -80,7 +79,7 @@ def make_plan(
     grouped = config.training.get("train_sampling_strategy") == "group_by_length"
     # What the user fixed; None where the planner decides.
     fixed_length = data.max_length if "data.max_length" in explicit else None
-    epochs_fixed = _fixed_epochs(config)
+    epochs_fixed = _fixed_epochs(config.search_space, config.training, config.explicit)
     fixed_train = data.max_train_samples if "data.max_train_samples" in explicit else None
     fixed_eval = data.max_eval_samples if "data.max_eval_samples" in explicit else None
     fixed_trials = study.n_trials if "study.n_trials" in explicit else None
@@ -96,7 +95,7 @@ def make_plan(
         * PREPARE_FACTOR
         * (profile.n_train + profile.n_validation + profile.n_final_train + profile.n_test)
     )
-    baselines = _baseline_seconds(profile)
+    baselines = baseline_seconds(profile)
     fixed = spent_seconds + prepare + baselines + REPORT_SECONDS
     usable = budget_seconds * (1 - MARGIN) - fixed
     retrains = 2 if with_reference else 1
@@ -208,24 +207,19 @@ def _largest(ok: Any, low: int, high: int) -> int | None:
     return low
 
 
-def _fixed_epochs(config: HpoConfig) -> tuple[int, int] | None:
+def _fixed_epochs(
+    search_space: Mapping[str, ParamSpec], training: Mapping[str, Any], explicit: Collection[str]
+) -> tuple[int, int] | None:
     """The epoch range the user set: a searched ``num_train_epochs`` or a fixed one."""
-    explicit = config.explicit
-    spec = config.search_space.get("num_train_epochs")
+    spec = search_space.get("num_train_epochs")
     if spec is not None and "search_space.num_train_epochs" in explicit:
         if spec.type == "categorical":
             return int(min(spec.choices or [1])), math.ceil(max(spec.choices or [1]))
         return int(spec.low or 1), math.ceil(spec.high or 1)
     if "training.num_train_epochs" in explicit:
-        epochs = math.ceil(float(config.training["num_train_epochs"]))
+        epochs = math.ceil(float(training["num_train_epochs"]))
         return epochs, epochs
     return None
-
-
-def _baseline_seconds(profile: DataProfile) -> float:
-    """The TF-IDF baseline, from its measured fit on the profile's sample, on all of train."""
-    examples = profile.n_final_train + profile.n_test
-    return TFIDF_FIXED_SECONDS + TFIDF_FACTOR * profile.tfidf_seconds_per_example * examples
 
 
 def _assemble(

@@ -34,7 +34,7 @@ def make_report(config: HpoConfig) -> Path:
     Writes nothing else: not the study, not the dashboard's artifacts.
     """
     study = load_existing_study(config)
-    layout = RunLayout.of(config)
+    layout = RunLayout(config.output_dir)
     results = Results.read(
         layout.final / "metrics.json", layout.reference / "metrics.json", layout.baselines
     )
@@ -59,8 +59,10 @@ def make_report(config: HpoConfig) -> Path:
         # The card again, now with the baselines on the same test examples.
         write_card(
             tuned_model,
-            config,
             results.tuned,
+            data=config.data,
+            study=config.study,
+            model_name=config.model.name,
             baselines={"classical": results.classical},
             test_labels=test["label"],
             finished_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),

@@ -89,15 +89,18 @@ class SlurmJob:
         return [f"#SBATCH {shlex.quote(line)}" for line in lines]
 
 
-def slurm_folder(config: HpoConfig) -> Path:
+def slurm_folder(output_dir: Path) -> Path:
     """``runs/<study>/slurm/``: the job script and, under ``logs/``, one log per task."""
-    return RunLayout.of(config).root / "slurm"
+    return RunLayout(output_dir).root / "slurm"
 
 
-def render_script(config: HpoConfig, job: SlurmJob, *, python: str | None = None) -> str:
-    """The job-array script: each task runs ``hpo worker`` on the study's saved config."""
-    folder = slurm_folder(config).absolute()
-    config_file = RunLayout.of(config).config_file.absolute()
+def render_script(
+    study_name: str, output_dir: Path, job: SlurmJob, *, python: str | None = None
+) -> str:
+    """The job-array script of study ``study_name`` whose run folder is ``output_dir``: each
+    task runs ``hpo worker`` on the study's saved config."""
+    folder = slurm_folder(output_dir).absolute()
+    config_file = RunLayout(output_dir).config_file.absolute()
     python = python or sys.executable
     worker = f"{shlex.quote(python)} -m hpo.cli worker {shlex.quote(str(config_file))} --quiet"
     env_lines = [
@@ -111,9 +114,9 @@ def render_script(config: HpoConfig, job: SlurmJob, *, python: str | None = None
     return "\n".join(
         [
             "#!/bin/bash",
-            f"# Written by `hpo launch slurm` for study {config.study.name!r}; resubmit with",
+            f"# Written by `hpo launch slurm` for study {study_name!r}; resubmit with",
             f"#   sbatch {shlex.quote(str(folder / 'worker.sbatch'))}",
-            *job.directives(f"hpo-{config.study.name}", folder / "logs"),
+            *job.directives(f"hpo-{study_name}", folder / "logs"),
             "",
             "set -u",
             f"cd {shlex.quote(str(Path.cwd()))}",
@@ -133,19 +136,18 @@ def render_script(config: HpoConfig, job: SlurmJob, *, python: str | None = None
     )
 
 
-def write_script(config: HpoConfig, job: SlurmJob) -> Path:
+def write_script(study_name: str, output_dir: Path, job: SlurmJob) -> Path:
     """Write ``runs/<study>/slurm/worker.sbatch`` (and its ``logs/`` folder); its path."""
-    folder = slurm_folder(config)
+    folder = slurm_folder(output_dir)
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     path = folder / "worker.sbatch"
-    path.write_text(render_script(config, job), encoding="utf-8")
+    path.write_text(render_script(study_name, output_dir, job), encoding="utf-8")
     path.chmod(0o700)  # it may hold a storage URL with a password, as config.yaml does
     return path
 
 
-def check_storage(config: HpoConfig) -> None:
-    """Refuse a storage the workers of a cluster cannot share safely."""
-    url = config.storage_url
+def check_storage(url: str) -> None:
+    """Refuse a storage URL the workers of a cluster cannot share safely."""
     if url.startswith("sqlite"):
         raise HpoError(
             f"study.storage: {url} is a SQLite file; workers on several nodes would share it "
@@ -179,14 +181,14 @@ def launch(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> tuple[
     and the config its tasks run (``runs/<study>/config.yaml``), and touches no database,
     cache or queue.
     """
-    check_storage(config)
+    check_storage(config.storage_url)
     if dry_run:
-        layout = RunLayout.of(config)
+        layout = RunLayout(config.output_dir)
         write_atomically(layout.config_file, config.to_yaml(absolute=True))
-        return write_script(config, job), None
+        return write_script(config.study.name, config.output_dir, job), None
     from hpo.search.loop import load_search_data, open_and_seed
 
-    _, prepared = load_search_data(config)
+    _, prepared = load_search_data(config.model, config.data, config.study.metric)
     open_and_seed(config, prepared)  # also writes runs/<study>/config.yaml, the tasks' config
-    script = write_script(config, job)
+    script = write_script(config.study.name, config.output_dir, job)
     return script, submit(script)

@@ -48,7 +48,7 @@ from hpo.train.trainer import build_trainer
 from hpo.train.trial_record import REFERENCE_ATTR
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig, StudySection
+    from hpo.config.schema import DataSection, HpoConfig, ModelSection, StudySection
 
 logger = logging.getLogger(__name__)
 
@@ -106,23 +106,22 @@ def open_and_seed(
             # skip_if_exists: two workers starting on an empty study enqueue it once.
             study.enqueue_trial(params, user_attrs={REFERENCE_ATTR: True}, skip_if_exists=True)
             logger.info("Enqueued the reference setup as trial 0: %s", params)
-    layout = RunLayout.of(config)
+    layout = RunLayout(config.output_dir)
     write_atomically(layout.config_file, config.to_yaml(absolute=True))
     study.set_user_attr(CONFIG_FILE_ATTR, str(layout.config_file.absolute()))
     return storage, study
 
 
-def load_search_data(config: HpoConfig) -> tuple[Any, Prepared]:
+def load_search_data(model: ModelSection, data: DataSection, metric: str) -> tuple[Any, Prepared]:
     """The tokenizer and the tokenized train/validation splits (from the cache when possible).
 
     Called before the study is opened, so bad data or a bad model never leaves a new, empty
     study behind in storage.
     """
-    tokenizer = load_tokenizer(config.model)
-    prepared = prepare(config.data, tokenizer, stage="search")
-    objective = objective_for(
-        config.study.metric, prepared.labels, positive_label=config.data.positive_label
-    )  # f1 on 4 classes fails here, not later
+    tokenizer = load_tokenizer(model)
+    prepared = prepare(data, tokenizer, stage="search")
+    # f1 on 4 classes fails here, not later.
+    objective = objective_for(metric, prepared.labels, positive_label=data.positive_label)
     logger.info(
         "Search data: %d train / %d validation examples, %d classes (%s), objective validation "
         "%s (fingerprint %s, cache %s)",
@@ -164,11 +163,11 @@ def run_search(
     ends with fewer than ``study.n_trials`` trials, and the study notes it
     (``budget_closed``), so a rerun of the same budgeted job goes on to the final stage.
     """
-    tokenizer, prepared = load_search_data(config)
+    tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     storage, study = open_and_seed(config, prepared)
     target = config.study.n_trials
     train, validation = prepared.splits["train"], prepared.splits["validation"]
-    layout = RunLayout.of(config)
+    layout = RunLayout(config.output_dir)
     trainer = build_trainer(
         config,
         train_dataset=train,

@@ -73,9 +73,9 @@ def search_with_workers(config: HpoConfig, n_workers: int, *, quiet: bool = Fals
     applied, absolute paths), so they search exactly what this process was asked to.
     """
     # Here, not in the workers: they start on a ready study instead of racing to build it.
-    _, prepared = load_search_data(config)
+    _, prepared = load_search_data(config.model, config.data, config.study.metric)
     _, study = open_and_seed(config, prepared)
-    argv = ["worker", str(RunLayout.of(config).config_file.absolute())]
+    argv = ["worker", str(RunLayout(config.output_dir).config_file.absolute())]
     argv += ["--quiet"] if quiet else []
     code = run_workers(argv, n_workers)
     if code != 0:

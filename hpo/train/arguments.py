@@ -151,7 +151,7 @@ def check_training_setup(config: HpoConfig) -> None:
         config.training,
         config.search_space,
         config.reference,
-        output_dir=RunLayout.of(config).trials,
+        output_dir=RunLayout(config.output_dir).trials,
         quiet=True,
     )
 

@@ -370,7 +370,7 @@ def build_trainer(
             config.model.attn_implementation, config.model.dropout_masks, args
         ),
     )
-    trainer.tracking = tracking_for(tracked, RunLayout.of(config).root, config.study.name)
+    trainer.tracking = tracking_for(tracked, RunLayout(config.output_dir).root, config.study.name)
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.
         trainer.remove_callback(PrinterCallback)

@@ -39,7 +39,7 @@ def test_reference_retrain_resolves_auto_warmup_as_the_search_does(
     config = SimpleNamespace(
         search_space=space, reference=dict(REFERENCE_PARAMS), training={"num_train_epochs": 1}
     )
-    plan = plan_reference(config, 1.0)
+    plan = plan_reference(config.reference, config.search_space, 1.0)
     training = with_defaults(config.training)
     trained = resolve_auto_warmup(plan.params, config.search_space, training, n_train=25_000)
     searched = resolve_reference(space, config.reference, training, n_train=2000)

@@ -198,7 +198,7 @@ def test_a_full_disk_fails_its_trial_with_the_reason_and_the_next_worker_reruns_
 ) -> None:
     pytest.importorskip("tensorboard")
     path = make_config({"study": {"n_trials": 2}, "training": {"report_to": ["tensorboard"]}})
-    full = RunLayout.of(load_config(path)).root / "tensorboard"  # what the trials write
+    full = RunLayout(load_config(path).output_dir).root / "tensorboard"  # what the trials write
     full.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], check=True)
     try:

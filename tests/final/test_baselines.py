@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_baselines(make_config, tmp_path: Path) -> None:
     config = load_config(make_config())
-    result = classical(config)
+    result = classical(config.data, config.study.metric)
     assert result["accuracy"] > 0.8 and result["n"] == 200
     assert zero_shot(config)["applicable"] is False  # a random head named LABEL_0/LABEL_1
 

@@ -38,8 +38,10 @@ def test_header_holds_the_figures_and_the_body_the_comparison(folder, make_confi
     )
     path = write_card(
         folder,
-        config,
         metrics,
+        data=config.data,
+        study=config.study,
+        model_name=config.model.name,
         baselines={"classical": classical},
         test_labels=labels,
         finished_trials=2,
@@ -66,7 +68,13 @@ def test_header_holds_the_figures_and_the_body_the_comparison(folder, make_confi
 
 def test_without_baselines_the_card_has_the_models_figures_only(folder, make_config) -> None:
     config = load_config(make_config())
-    write_card(folder, config, _metrics([0, 1, 1, 1]))
+    write_card(
+        folder,
+        _metrics([0, 1, 1, 1]),
+        data=config.data,
+        study=config.study,
+        model_name=config.model.name,
+    )
     text = (folder / CARD_FILE).read_text()
     assert "TF-IDF" not in text and "McNemar" not in text
     assert "up to" in text  # the study's planned trials, not a count it cannot know

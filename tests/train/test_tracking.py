@@ -84,7 +84,7 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
         )
     )
     study = run_search(config, quiet=True)
-    root = RunLayout.of(config).root
+    root = RunLayout(config.output_dir).root
     trials = study.get_trials(deepcopy=False)
 
     # TensorBoard: a folder per trial, its evaluations at the samples seen.
@@ -112,7 +112,7 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
 
     # The final model: one more run, with its test figures.
     metrics = train_and_test(
-        config, plan_from_study(config), RunLayout.of(config).final, quiet=True
+        config, plan_from_study(config), RunLayout(config.output_dir).final, quiet=True
     )
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     final = runs["t-final"].data.metrics

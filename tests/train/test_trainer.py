@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def _search_trainer(config: Any) -> tuple[Any, Any]:
     """The trainer a search builds for ``config``, and its prepared data."""
-    tokenizer, prepared = load_search_data(config)
+    tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     trainer = build_trainer(
         config,
         train_dataset=prepared.splits["train"],
