@@ -148,7 +148,8 @@ def child_ours(opts: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     """hpo's search, as ``hpo search`` runs it."""
     import optuna
 
-    from hpo.search.loop import load_search_data, run_search
+    from hpo.api import run_search
+    from hpo.search.loop import load_search_data
     from hpo.train.arguments import hardware_precision, precision_defaults
 
     config = bench_config(opts, "ours", workdir)

@@ -51,8 +51,7 @@ POLICIES: dict[str, dict[str, str]] = {
 #: One search as hpo runs it, but through the library: the CLI would set the policy itself.
 RUNNER = """
 import sys, time
-from hpo.api import load_config
-from hpo.search.loop import run_search
+from hpo.api import load_config, run_search
 config = load_config(sys.argv[1], sys.argv[2:])
 start = time.perf_counter()
 study = run_search(config, quiet=True)
