@@ -129,9 +129,12 @@ def make_plan(
         if fixed_train:
             examples = least
         else:
-            examples = _largest(lambda s: cost(s, trials) <= seconds, least, profile.n_train)
-            if examples is None:  # fewer trials, at the least size
-                examples = least if floor else smallest
+            # Every size from the lowest this pass allows up: below the floor, the sizes between
+            # it and the smallest search too.
+            lowest = least if floor else smallest
+            examples = _largest(lambda s: cost(s, trials) <= seconds, lowest, profile.n_train)
+            if examples is None:  # fewer trials, at the lowest size
+                examples = lowest
         if not fixed_trials:
             trials = _largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS)
             trials = trials or least_trials

@@ -187,3 +187,13 @@ def test_keys_that_overrun_the_budget_are_noted_and_the_search_is_cut_to_fit() -
     assert need is not None
     minimum = (int(need[1]) * 60 + int(need[2]) + 1) * 60
     assert plan(cfg=cfg, prof=long, budget=minimum).total_seconds > 0
+
+
+def test_below_the_floor_every_size_down_to_the_smallest_is_tried() -> None:
+    """A budget the floor search (1,000 examples, 6 trials) does not fit: the search takes the
+    largest subset at which the target trials fit, not the smallest subset at once."""
+    tight = plan(budget=480.0)
+    chosen = {c.key: c.value for c in tight.choices}
+    assert chosen["study.n_trials"] == 10
+    assert 200 < chosen["data.max_train_samples"] < 1000
+    assert tight.total_seconds <= 480.0
