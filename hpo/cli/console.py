@@ -58,10 +58,15 @@ def quiet_libraries(quiet: bool, debug: bool) -> None:
             handler.removeFilter(old)
         if not debug:
             handler.addFilter(_ExpectedTrialFailures())
-    if quiet:
+    if quiet or not sys.stderr.isatty():
+        # Quiet, or output that is not a terminal (a Slurm task's log, a file): no bars, whose
+        # every redraw would be one more update on one long line there.
         import datasets
         import transformers
 
         datasets.disable_progress_bars()
         transformers.utils.logging.disable_progress_bar()
+    if quiet:
+        import transformers
+
         transformers.utils.logging.set_verbosity_error()

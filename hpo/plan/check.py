@@ -123,16 +123,10 @@ def check_rates(
     config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int
 ) -> RateCheck:
     """Train and score a little at ``length`` now; measured against predicted seconds."""
-    import datasets
-    import transformers
+    from hpo.train.callbacks import library_bars_off
 
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    try:
+    with library_bars_off():
         return _check(config, profile, rates, length)
-    finally:
-        datasets.enable_progress_bars()
-        transformers.utils.logging.enable_progress_bar()
 
 
 def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int) -> RateCheck:

@@ -243,18 +243,12 @@ def monotone(points: dict[int, float]) -> dict[int, float]:
 
 
 def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -> dict[str, Any]:
-    import datasets
-    import transformers
+    from hpo.train.callbacks import library_bars_off
 
     # Each measured length loads the model and builds a small dataset; their progress bars say
     # nothing a user needs.
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    try:
+    with library_bars_off():
         return _measure_lengths(config, labels, lengths)
-    finally:
-        datasets.enable_progress_bars()
-        transformers.utils.logging.enable_progress_bar()
 
 
 def _measure_lengths(

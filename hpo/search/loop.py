@@ -41,6 +41,7 @@ from hpo.search.trials import (
     peak_epoch,
     short_params,
 )
+from hpo.train.callbacks import on_terminal
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
 from hpo.train.settings import with_defaults
@@ -184,7 +185,11 @@ def run_search(
     sampler = seeded_sampler(config.study.sampler, len(study.trials), salt=salt)
     failures = 0
     waiting_logged = False
-    progress = _TrialProgress(target, finished(count_states(study)), enabled=not quiet)
+    # Not on a terminal, the trial bar would be one long line of redraws; every trial's start
+    # and end is logged as a line of its own anyway.
+    progress = _TrialProgress(
+        target, finished(count_states(study)), enabled=not quiet and on_terminal()
+    )
     try:
         while True:
             fail_stale_trials(study)

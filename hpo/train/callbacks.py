@@ -3,9 +3,12 @@ terminal shows."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from transformers import (
@@ -140,6 +143,62 @@ class StepClock(TrainerCallback):
 
     def on_step_end(self, *args: Any, **kwargs: Any) -> None:
         self.marks.append(time.perf_counter())
+
+
+def on_terminal() -> bool:
+    """Whether standard error is a terminal: bars redraw there; anywhere else (a Slurm task's
+    log, a file, a pipe) each redraw would be one more update on one long line."""
+    return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def library_bars_off() -> Iterator[None]:
+    """The progress bars of ``datasets`` and Transformers off for a while, then as they were."""
+    import datasets
+    import transformers
+
+    datasets_were = not datasets.is_progress_bar_enabled()
+    transformers_were = transformers.utils.logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not datasets_were:
+            datasets.enable_progress_bars()
+        if transformers_were:
+            transformers.utils.logging.enable_progress_bar()
+
+
+class LineProgressCallback(TrainerCallback):
+    """Training progress as one log line every :attr:`every` percent of the steps: what output
+    that is not a terminal gets instead of Trainer's bar."""
+
+    every = 10
+
+    def __init__(self) -> None:
+        self._next = self.every
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        self._next = self.every
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        if not state.max_steps:
+            return
+        done = 100 * state.global_step / state.max_steps
+        if done + 1e-9 >= self._next:
+            logger.info(
+                "Training: step %d of %d (%.0f%%, epoch %.2f)",
+                state.global_step,
+                state.max_steps,
+                done,
+                state.epoch or 0.0,
+            )
+            self._next = (math.floor(done / self.every) + 1) * self.every
 
 
 class BarOnlyProgressCallback(ProgressCallback):

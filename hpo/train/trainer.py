@@ -33,9 +33,11 @@ from hpo.train.batching import LengthBucketSampler
 from hpo.train.callbacks import (
     BarOnlyProgressCallback,
     GridEvaluationCallback,
+    LineProgressCallback,
     StepTimer,
     WarmupCheckCallback,
     grid_point,
+    on_terminal,
 )
 from hpo.train.failure import fatal_for, note_failure
 from hpo.train.kernels import StepKernels
@@ -375,7 +377,7 @@ def build_trainer(
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.
         trainer.remove_callback(PrinterCallback)
     elif trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(BarOnlyProgressCallback)
+        trainer.add_callback(BarOnlyProgressCallback if on_terminal() else LineProgressCallback)
     return trainer
 
 

@@ -22,3 +22,31 @@ def test_warmup_longer_than_the_run_is_warned_about(
     with caplog.at_level("WARNING", logger="hpo.train.callbacks"):
         run_search(load_config(path), quiet=True)
     assert any("covers the whole run" in r.getMessage() for r in caplog.records)
+
+
+def test_output_that_is_no_terminal_gets_a_line_every_tenth(caplog) -> None:
+    """A Slurm log or a file gets progress as lines, each step count once, not redraws."""
+    from types import SimpleNamespace
+
+    from hpo.train.callbacks import LineProgressCallback
+
+    callback = LineProgressCallback()
+    state = SimpleNamespace(global_step=0, max_steps=37, epoch=0.0)
+    with caplog.at_level("INFO", logger="hpo.train.callbacks"):
+        callback.on_train_begin(None, state, None)
+        for step in range(1, 38):
+            state.global_step, state.epoch = step, step / 37
+            callback.on_step_end(None, state, None)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Training:")]
+    assert len(lines) == 10, lines
+    assert lines[0].startswith("Training: step 4 of 37 (11%")
+    assert lines[-1].startswith("Training: step 37 of 37 (100%")
+
+
+def test_a_search_logged_to_a_file_has_no_carriage_returns(make_config, capsys) -> None:
+    """stderr captured here is no terminal: no bar redraws (carriage returns) reach it."""
+    from hpo.cli import main
+
+    assert main(["search", str(make_config({"study": {"n_trials": 1}}))]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err, err[:500]
