@@ -12,7 +12,8 @@ leaves open, in this order of preference:
    :data:`MAX_EPOCHS`), searched from 1; one epoch fixed when only one fits.
 3. **Search**: what is left, as trials on a stratified subset of train scored on (a subset of)
    validation: the subset grows up to all of train at :data:`TARGET_TRIALS` trials, then the
-   trials grow up to :data:`MAX_TRIALS`.
+   trials grow to fill what is left (a machine many times faster than 2 cores spends its
+   budget on trials once every other key is at its most).
 
 Each step first asks for a search worth having (:data:`MIN_TRIALS` trials on
 :data:`MIN_SEARCH_EXAMPLES` examples); on a tight budget, anything from one trial up.
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from hpo.config.budget import format_minutes
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
+    FILL,
     KEEP_WHOLE,
     LENGTHS,
     MARGIN,
@@ -349,6 +351,8 @@ def _assemble(
     )
     notes = _notes(profile, search)
     planned = sum(stage.seconds for stage in stages)
+    if planned < FILL * budget_seconds:
+        notes.append(_unused(choices, planned, budget_seconds, uncut=length >= whole_length))
     if planned > budget_seconds:
         notes.append(
             f"the keys you set need {format_minutes(planned)} against the budget of "
@@ -370,6 +374,33 @@ def _assemble(
             }
         },
     )
+
+
+def _unused(choices: list[Choice], planned: float, budget: float, *, uncut: bool) -> str:
+    """Why a plan leaves more than ``1 - FILL`` of its budget unused: the keys you set that
+    hold it back, or every key at its most."""
+    held = [
+        f"{c.key} {c.value} (set by you)"
+        for c in choices
+        if c.by == "you"
+        and c.key
+        in (
+            "data.max_length",
+            "data.max_train_samples",
+            "data.max_eval_samples",
+            "study.n_trials",
+            "study.evals_per_epoch",
+            "training.num_train_epochs",
+            "search_space.num_train_epochs",
+        )
+    ]
+    if not held:
+        value = {c.key: c.value for c in choices}
+        held = ["all of train searched" if value.get("data.max_train_samples") is None else ""]
+        held += ["texts uncut" if uncut else "", f"{value.get('study.n_trials')} trials"]
+        held = [h for h in held if h]
+    share = f"the plan uses {100 * planned / budget:.0f}% of the budget"
+    return f"{share}; what holds it: {', '.join(held)}"
 
 
 def _notes(profile: DataProfile, search: Any) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hpo.config.validate import config_from_dict
+from hpo.plan.constants import FILL
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.measure import MachineRates
 from hpo.plan.planner import MARGIN, make_plan
@@ -197,3 +198,27 @@ def test_below_the_floor_every_size_down_to_the_smallest_is_tried() -> None:
     assert chosen["study.n_trials"] == 10
     assert 200 < chosen["data.max_train_samples"] < 1000
     assert tight.total_seconds <= 480.0
+
+
+@pytest.mark.parametrize("speed", [10, 50, 200])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"n_train": 9000},  # short texts
+        {"n_train": 25000, "lengths": [300] * 1000 + [1200] * 1000},  # long documents
+        {"n_train": 15000, "n_classes": 150},  # many classes
+    ],
+)
+@pytest.mark.parametrize("budget", [900.0, 1800.0, 7200.0])
+def test_a_fast_machine_spends_its_budget(speed: int, shape: dict, budget: float) -> None:
+    """Rates 10, 50 and 200 times this CPU's (a GPU): no cap of the planner's own leaves most of
+    the budget unused."""
+    fast = plan(prof=profile(**shape), budget=budget, machine=rates(1 / speed))
+    assert FILL * budget <= fast.total_seconds <= budget, (fast.total_seconds, fast.notes)
+
+
+def test_a_plan_held_back_by_your_keys_says_which() -> None:
+    held = plan(config(study={"n_trials": 4}), budget=7200.0, machine=rates(1 / 200))
+    assert held.total_seconds < FILL * 7200.0
+    (note,) = [n for n in held.notes if "what holds it" in n]
+    assert "study.n_trials 4 (set by you)" in note
