@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpo.errors import ConfigError
+from hpo.plan.constants import MIN_TRIALS
+
+if TYPE_CHECKING:
+    from hpo.plan.profile import DataProfile
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,47 @@ class Plan:
             notes=tuple(data.get("notes", ())),
             facts=facts,
         )
+
+
+def unused_budget_note(choices: list[Choice], planned: float, budget: float, *, uncut: bool) -> str:
+    """Why a plan leaves more than ``1 - FILL`` of its budget unused: the keys you set that
+    hold it back, or every key at its most."""
+    held = [
+        f"{c.key} {c.value} (set by you)"
+        for c in choices
+        if c.by == "you"
+        and c.key
+        in (
+            "data.max_length",
+            "data.max_train_samples",
+            "data.max_eval_samples",
+            "study.n_trials",
+            "study.evals_per_epoch",
+            "training.num_train_epochs",
+            "search_space.num_train_epochs",
+        )
+    ]
+    if not held:
+        value = {c.key: c.value for c in choices}
+        held = ["all of train searched" if value.get("data.max_train_samples") is None else ""]
+        held += ["texts uncut" if uncut else "", f"{value.get('study.n_trials')} trials"]
+        held = [h for h in held if h]
+    share = f"the plan uses {100 * planned / budget:.0f}% of the budget"
+    return f"{share}; what holds it: {', '.join(held)}"
+
+
+def data_notes(profile: DataProfile, trials: int) -> list[str]:
+    """What a plan should say about the data and the search it affords."""
+    notes = []
+    per_class = min(profile.class_counts) if profile.class_counts else 0
+    if per_class < 20:
+        notes.append(
+            f"the rarest class has {per_class} training examples: too few for a fine-tuned "
+            "model to learn it reliably"
+        )
+    if trials < MIN_TRIALS:
+        notes.append(f"only {trials} trial(s) fit: the search can say little")
+    return notes
 
 
 #: Keys a run writes into ``plan.json`` beside the plan (:class:`hpo.plan.budgeted.StageClock`).

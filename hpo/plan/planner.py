@@ -44,7 +44,14 @@ from hpo.plan.constants import (
     TARGET_TRIALS,
 )
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, search_seconds, trial_seconds
-from hpo.plan.decision import BudgetTooSmall, Choice, Plan, StagePlan
+from hpo.plan.decision import (
+    BudgetTooSmall,
+    Choice,
+    Plan,
+    StagePlan,
+    data_notes,
+    unused_budget_note,
+)
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
@@ -349,10 +356,12 @@ def _assemble(
     search_ends = budget_seconds * (1 - MARGIN) - sum(
         s.seconds for s in stages if s.name not in ("prepare", "search")
     )
-    notes = _notes(profile, search)
+    notes = data_notes(profile, search.trials)
     planned = sum(stage.seconds for stage in stages)
     if planned < FILL * budget_seconds:
-        notes.append(_unused(choices, planned, budget_seconds, uncut=length >= whole_length))
+        notes.append(
+            unused_budget_note(choices, planned, budget_seconds, uncut=length >= whole_length)
+        )
     if planned > budget_seconds:
         notes.append(
             f"the keys you set need {format_minutes(planned)} against the budget of "
@@ -374,46 +383,6 @@ def _assemble(
             }
         },
     )
-
-
-def _unused(choices: list[Choice], planned: float, budget: float, *, uncut: bool) -> str:
-    """Why a plan leaves more than ``1 - FILL`` of its budget unused: the keys you set that
-    hold it back, or every key at its most."""
-    held = [
-        f"{c.key} {c.value} (set by you)"
-        for c in choices
-        if c.by == "you"
-        and c.key
-        in (
-            "data.max_length",
-            "data.max_train_samples",
-            "data.max_eval_samples",
-            "study.n_trials",
-            "study.evals_per_epoch",
-            "training.num_train_epochs",
-            "search_space.num_train_epochs",
-        )
-    ]
-    if not held:
-        value = {c.key: c.value for c in choices}
-        held = ["all of train searched" if value.get("data.max_train_samples") is None else ""]
-        held += ["texts uncut" if uncut else "", f"{value.get('study.n_trials')} trials"]
-        held = [h for h in held if h]
-    share = f"the plan uses {100 * planned / budget:.0f}% of the budget"
-    return f"{share}; what holds it: {', '.join(held)}"
-
-
-def _notes(profile: DataProfile, search: Any) -> list[str]:
-    notes = []
-    per_class = min(profile.class_counts) if profile.class_counts else 0
-    if per_class < 20:
-        notes.append(
-            f"the rarest class has {per_class} training examples: too few for a fine-tuned "
-            "model to learn it reliably"
-        )
-    if search.trials < MIN_TRIALS:
-        notes.append(f"only {search.trials} trial(s) fit: the search can say little")
-    return notes
 
 
 def _current(config: HpoConfig, key: str) -> Any:
