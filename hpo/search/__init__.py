@@ -2,5 +2,6 @@
 (``workers``), a Slurm job array of workers (``launch``), Optuna storage and the study's
 identity (``storage``), a storage that outlives a lost database (``resilient``), counting
 trials and the best one (``trials``), whether a budgeted search starts another trial
-(``deadline``) and the dashboard's study note (``note``).
+(``deadline``), a trial that ran out of memory retried at half the batch (``retry``) and the
+dashboard's study note (``note``).
 """

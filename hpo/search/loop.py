@@ -28,6 +28,7 @@ from hpo.runs import RunLayout, write_atomically
 from hpo.search.deadline import fewest_epochs, out_of_time
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.search.resilient import database_lost, failed_as_stale
+from hpo.search.retry import halving_batch, retry_out_of_memory
 from hpo.search.storage import (
     fail_stale_trials,
     make_storage,
@@ -180,7 +181,10 @@ def run_search(
         before_trial=functools.partial(check_not_surplus, max_trials=target),
     )
     started: list[int] = []
-    hp_space = _logged(make_hp_space(config.search_space), started, study, target)
+    halving = halving_batch(
+        make_hp_space(config.search_space), config.search_space, config.training
+    )
+    hp_space = _logged(halving, started, study, target)
     salt = (os.getpid() * 7919) if worker else 0
     sampler = seeded_sampler(config.study.sampler, len(study.trials), salt=salt)
     failures = 0
@@ -244,7 +248,7 @@ def run_search(
                     requeue(study, started[-1])  # the params were not at fault
                     update_study_note(study)
                 raise trainer.fatal
-            if started:
+            if started and not retry_out_of_memory(study, started[-1]):
                 _log_outcome(study, started[-1])
             update_study_note(study)
             failures = failures + 1 if finished(count_states(study)) == done else 0

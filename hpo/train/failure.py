@@ -11,7 +11,8 @@ import logging
 from typing import Any
 
 from hpo.errors import DiskFull, HpoError
-from hpo.train.trial_record import FAIL_REASON_ATTR
+from hpo.train.memory import out_of_memory
+from hpo.train.trial_record import FAIL_REASON_ATTR, OUT_OF_MEMORY_ATTR
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def note_failure(trial: Any, exc: BaseException) -> None:
         trial.set_user_attr(
             FAIL_REASON_ATTR, f"{type(exc).__name__}: {first[0] if first else ''}"[:500]
         )
+        if out_of_memory(exc):  # the search retries its params once at half the batch
+            trial.set_user_attr(OUT_OF_MEMORY_ATTR, True)
     except Exception as unrecorded:  # a lost database, or a trial failed as stale meanwhile
         logger.debug("Could not record why trial %s failed: %s", trial.number, unrecorded)
 

@@ -1,4 +1,5 @@
-"""What a trial leaves behind: the process's memory, and the heap handed back between trials."""
+"""What a trial leaves behind: the process's memory, the accelerator's, and the heap handed
+back between trials."""
 
 from __future__ import annotations
 
@@ -41,3 +42,38 @@ def release_heap() -> None:
     trim = getattr(libc(), "malloc_trim", None)
     if trim is not None:
         trim(0)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is PyTorch's out-of-memory error (a CUDA device's, or another's)."""
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError)
+
+
+def release_device() -> None:
+    """Hand the accelerator's cached blocks back after a trial ran out of memory, so the next
+    trial starts on a device as empty as the first one did."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def reset_device_peak() -> None:
+    """Start counting the accelerator's peak memory afresh (at a trial's start)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def device_peak_mb() -> float | None:
+    """The accelerator's peak allocated memory since :func:`reset_device_peak`, in MiB; None
+    without one. A trial's own, so memory growing across trials shows in their records."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1)

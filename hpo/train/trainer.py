@@ -41,7 +41,7 @@ from hpo.train.callbacks import (
 )
 from hpo.train.failure import fatal_for, note_failure
 from hpo.train.kernels import StepKernels
-from hpo.train.memory import memory_mb, release_heap
+from hpo.train.memory import out_of_memory, release_device, release_heap, reset_device_peak
 from hpo.train.model import make_model_init
 from hpo.train.objective import Objective, make_compute_metrics, objective_for, objective_value
 from hpo.train.tracking import Tracking, tracking_for
@@ -237,6 +237,7 @@ class HpoTrainer(Trainer):
         self._reset_trial_state()
         if self.model_init is not None:
             self._release_last_trial()
+        reset_device_peak()
         start = time.perf_counter()
         output = None
         state = "COMPLETE"
@@ -249,12 +250,15 @@ class HpoTrainer(Trainer):
         except BaseException as exc:
             state = "FAIL"
             note_failure(trial, exc)
+            if out_of_memory(exc):
+                release_device()
             self.fatal = fatal_for(trial, exc)  # the search fails this trial, then ends
             raise
         finally:
             runtime = time.perf_counter() - start
             if trial is not None and hasattr(trial, "set_user_attr"):
-                self._record(trial, runtime, output)
+                trial.set_user_attr(EVALS_ATTR, self.eval_history)
+                Measurements.of(self, runtime, output).write(trial)
             if self.tracking is not None:
                 self.tracking.end({"value": self.best_objective}, state)
 
@@ -282,41 +286,6 @@ class HpoTrainer(Trainer):
             vars(model).pop("_original_forward", None)
         del model
         release_heap()
-
-    def _record(self, trial: Any, runtime: float, output: Any) -> None:
-        metrics = output.metrics if output is not None else {}
-        timed = self.timer.last
-        rss, peak = memory_mb()
-        train_kernel, eval_kernel = self.attention_kernels()
-        samples = (
-            self.state.global_step
-            * self.args.train_batch_size
-            * self.args.gradient_accumulation_steps
-        )
-        trial.set_user_attr(EVALS_ATTR, self.eval_history)
-        Measurements(
-            # What the budget planner re-plans the final stage from: per-example seconds.
-            samples_trained=samples,
-            samples_scored=len(self.eval_history) * len(self.eval_dataset or ()),
-            train_runtime=round(metrics.get("train_runtime", runtime), 3),
-            train_samples_per_second=round(
-                metrics.get("train_samples_per_second", samples / runtime if runtime else 0.0), 3
-            ),
-            tokens_processed=self.tokens_processed,
-            tokens_real=self.tokens_real,
-            padding_efficiency=round(self.tokens_real / self.tokens_processed, 4)
-            if self.tokens_processed
-            else None,
-            step_seconds=round(timed["step_seconds"], 3),
-            eval_seconds=round(timed["eval_seconds"], 3),
-            wall_seconds=round(runtime, 3),
-            rss_mb=round(rss, 1),
-            peak_rss_mb=round(peak, 1),
-            # The kernels the model ran (model.attn_implementation: auto decides).
-            train_attn_implementation=train_kernel,
-            eval_attn_implementation=eval_kernel,
-            dropout_masks=self.kernels.dropout_masks,
-        ).write(trial)
 
 
 def build_trainer(

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hpo.train.memory import device_peak_mb, memory_mb
+
 #: User attr names of a trial. Evaluations, one dict each: ``epoch``, ``samples_seen``,
 #: ``value`` (study.metric), ``accuracy``, ``loss``.
 EVALS_ATTR = "evals"
@@ -28,6 +30,12 @@ FAIL_REASON_ATTR = "fail_reason"
 SURPLUS_ATTR = "surplus"
 #: True: the reference setup, enqueued as the first trial.
 REFERENCE_ATTR = "reference"
+#: True: the trial failed because the device ran out of memory.
+OUT_OF_MEMORY_ATTR = "out_of_memory"
+#: A retry of a trial that ran out of memory: its per-device batch divided by this and its
+#: gradient accumulation multiplied by it (the effective batch stays), and the trial it retries.
+BATCH_DIVISOR_ATTR = "batch_divisor"
+RETRY_OF_ATTR = "retry_of"
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,49 @@ class Measurements:
     train_attn_implementation: str | None
     eval_attn_implementation: str | None
     dropout_masks: Any
+    #: The per-device batch and gradient accumulation it trained with (a retry's halved one).
+    per_device_train_batch_size: int | None = None
+    gradient_accumulation_steps: int | None = None
+    #: The accelerator's peak allocated MiB during this trial; None on a CPU.
+    peak_device_mb: float | None = None
+
+    @classmethod
+    def of(cls, trainer: Any, runtime: float, output: Any) -> Measurements:
+        """What an :class:`~hpo.train.trainer.HpoTrainer` measured of the trial it just ran
+        (``runtime`` seconds, ``output`` what ``train`` returned, None when it failed)."""
+        metrics = output.metrics if output is not None else {}
+        timed = trainer.timer.last
+        rss, peak = memory_mb()
+        train_kernel, eval_kernel = trainer.attention_kernels()
+        args = trainer.args
+        samples = (
+            trainer.state.global_step * args.train_batch_size * args.gradient_accumulation_steps
+        )
+        tokens, real = trainer.tokens_processed, trainer.tokens_real
+        return cls(
+            # What the budget planner re-plans the final stage from: per-example seconds.
+            samples_trained=samples,
+            samples_scored=len(trainer.eval_history) * len(trainer.eval_dataset or ()),
+            train_runtime=round(metrics.get("train_runtime", runtime), 3),
+            train_samples_per_second=round(
+                metrics.get("train_samples_per_second", samples / runtime if runtime else 0.0), 3
+            ),
+            tokens_processed=tokens,
+            tokens_real=real,
+            padding_efficiency=round(real / tokens, 4) if tokens else None,
+            step_seconds=round(timed["step_seconds"], 3),
+            eval_seconds=round(timed["eval_seconds"], 3),
+            wall_seconds=round(runtime, 3),
+            rss_mb=round(rss, 1),
+            peak_rss_mb=round(peak, 1),
+            # The kernels the model ran (model.attn_implementation: auto decides).
+            train_attn_implementation=train_kernel,
+            eval_attn_implementation=eval_kernel,
+            dropout_masks=trainer.kernels.dropout_masks,
+            per_device_train_batch_size=args.per_device_train_batch_size,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+            peak_device_mb=device_peak_mb(),
+        )
 
     def write(self, trial: Any) -> None:
         """Record the measurements on ``trial``."""
@@ -98,6 +149,10 @@ class TrialRecord:
     fail_reason: str | None = None
     surplus: bool = False
     reference: bool = False
+    out_of_memory: bool = False
+    #: > 1 for the retry of a trial that ran out of memory (:data:`BATCH_DIVISOR_ATTR`).
+    batch_divisor: int = 1
+    retry_of: int | None = None
 
     @classmethod
     def of(cls, trial: Any) -> TrialRecord:
@@ -114,6 +169,9 @@ class TrialRecord:
             fail_reason=attrs.get(FAIL_REASON_ATTR),
             surplus=bool(attrs.get(SURPLUS_ATTR)),
             reference=bool(attrs.get(REFERENCE_ATTR)),
+            out_of_memory=bool(attrs.get(OUT_OF_MEMORY_ATTR)),
+            batch_divisor=int(attrs.get(BATCH_DIVISOR_ATTR) or 1),
+            retry_of=attrs.get(RETRY_OF_ATTR),
         )
 
     def peak(self) -> Evaluation | None:
