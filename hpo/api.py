@@ -174,10 +174,15 @@ def retrain(
     ``runs/<study>/final/model`` (``reference/model``)."""
     from hpo.final.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
     from hpo.runs import RunLayout
+    from hpo.search.storage import load_existing_study
 
     _check_seeds(seeds)
     with config_source(config.source):
-        plan = plan_from_file(config, params) if params else plan_from_study(config)
+        evals = config.study.evals_per_epoch
+        if params:
+            plan = plan_from_file(params, config.search_space, config.training, evals)
+        else:
+            plan = plan_from_study(load_existing_study(config), evals)
         out = RunLayout(config.output_dir).final
         if reference:
             plan, out = (

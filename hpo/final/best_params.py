@@ -58,10 +58,10 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def export_document(study: optuna.Study, config: HpoConfig) -> dict[str, Any]:
-    """The YAML document for the best trial (params + provenance)."""
+def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dict[str, Any]:
+    """Write the best trial's params with provenance to ``path``; returns the document."""
     trial = best_trial(study)
-    return {
+    doc = {
         "params": dict(trial.params),
         "provenance": {
             "study_name": study.study_name,
@@ -87,11 +87,6 @@ def export_document(study: optuna.Study, config: HpoConfig) -> dict[str, Any]:
             "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }
-
-
-def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dict[str, Any]:
-    """Write the best trial's params with provenance to ``path``; returns the document."""
-    doc = export_document(study, config)
     write_atomically(Path(path), yaml.safe_dump(doc, sort_keys=False))
     return doc
 

@@ -25,7 +25,6 @@ from hpo.final.metrics import FinalMetrics
 from hpo.final.record import ModelRecord
 from hpo.final.scoring import score
 from hpo.runs import INPUTS_KEY, checkpoints_dir, model_dir, reuse_result, save_result
-from hpo.search.storage import load_existing_study
 from hpo.search.trials import best_trial, peak_epoch
 from hpo.train.callbacks import StopAtEpochCallback, grid_point
 from hpo.train.inference import predict_logits
@@ -38,6 +37,8 @@ from hpo.train.trainer import build_trainer, replay
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import optuna
+
     from hpo.config.schema import DataSection, HpoConfig
     from hpo.config.space import ParamSpec
 
@@ -45,41 +46,45 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What to train: params, where to stop, and where it came from."""
+class RetrainPlan:
+    """What the final stage trains: params, where to stop, and where they came from (not the
+    budget's plan, :class:`hpo.plan.decision.Plan`)."""
 
     params: dict[str, Any]
     stop_epoch: float
     source: str
 
 
-def plan_from_study(config: HpoConfig) -> Plan:
-    """The best trial of the stored study, stopped where it peaked."""
-    study = load_existing_study(config)
+def plan_from_study(study: optuna.Study, evals_per_epoch: int) -> RetrainPlan:
+    """The study's best trial, stopped where it peaked (on the grid of ``evals_per_epoch``)."""
     trial = best_trial(study)
-    return Plan(
+    return RetrainPlan(
         dict(trial.params),
-        _on_grid(config.study.evals_per_epoch, peak_epoch(trial)),
+        _on_grid(evals_per_epoch, peak_epoch(trial)),
         f"study {study.study_name!r} trial {trial.number}",
     )
 
 
-def plan_from_file(config: HpoConfig, path: str | Path) -> Plan:
+def plan_from_file(
+    path: str | Path,
+    search_space: Mapping[str, ParamSpec],
+    training: Mapping[str, Any],
+    evals_per_epoch: int,
+) -> RetrainPlan:
     """Params exported by ``hpo export`` (the peak epoch comes with them)."""
-    params, peak = load_params(path, config.search_space)
-    fixed = setting("num_train_epochs", {}, config.training).value
-    epochs = float(params.get("num_train_epochs", fixed))
-    stop = _on_grid(config.study.evals_per_epoch, peak if peak is not None else epochs)
-    return Plan(params, stop, str(path))
+    params, peak = load_params(path, search_space)
+    epochs = float(params.get("num_train_epochs", setting("num_train_epochs", {}, training).value))
+    stop = _on_grid(evals_per_epoch, peak if peak is not None else epochs)
+    return RetrainPlan(params, stop, str(path))
 
 
 def plan_reference(
     reference: Mapping[str, Any], search_space: Mapping[str, ParamSpec], epochs: float
-) -> Plan:
+) -> RetrainPlan:
     """The reference setup (:mod:`hpo.config.reference`), trained for ``epochs`` (the tuned
     run's epoch budget)."""
     params = retrain_params(reference, search_space, epochs=epochs)
-    return Plan(params, epochs, "reference setup")
+    return RetrainPlan(params, epochs, "reference setup")
 
 
 def _on_grid(evals_per_epoch: int, epoch: float) -> float:
@@ -88,7 +93,7 @@ def _on_grid(evals_per_epoch: int, epoch: float) -> float:
 
 
 def train_and_test(
-    config: HpoConfig, plan: Plan, out_dir: Path, *, seeds: int = 1, quiet: bool = False
+    config: HpoConfig, plan: RetrainPlan, out_dir: Path, *, seeds: int = 1, quiet: bool = False
 ) -> FinalMetrics:
     """Train ``seeds`` times on the whole training split, test each once; save the first model.
 
@@ -223,7 +228,7 @@ def _save_model(
     tokenizer: Any,
     model_dir: Path,
     data: DataSection,
-    plan: Plan,
+    plan: RetrainPlan,
     labels: tuple[str, ...],
     model_name: str,
 ) -> None:

@@ -11,6 +11,7 @@ import hpo.final.retrain
 from hpo.api import load_config
 from hpo.final.metrics import FinalMetrics
 from hpo.final.retrain import plan_from_study, train_and_test
+from hpo.search.storage import load_existing_study
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def test_retrain_tests_once_and_stops_at_the_peak(
         return original(trainer, dataset)
 
     monkeypatch.setattr(hpo.final.retrain, "predict_logits", counting)
-    plan = plan_from_study(config)
+    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
     out = tmp_path / "final"
     metrics = train_and_test(config, plan, out, seeds=2, quiet=True)
     assert calls == [200, 200], "the whole test split, once per seed"
@@ -79,14 +80,14 @@ def test_retrain_tests_once_and_stops_at_the_peak(
 
 def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_path: Path) -> None:
     from hpo.errors import HpoError
-    from hpo.final.retrain import Plan
+    from hpo.final.retrain import RetrainPlan
 
     config = load_config(searched)
-    plan = plan_from_study(config)
+    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
     out = tmp_path / "final"
     train_and_test(config, plan, out, quiet=True)
     before = (out / "metrics.json").read_bytes()
-    other = Plan({**plan.params, "learning_rate": 0.004}, plan.stop_epoch, "another plan")
+    other = RetrainPlan({**plan.params, "learning_rate": 0.004}, plan.stop_epoch, "another plan")
     with pytest.raises(HpoError, match="holds the results of another plan") as info:
         train_and_test(config, other, out, quiet=True)
     assert str(out) in str(info.value) and "\n" not in str(info.value)

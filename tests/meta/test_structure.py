@@ -316,7 +316,7 @@ def test_each_package_docstring_names_its_modules() -> None:
 #: the API's calls and the stage entry points, and the chain that still ends in
 #: ``build_trainer``. Issue 36 set 15 as the goal; this is where the house stands, so that the
 #: count only goes down.
-MAX_WHOLE_CONFIG = 39
+MAX_WHOLE_CONFIG = 36
 
 
 def whole_config_receivers(package_dir: Path) -> list[str]:

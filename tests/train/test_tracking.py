@@ -73,6 +73,7 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
 
     from hpo.final.retrain import plan_from_study, train_and_test
     from hpo.runs import RunLayout
+    from hpo.search.storage import load_existing_study
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     config = load_config(
@@ -111,9 +112,8 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
         assert run.data.metrics["value"] == pytest.approx(trial.value)
 
     # The final model: one more run, with its test figures.
-    metrics = train_and_test(
-        config, plan_from_study(config), RunLayout(config.output_dir).final, quiet=True
-    )
+    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
+    metrics = train_and_test(config, plan, RunLayout(config.output_dir).final, quiet=True)
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     final = runs["t-final"].data.metrics
     assert final["test/accuracy"] == pytest.approx(metrics.accuracy)
