@@ -8,6 +8,7 @@ rebuilt from those files.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import time
@@ -45,7 +46,7 @@ def run_all(
     # importing hpo must stay light for the commands that only read.
     from hpo.final.baselines import run_baselines
     from hpo.final.best_params import export_best
-    from hpo.final.retrain import RetrainPlan, plan_from_study, plan_reference, train_and_test
+    from hpo.final.retrain import plan_from_study, plan_reference, train_and_test
     from hpo.plan.budgeted import (
         StageClock,
         plan_budget,
@@ -86,7 +87,7 @@ def run_all(
     final = plan_from_study(study, config.study.evals_per_epoch)
     done_stop = _finished_stop_epoch(layout.final / "metrics.json", final.params)
     if done_stop is not None:  # a rerun: the model trained before is the job's, not redone
-        final = RetrainPlan(final.params, done_stop, final.source)
+        final = dataclasses.replace(final, stop_epoch=done_stop)
     elif clock is not None:
         stop = replan_final(
             clock,
@@ -96,7 +97,7 @@ def run_all(
             profile=profile,
             retrains=2 if with_reference else 1,
         )
-        final = RetrainPlan(final.params, stop, final.source)
+        final = dataclasses.replace(final, stop_epoch=stop)
     with _timed(clock, "final"):
         train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
     with _timed(clock, "baselines"):

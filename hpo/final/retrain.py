@@ -33,6 +33,7 @@ from hpo.train.objective import objective_for
 from hpo.train.settings import setting, with_defaults
 from hpo.train.tracking import final_figures
 from hpo.train.trainer import build_trainer, replay
+from hpo.train.trial_record import TrialRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,15 +54,19 @@ class RetrainPlan:
     params: dict[str, Any]
     stop_epoch: float
     source: str
+    #: > 1 when the trial was an out-of-memory retry: trained at its divided batch again.
+    batch_divisor: int = 1
 
 
 def plan_from_study(study: optuna.Study, evals_per_epoch: int) -> RetrainPlan:
-    """The study's best trial, stopped where it peaked (on the grid of ``evals_per_epoch``)."""
+    """The study's best trial, stopped where it peaked (on the grid of ``evals_per_epoch``), at
+    the batch it trained with (an out-of-memory retry's divided one)."""
     trial = best_trial(study)
     return RetrainPlan(
         dict(trial.params),
         _on_grid(evals_per_epoch, peak_epoch(trial)),
         f"study {study.study_name!r} trial {trial.number}",
+        TrialRecord.of(trial).batch_divisor,
     )
 
 
@@ -101,7 +106,9 @@ def train_and_test(
     ``out_dir/metrics.json``; returns the metrics. A finished run with the same plan is reused.
     """
     metrics_path = out_dir / "metrics.json"
-    inputs = {"params": plan.params, "seeds": seeds, "stop_epoch": plan.stop_epoch}
+    inputs: dict[str, Any] = {"params": plan.params, "seeds": seeds, "stop_epoch": plan.stop_epoch}
+    if plan.batch_divisor > 1:
+        inputs["batch_divisor"] = plan.batch_divisor
     done = reuse_result(metrics_path, inputs, refuse_other=True, what="plan")
     if done is not None:
         return FinalMetrics.from_dict(done)
@@ -142,7 +149,15 @@ def train_and_test(
         trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
         start = time.perf_counter()
         # The searched params go in the way every trial's did: through hp_space.
-        output = trainer.train(trial=replay(trainer, config.search_space, params))
+        output = trainer.train(
+            trial=replay(
+                trainer,
+                config.search_space,
+                params,
+                batch_divisor=plan.batch_divisor,
+                training=config.training,
+            )
+        )
         train_seconds = time.perf_counter() - start
         logits, labels, test_seconds = predict_logits(trainer, test)
         predictions = logits.argmax(-1)

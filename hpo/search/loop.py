@@ -28,7 +28,7 @@ from hpo.runs import RunLayout, write_atomically
 from hpo.search.deadline import fewest_epochs, out_of_time
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.search.resilient import database_lost, failed_as_stale
-from hpo.search.retry import halving_batch, retry_out_of_memory
+from hpo.search.retry import retry_out_of_memory
 from hpo.search.storage import (
     fail_stale_trials,
     make_storage,
@@ -45,7 +45,7 @@ from hpo.search.trials import (
 from hpo.train.callbacks import on_terminal
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
-from hpo.train.settings import with_defaults
+from hpo.train.settings import halving_batch, with_defaults
 from hpo.train.trainer import build_trainer
 from hpo.train.trial_record import REFERENCE_ATTR
 

@@ -5,24 +5,21 @@ stay the same; the study goes on either way.
 The failed trial keeps its reason (``OutOfMemoryError: ...``) and the device is freed where it
 failed (:mod:`hpo.train.failure`, :func:`hpo.train.memory.release_device`); the retry is an
 enqueued trial with the same params and :data:`~hpo.train.trial_record.BATCH_DIVISOR_ATTR`,
-which :func:`halving_batch` applies when the trial starts.
+which :func:`hpo.train.settings.halving_batch` applies when the trial starts, and the final
+stage again when that trial is the best.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from optuna.trial import TrialState
 
-from hpo.train.settings import setting
 from hpo.train.trial_record import BATCH_DIVISOR_ATTR, RETRY_OF_ATTR, TrialRecord
 
 if TYPE_CHECKING:
     import optuna
-
-    from hpo.config.space import ParamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +48,3 @@ def retry_out_of_memory(study: optuna.Study, number: int) -> bool:
         number,
     )
     return True
-
-
-def halving_batch(
-    hp_space: Callable[[Any], dict[str, Any]],
-    search_space: Mapping[str, ParamSpec],
-    training: Mapping[str, Any],
-) -> Callable[[Any], dict[str, Any]]:
-    """``hp_space`` that, for a retry (a trial with :data:`BATCH_DIVISOR_ATTR`), divides the
-    per-device batch and multiplies the gradient accumulation by it. The trial's params stay as
-    suggested: the retry searches the same point."""
-
-    def hp_space_halving(trial: Any) -> dict[str, Any]:
-        values = hp_space(trial)
-        divisor = int(getattr(trial, "user_attrs", {}).get(BATCH_DIVISOR_ATTR) or 1)
-        if divisor <= 1:
-            return values
-        batch = values.get("per_device_train_batch_size")
-        if batch is None:
-            batch = setting("per_device_train_batch_size", search_space, training).value
-        steps = values.get("gradient_accumulation_steps")
-        if steps is None:
-            steps = setting("gradient_accumulation_steps", search_space, training).value
-        return values | {
-            "per_device_train_batch_size": max(1, int(batch) // divisor),
-            "gradient_accumulation_steps": int(steps) * divisor,
-        }
-
-    return hp_space_halving

@@ -3,16 +3,19 @@
 One resolver for every ``TrainingArguments`` key, with Trainer's defaults read from
 ``TrainingArguments`` itself (never typed out again: 3 epochs, batch 8, seed 42 are
 Transformers' to change), so the deadline, the machine measurement, the final stage and the
-reference setup all agree on what a study trains with.
+reference setup all agree on what a study trains with; and an out-of-memory retry's batch,
+divided with its gradient accumulation multiplied (:func:`halving_batch`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from hpo.train.trial_record import BATCH_DIVISOR_ATTR
 
 if TYPE_CHECKING:
     from hpo.config.space import ParamSpec
@@ -71,3 +74,32 @@ def setting(
     if key not in defaults:
         raise KeyError(f"{key!r} is no TrainingArguments field with a default")
     return Setting(key, "default", value=defaults[key])
+
+
+def halving_batch(
+    hp_space: Callable[[Any], dict[str, Any]],
+    search_space: Mapping[str, ParamSpec],
+    training: Mapping[str, Any],
+) -> Callable[[Any], dict[str, Any]]:
+    """``hp_space`` that, for an out-of-memory retry (a trial with
+    :data:`~hpo.train.trial_record.BATCH_DIVISOR_ATTR`, in the search or replayed by the final
+    stage), divides the per-device batch and multiplies the gradient accumulation by it. The
+    trial's params stay as suggested: the retry trains the same point."""
+
+    def hp_space_halving(trial: Any) -> dict[str, Any]:
+        values = hp_space(trial)
+        divisor = int(getattr(trial, "user_attrs", {}).get(BATCH_DIVISOR_ATTR) or 1)
+        if divisor <= 1:
+            return values
+        batch = values.get("per_device_train_batch_size")
+        if batch is None:
+            batch = setting("per_device_train_batch_size", search_space, training).value
+        steps = values.get("gradient_accumulation_steps")
+        if steps is None:
+            steps = setting("gradient_accumulation_steps", search_space, training).value
+        return values | {
+            "per_device_train_batch_size": max(1, int(batch) // divisor),
+            "gradient_accumulation_steps": int(steps) * divisor,
+        }
+
+    return hp_space_halving

@@ -44,8 +44,10 @@ from hpo.train.kernels import StepKernels
 from hpo.train.memory import out_of_memory, release_device, release_heap, reset_device_peak
 from hpo.train.model import make_model_init
 from hpo.train.objective import Objective, make_compute_metrics, objective_for, objective_value
+from hpo.train.settings import halving_batch
 from hpo.train.tracking import Tracking, tracking_for
 from hpo.train.trial_record import (
+    BATCH_DIVISOR_ATTR,
     CUT_BY_BUDGET_ATTR,
     EVALS_ATTR,
     PRUNED_AT_ATTR,
@@ -351,18 +353,28 @@ def build_trainer(
 
 
 def replay(
-    trainer: HpoTrainer, search_space: Mapping[str, ParamSpec], params: Mapping[str, Any]
+    trainer: HpoTrainer,
+    search_space: Mapping[str, ParamSpec],
+    params: Mapping[str, Any],
+    *,
+    batch_divisor: int = 1,
+    training: Mapping[str, Any] | None = None,
 ) -> Any:
     """A trial that gives ``params`` back through the search's own ``hp_space``: pass it as
     ``trainer.train(trial=...)`` and Trainer sets the arguments exactly as it does in a trial.
 
     The best trial and the reference are replayed with Optuna's ``FixedTrial``; the trainer is
     told it runs an Optuna search (``hp_search_backend``, ``hp_space``), as
-    ``hyperparameter_search`` tells it, so that ``train`` applies the trial.
+    ``hyperparameter_search`` tells it, so that ``train`` applies the trial. ``batch_divisor``:
+    the trial was an out-of-memory retry, replayed at its own divided batch (``training``: the
+    fixed settings its batch comes from when not searched).
     """
     import optuna
     from transformers.trainer_utils import HPSearchBackend
 
     trainer.hp_search_backend = HPSearchBackend.OPTUNA
-    trainer.hp_space = make_hp_space(search_space)
-    return optuna.trial.FixedTrial({k: params[k] for k in search_space})
+    trainer.hp_space = halving_batch(make_hp_space(search_space), search_space, training or {})
+    trial = optuna.trial.FixedTrial({k: params[k] for k in search_space})
+    if batch_divisor > 1:
+        trial.set_user_attr(BATCH_DIVISOR_ATTR, batch_divisor)
+    return trial

@@ -37,9 +37,7 @@ def test_the_script_runs_a_worker_per_array_task_on_the_saved_config(make_config
         max_parallel=3,
         sbatch_args=("--account=nlp",),
     )
-    script = render_script(
-        config.study.name, config.output_dir, job, python="/opt/venv/bin/python"
-    )
+    script = render_script(config.study.name, config.output_dir, job, python="/opt/venv/bin/python")
     directives = [line for line in script.splitlines() if line.startswith("#SBATCH")]
     assert directives == [
         "#SBATCH --job-name=hpo-lab",

@@ -12,7 +12,7 @@ import torch
 from hpo.api import load_config
 from hpo.config.space import ParamSpec
 from hpo.search.loop import run_search
-from hpo.search.retry import halving_batch
+from hpo.train.settings import halving_batch
 from hpo.train.trainer import HpoTrainer
 from hpo.train.trial_record import TrialRecord
 
@@ -92,3 +92,28 @@ def test_only_a_first_out_of_memory_is_retried(divisor: int | None, again: bool)
     assert len(waiting) == (1 if again else 0)
     if again:
         assert waiting[0].user_attrs == {"batch_divisor": 2, "retry_of": 0}
+
+
+def test_the_final_stage_trains_a_retried_best_trial_at_its_batch() -> None:
+    """A best trial that was an out-of-memory retry is retrained at its halved batch: the plan
+    carries the divisor and the replay applies it."""
+    from hpo.final.retrain import plan_from_study
+    from hpo.train.trainer import replay
+
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    trial.suggest_categorical("per_device_train_batch_size", [16, 32])
+    trial.set_user_attr("batch_divisor", 2)
+    trial.set_user_attr("evals", [{"epoch": 1.0, "samples_seen": 100, "value": 0.9}])
+    study.tell(trial, 0.9)
+    plan = plan_from_study(study, evals_per_epoch=1)
+    assert plan.batch_divisor == 2
+    space = {"per_device_train_batch_size": ParamSpec("categorical", choices=[16, 32])}
+    trainer = SimpleNamespace()
+    fixed = replay(trainer, space, plan.params, batch_divisor=plan.batch_divisor, training={})
+    values = trainer.hp_space(fixed)
+    expected = plan.params["per_device_train_batch_size"] // 2
+    assert values["per_device_train_batch_size"] == expected
+    assert values["gradient_accumulation_steps"] == 2
+    plain = replay(trainer, space, plan.params, training={})
+    assert trainer.hp_space(plain) == plan.params  # a trial that never ran out of memory
