@@ -183,12 +183,11 @@ def retrain(
             plan = plan_from_file(params, config.search_space, config.training, evals)
         else:
             plan = plan_from_study(load_existing_study(config), evals)
-        out = RunLayout(config.output_dir).final
+        layout = RunLayout(config.output_dir)
+        out = layout.final
         if reference:
-            plan, out = (
-                plan_reference(config.reference, config.search_space, plan.stop_epoch),
-                RunLayout(config.output_dir).reference,
-            )
+            plan = plan_reference(config.reference, config.search_space, plan.stop_epoch)
+            out = layout.reference
         return train_and_test(config, plan, out, seeds=seeds, quiet=quiet)
 
 
@@ -221,9 +220,16 @@ def launch_slurm(
         return launch(config, job, dry_run=dry_run)
 
 
-def dashboard(config: HpoConfig, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+def dashboard(
+    config: HpoConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Attach what the final stage produced to the study, then serve optuna-dashboard on it
-    until interrupted (``hpo dashboard``)."""
+    until interrupted (``hpo dashboard``). ``on_ready`` is called once the study is found and
+    before serving starts (the CLI prints the address then, not for a study that is missing)."""
     from hpo.report.dashboard import attach_artifacts, final_stage_files, serve
     from hpo.runs import RunLayout
     from hpo.search.storage import load_existing_study
@@ -232,6 +238,8 @@ def dashboard(config: HpoConfig, *, host: str = "127.0.0.1", port: int = 8080) -
         study = load_existing_study(config)
         layout = RunLayout(config.output_dir)
         attach_artifacts(study, layout.artifacts, final_stage_files(layout))
+        if on_ready is not None:
+            on_ready()
         serve(config.storage_url, layout.artifacts, host=host, port=port)
 
 

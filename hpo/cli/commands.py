@@ -212,12 +212,15 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """``hpo dashboard``: attach what the final stage produced, then serve the dashboard."""
     config = _load(args, check_training=False)
-    print(
-        f"optuna-dashboard for study {config.study.name!r} ({config.storage_url}): "
-        f"http://{args.host}:{args.port}/dashboard  (Ctrl-C to stop)",
-        flush=True,
-    )
-    api.dashboard(config, host=args.host, port=args.port)
+
+    def ready() -> None:
+        print(
+            f"optuna-dashboard for study {config.study.name!r} ({config.storage_url}): "
+            f"http://{args.host}:{args.port}/dashboard  (Ctrl-C to stop)",
+            flush=True,
+        )
+
+    api.dashboard(config, host=args.host, port=args.port, on_ready=ready)
     return 0
 
 

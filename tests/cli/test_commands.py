@@ -266,3 +266,13 @@ def test_every_command_goes_through_the_api() -> None:
         and node.func.value.id == "api"
     }
     assert {"run", "run_search", "plan_budget", "retrain", "quantize", "predict"} <= called
+
+
+def test_dashboard_of_a_missing_study_prints_no_address(make_config, capsys) -> None:
+    """The address is printed once the study is found, never for a study that is not there."""
+    from hpo.cli import main
+
+    assert main(["dashboard", str(make_config())]) == 2
+    captured = capsys.readouterr()
+    assert "optuna-dashboard for study" not in captured.out
+    assert captured.err.startswith("hpo: error:")
