@@ -114,9 +114,11 @@ def unused_budget_note(choices: list[Choice], planned: float, budget: float, *, 
     ]
     if not held:
         value = {c.key: c.value for c in choices}
-        held = ["all of train searched" if value.get("data.max_train_samples") is None else ""]
-        held += ["texts uncut" if uncut else "", f"{value.get('study.n_trials')} trials"]
-        held = [h for h in held if h]
+        if value.get("data.max_train_samples") is None:
+            held.append("all of train searched")
+        if uncut:
+            held.append("texts uncut")
+        held.append(f"{value.get('study.n_trials')} trials")
     share = f"the plan uses {100 * planned / budget:.0f}% of the budget"
     return f"{share}; what holds it: {', '.join(held)}"
 

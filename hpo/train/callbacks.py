@@ -157,16 +157,16 @@ def library_bars_off() -> Iterator[None]:
     import datasets
     import transformers
 
-    datasets_were = not datasets.is_progress_bar_enabled()
-    transformers_were = transformers.utils.logging.is_progress_bar_enabled()
+    datasets_on = datasets.is_progress_bar_enabled()
+    transformers_on = transformers.utils.logging.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     try:
         yield
     finally:
-        if not datasets_were:
+        if datasets_on:
             datasets.enable_progress_bars()
-        if transformers_were:
+        if transformers_on:
             transformers.utils.logging.enable_progress_bar()
 
 
