@@ -4,7 +4,9 @@ Runs the real command (``hpo run [CONFIG] --data DIR --budget B``) once per budg
 fresh working folder (its own storage, runs and tokenization cache; the machine measurement is
 shared, as it is on a user's machine after the first plan), times it from outside, and prints
 per budget: minutes taken against the budget, the plan's main choices, the tuned model's test
-accuracy, TF-IDF's on the same examples and McNemar's p between them.
+accuracy, TF-IDF's on the same examples and McNemar's p between them, and the model shipped
+(chosen on validation: tuned, TF-IDF or their blend) with its test accuracy and McNemar's p
+against TF-IDF.
 
     python bench/budget.py --data ../shared/data/imdb --budget 60m
     python bench/budget.py --data ../shared/data/imdb --budget 15m 30m 60m 90m   # the curve
@@ -92,6 +94,21 @@ def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]
     classical = baselines["classical"]
     labels = _test_labels(runs)
     choices = {c["key"]: c["value"] for c in plan["choices"]}
+    choice_file = runs / "final" / "choice.json"
+    shipped: dict[str, Any] = {}
+    if choice_file.is_file():
+        made = json.loads(choice_file.read_text())
+        chosen = made["test"][made["shipped"]]
+        shipped = {
+            "shipped": made["shipped"],
+            "shipped_weight": made["weight"],
+            "validation": made["validation"],
+            "n_validation": made["n_validation"],
+            "candidates_test_accuracy": {k: v["accuracy"] for k, v in made["test"].items()},
+            "shipped_accuracy": chosen["accuracy"],
+            "shipped_ci95": chosen["ci95"],
+            "shipped_vs_classical_p": _mcnemar_p(chosen, classical, labels) if labels else None,
+        }
     return {
         "budget": budget,
         "budget_seconds": plan["budget_seconds"],
@@ -114,6 +131,7 @@ def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]
         "n_test": tuned["n"],
         "train_samples_per_second": tuned.get("train_samples_per_second"),
         "test_samples_per_second": tuned.get("test_samples_per_second"),
+        **shipped,
     }
 
 
@@ -130,7 +148,7 @@ def summarize(rows: list[dict[str, Any]]) -> None:
     """Print one line per budget."""
     print(
         f"{'budget':>7}{'took':>8}{'x budget':>9}{'length':>8}{'trunc':>11}{'search':>8}"
-        f"{'trials':>7}{'tuned':>8}{'TF-IDF':>8}{'p':>10}"
+        f"{'trials':>7}{'tuned':>8}{'TF-IDF':>8}{'p':>10}{'shipped':>11}{'acc':>8}{'p':>10}"
     )
     for r in rows:
         if "tuned_accuracy" not in r:
@@ -143,8 +161,18 @@ def summarize(rows: list[dict[str, Any]]) -> None:
             f"{c.get('data.max_length')!s:>8}{c.get('data.truncation')!s:>11}"
             f"{c.get('data.max_train_samples')!s:>8}{c.get('study.n_trials')!s:>7}"
             f"{100 * r['tuned_accuracy']:>7.2f}%{100 * r['classical_accuracy']:>7.2f}%"
-            f"{(f'{p:.2g}' if p is not None else '-'):>10}"
+            f"{(f'{p:.2g}' if p is not None else '-'):>10}" + _shipped_cells(r)
         )
+
+
+def _shipped_cells(r: dict[str, Any]) -> str:
+    if "shipped" not in r:
+        return f"{'-':>11}{'-':>8}{'-':>10}"
+    p = r["shipped_vs_classical_p"]
+    return (
+        f"{r['shipped']:>11}{100 * r['shipped_accuracy']:>7.2f}%"
+        f"{(f'{p:.2g}' if p is not None else '-'):>10}"
+    )
 
 
 def main() -> None:

@@ -170,9 +170,13 @@ def retrain(
 ) -> FinalMetrics:
     """The final stage (``hpo retrain``): the best trial's params (or those ``hpo export``
     wrote to ``params``; or, with ``reference``, the reference setup for as many epochs) trained
-    ``seeds`` times on all of train, tested once. Returns the test metrics; the model is in
-    ``runs/<study>/final/model`` (``reference/model``)."""
+    ``seeds`` times on all of train, tested once. Returns the tuned transformer's test
+    metrics; the model is in ``runs/<study>/final/model`` (``reference/model``). With
+    ``study.ship: best`` the TF-IDF baseline is fitted too, and the folder serves whichever of
+    the two, or their blend, scored highest on validation (``final/choice.json``)."""
+    from hpo.final.baselines import run_baselines
     from hpo.final.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
+    from hpo.final.ship import ship_best
     from hpo.runs import RunLayout
     from hpo.search.storage import load_existing_study
 
@@ -188,7 +192,12 @@ def retrain(
         if reference:
             plan = plan_reference(config.reference, config.search_space, plan.stop_epoch)
             out = layout.reference
-        return train_and_test(config, plan, out, seeds=seeds, quiet=quiet)
+        metrics = train_and_test(config, plan, out, seeds=seeds, quiet=quiet)
+        if not reference and config.study.ship == "best":
+            # The folder holds the model chosen on validation: TF-IDF (cheap) is its rival.
+            run_baselines(config)
+            ship_best(config)
+        return metrics
 
 
 def make_report(config: HpoConfig) -> Path:

@@ -1,4 +1,5 @@
-"""``hpo run``: search -> export -> retrain -> baselines -> report, each stage resumable.
+"""``hpo run``: search -> export -> retrain -> baselines and the choice of the shipped model ->
+report, each stage resumable.
 
 A finished stage is not done again: the search resumes (or has nothing left to do), the retrain
 and the baselines reuse their results files when their inputs are unchanged, and the report is
@@ -47,6 +48,7 @@ def run_all(
     from hpo.final.baselines import run_baselines
     from hpo.final.best_params import export_best
     from hpo.final.retrain import plan_from_study, plan_reference, train_and_test
+    from hpo.final.ship import ship_best
     from hpo.plan.budgeted import (
         StageClock,
         plan_budget,
@@ -102,6 +104,7 @@ def run_all(
         train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
     with _timed(clock, "baselines"):
         run_baselines(config)
+        ship_best(config)
     if with_reference:
         reference = plan_reference(config.reference, config.search_space, final.stop_epoch)
         with _timed(clock, "reference"):

@@ -8,9 +8,11 @@ runs/<study>/
   trials/              Trainer's output_dir during the search (no checkpoints are kept)
   zero_shot/           Trainer's output_dir while the zero-shot baseline is scored
   best_params.yaml     `hpo export`
-  final/               the tuned model: model/ (with hpo_final.json), metrics.json
+  final/               the shipped model: model/ (with hpo_final.json), metrics.json,
+                       probabilities.npz and choice.json (which model was shipped, and why)
   reference/           the reference setup retrained (`hpo retrain --reference`, `hpo run`)
   baselines.json       classical and zero-shot baselines
+  classical/           the TF-IDF model as plain data (model/), its probabilities
   report.md, *.png     `hpo report`
   artifacts/           optuna-dashboard's artifact store
 ```
@@ -75,6 +77,11 @@ class RunLayout:
     def reference(self) -> Path:
         """The reference setup, retrained and tested."""
         return self.root / "reference"
+
+    @property
+    def classical(self) -> Path:
+        """The TF-IDF model as plain data (``model/``) and its probabilities."""
+        return self.root / "classical"
 
     @property
     def baselines(self) -> Path:

@@ -58,7 +58,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{where}: no trial completed (all pruned); see `hpo trials {args.config}`.")
         return 0
     metric = config.study.metric
-    print(f"{where}: best trial {best.number} {metric}={best.value:.4f} params={best.params}")
+    print(
+        f"{where}: best trial {best.number} validation {metric}={best.value:.4f} (the maximum "
+        f"over trials) params={best.params}"
+    )
     return 0
 
 

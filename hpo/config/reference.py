@@ -1,4 +1,6 @@
-"""The reference setup, in one place: the setup a search is measured against.
+"""The reference setup, in one place: the setup a search is measured against; and the
+classical baseline's settings, tried on validation (:data:`TFIDF_NGRAM_RANGES`,
+:data:`TFIDF_C_VALUES`).
 
 A new study enqueues it as trial 0 (its searched keys, :func:`resolve_reference`); ``hpo run``
 retrains it for the tuned model's epoch budget (:func:`retrain_params`), so the report says
@@ -24,6 +26,12 @@ REFERENCE_PARAMS: dict[str, Any] = {
     "weight_decay": 0.01,
     "warmup_steps": "auto",
 }
+
+#: The TF-IDF baseline's word n-gram ranges and inverse regularization strengths, each fitted on
+#: train and scored on validation (:mod:`hpo.final.classical`): the ranges and the grid of C a
+#: practitioner tries first; the planner costs every fit.
+TFIDF_NGRAM_RANGES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2))
+TFIDF_C_VALUES: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
 
 #: ``reference.warmup_steps: auto``: the same share of the run that 100 warmup steps were of
 #: the setup the reference comes from (batch 16, 3 epochs on IMDb's 25,000 training reviews less

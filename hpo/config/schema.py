@@ -50,6 +50,9 @@ METRICS: dict[str, str] = {
     "f1": "F1 of the positive class",
 }
 
+#: Values of ``study.ship``: which model the final stage hands over.
+SHIP_CHOICES = ("best", "tuned")
+
 
 @dataclass(frozen=True)
 class StudySection:
@@ -90,6 +93,11 @@ class StudySection:
     #: truncation, search subset, trials, epochs, evaluations) so that search, final retrain,
     #: test and baselines fit it, and the run keeps it. None: no budget, nothing planned.
     budget: str | int | float | None = None
+    #: The model the final stage hands over in ``final/model``: ``best`` (the tuned transformer,
+    #: the TF-IDF model or a blend of their probabilities, whichever scores highest on
+    #: validation; the transformer trains on train without validation so that validation can
+    #: choose) or ``tuned`` (the tuned transformer, trained on train plus validation).
+    ship: str = "best"
 
 
 @dataclass(frozen=True)
@@ -199,6 +207,17 @@ class HpoConfig:
     def output_dir(self) -> Path:
         """Where trials and the final stage write (``training.output_dir`` or runs/<study>)."""
         return Path(self.training.get("output_dir", f"runs/{self.study.name}"))
+
+    def value_of(self, key: str) -> Any:
+        """The value of a dotted key (``data.max_length``); a search-space entry as plain
+        data, None where the key is not set."""
+        section, _, name = key.partition(".")
+        if section == "search_space":
+            spec = self.search_space.get(name)
+            return spec.to_dict() if spec is not None else None
+        if section in ("training", "reference"):
+            return getattr(self, section).get(name)
+        return getattr(getattr(self, section), name)
 
     def to_dict(self, *, absolute: bool = False) -> dict[str, Any]:
         """The resolved config as plain data (YAML/JSON-safe), defaults filled in.

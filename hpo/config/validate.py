@@ -27,6 +27,7 @@ from hpo.config.schema import (
     METRICS,
     SEARCH_OWNED_TRAINING_KEYS,
     SECTIONS,
+    SHIP_CHOICES,
     TRUNCATIONS,
     DataSection,
     HpoConfig,
@@ -154,6 +155,11 @@ def _check_study(study: StudySection) -> None:
         raise ConfigError(
             f"study.direction: the objective is validation {METRICS[study.metric]}, "
             f"so it must be 'maximize', got {study.direction!r}."
+        )
+    if study.ship not in SHIP_CHOICES:
+        raise ConfigError(
+            f"study.ship: {study.ship!r} is not one of {', '.join(SHIP_CHOICES)} (best: the "
+            "model that scores highest on validation; tuned: the tuned transformer)."
         )
     if study.n_trials < 1:
         raise ConfigError(f"study.n_trials must be >= 1, got {study.n_trials}.")

@@ -9,7 +9,10 @@ The order is fixed, so that nothing the search sees can leak into the test figur
    ``data.validation_fraction`` of what is left of train (seeded, stratified).
 4. The subset caps (``max_train_samples``, ``max_eval_samples``) take stratified subsets.
 
-The final stage trains on train plus validation and scores on test.
+The final stage trains on train plus validation and scores on test; when it hands over the
+best model on validation (``study.ship: best``) it trains on train without validation
+(``stage="holdout"``), so that validation, whole and uncapped, can choose between the models
+that did not train on it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("search", "final")
+STAGES = ("search", "final", "holdout")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class StageSplits:
 
 def stage_splits(raw: DatasetDict, cfg: DataSection, stage: str) -> StageSplits:
     """``stage="search"``: train (capped) and validation. ``"final"``: train (train plus
-    validation) and test."""
+    validation) and test. ``"holdout"``: train (without validation, uncapped), validation
+    (uncapped) and test."""
     from datasets import concatenate_datasets
 
     if stage not in STAGES:
@@ -57,6 +61,13 @@ def stage_splits(raw: DatasetDict, cfg: DataSection, stage: str) -> StageSplits:
     if stage == "final":
         whole = concatenate_datasets([train, given]) if given is not None else train
         return StageSplits({"train": whole, "test": test}, carved, given is not None)
+    if stage == "holdout":
+        if given is None:
+            train, given = stratified_split(
+                train, cfg.validation_fraction, cfg.split_seed, what="validation split"
+            )
+        splits = {"train": train, "validation": given, "test": test}
+        return StageSplits(splits, carved, "validation" in raw)
     if given is not None:
         validation = given
         train = cap(train, cfg.max_train_samples, cfg.split_seed, key="max_train_samples")

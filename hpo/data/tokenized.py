@@ -85,7 +85,8 @@ def prepare(
     """Tokenized splits for a stage, from the cache when possible.
 
     ``stage="search"``: ``train`` (capped) and ``validation``. ``stage="final"``: ``train``
-    (train plus validation) and ``test``; see :mod:`hpo.data.splits` for how they are made.
+    (train plus validation) and ``test``; ``"holdout"``: ``train`` (without validation),
+    ``validation`` and ``test``, uncapped; see :mod:`hpo.data.splits` for how they are made.
     """
     from datasets import DatasetDict, load_from_disk
 
@@ -118,8 +119,8 @@ def prepare(
         key_fields["test_fraction"] = cfg.test_fraction
     if stage == "search":
         key_fields |= {"max_train": cfg.max_train_samples, "max_eval": cfg.max_eval_samples}
-        if "validation" not in has:
-            key_fields["val"] = cfg.validation_fraction
+    if stage in ("search", "holdout") and "validation" not in has:
+        key_fields["val"] = cfg.validation_fraction
     key = hashlib.sha256(json.dumps(key_fields, sort_keys=True).encode()).hexdigest()[:20]
     root = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     entry = root / "tokenized" / key

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.data.labels import class_summary, names_of
-from hpo.data.sources import locate
-from hpo.data.splits import final_splits
+from hpo.data.sources import load_raw, locate
 from hpo.data.tokenized import prepare
+from hpo.final.choice import PROBABILITIES, save_probabilities
 from hpo.final.scoring import score
 from hpo.runs import RunLayout, reuse_result, save_result
 from hpo.train.arguments import training_arguments
@@ -23,6 +23,8 @@ from hpo.train.model import load_model, load_model_config, load_tokenizer
 from hpo.train.objective import objective_for
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hpo.config.schema import DataSection, HpoConfig
 
 logger = logging.getLogger(__name__)
@@ -32,42 +34,52 @@ logger = logging.getLogger(__name__)
 _SYNONYMS = {"negative": "neg", "positive": "pos"}
 
 
-def classical(data: DataSection, metric: str) -> dict[str, Any]:
-    """TF-IDF (word 1-2 grams) + logistic regression, trained on the whole training split.
+def classical(data: DataSection, metric: str, folder: Path) -> dict[str, Any]:
+    """TF-IDF + logistic regression (:mod:`hpo.final.classical`): its n-gram range and C
+    chosen on validation by a fit on train without validation, then fitted again with them on
+    the whole training split and scored on test.
 
-    Text pairs get a vectorizer per side, side by side, so the model sees which words are on
-    which side.
+    Saves the refitted model as plain data in ``folder/model`` and, for the choice of the
+    shipped model, the train-only fit's validation probabilities and the refit's test ones in
+    ``folder/probabilities.npz``.
     """
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from hpo.data.splits import stage_splits
+    from hpo.final.classical import columns_of, fit, tune
 
-    made = final_splits(data)
+    raw, _ = load_raw(data)
+    held = stage_splits(raw, data, "holdout").splits
+    made = stage_splits(raw, data, "final")
     train, test = made.splits["train"], made.splits["test"]
-    sides = ["text", "text_pair"] if "text_pair" in train.column_names else ["text"]
-    vectorizers = [
-        TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True) for _ in sides
-    ]
-    model = LogisticRegression(C=4.0, max_iter=2000)
-    start = time.perf_counter()
-    features = hstack([v.fit_transform(train[s]) for v, s in zip(vectorizers, sides, strict=True)])
-    model.fit(features.tocsr(), np.asarray(train["label"]))
-    fit_seconds = time.perf_counter() - start
-    test_features = hstack([v.transform(test[s]) for v, s in zip(vectorizers, sides, strict=True)])
-    predictions = np.asarray(model.predict(test_features.tocsr()))
     labels = names_of(train)
-    result = score(
-        predictions,
-        np.asarray(test["label"]),
-        labels,
-        objective_for(metric, labels, positive_label=data.positive_label),
+    objective = objective_for(metric, labels, positive_label=data.positive_label)
+    start = time.perf_counter()
+    tuned = tune(held["train"], held["validation"], labels, objective)
+    model = fit(train, labels, ngram_range=tuned.model.ngram_range, c=tuned.model.c)
+    fit_seconds = time.perf_counter() - start
+    _, test_columns = columns_of(test)
+    probabilities = model.probabilities(test_columns)
+    model.save(folder / "model")
+    save_probabilities(
+        folder / PROBABILITIES, validation=tuned.validation_probabilities, test=probabilities
     )
+    predictions = probabilities.argmax(1)
+    result = score(predictions, np.asarray(test["label"]), labels, objective)
     result |= {
         "name": "TF-IDF + logistic regression",
+        "ngram_range": list(model.ngram_range),
+        "C": model.c,
+        "validation": tuned.validation,
+        "n_validation": len(held["validation"]),
+        "grid": tuned.grid,
         "train_seconds": round(fit_seconds, 1),
         "predictions": predictions.tolist(),
     }
-    logger.info("Classical baseline: test accuracy %.4f", result["accuracy"])
+    logger.info(
+        "Classical baseline (%s-grams, C %g, chosen on validation): test accuracy %.4f",
+        model.ngram_range,
+        model.c,
+        result["accuracy"],
+    )
     return result
 
 
@@ -150,6 +162,8 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         "label_names": data.label_names,
         "test_split": [data.test_fraction, data.split_seed],
         "metric": [config.study.metric, data.positive_label],
+        # The classical model's settings are chosen on this validation split.
+        "validation": [data.validation_fraction, "tuned on validation, saved as plain data"],
     }
     path = RunLayout(config.output_dir).baselines
     done = reuse_result(path, key, refuse_other=False, what="baselines")
@@ -159,7 +173,9 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         path,
         key,
         {
-            "classical": classical(data, config.study.metric),
+            "classical": classical(
+                data, config.study.metric, RunLayout(config.output_dir).classical
+            ),
             "zero_shot": zero_shot(config),
         },
     )

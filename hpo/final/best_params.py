@@ -69,6 +69,8 @@ def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dic
             "trial_number": trial.number,
             "metric": config.study.metric,
             "validation_value": trial.value,
+            "validation_value_is": "the maximum over the study's trials and their evaluations "
+            "(optimistic for the retrained model)",
             "peak_epoch": peak_epoch(trial),
             "evals": trial.user_attrs.get(EVALS_ATTR, []),
             "model": config.model.name,

@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hpo.config.schema import METRICS
 from hpo.data.truncation import describe
+from hpo.final.choice import BLEND_WEIGHTS, CANDIDATES, TITLES, Choice
 from hpo.final.record import ModelRecord
 from hpo.final.scoring import Verdict
 
@@ -48,10 +50,11 @@ def write_card(
     baselines: Mapping[str, Scores | None] | None = None,
     test_labels: Sequence[int] | None = None,
     finished_trials: int | None = None,
+    choice: Choice | None = None,
 ) -> Path:
     """Write ``model_dir/README.md`` from the final stage's ``metrics`` (and the baselines'
-    results, with the test labels for the paired test, and the study's finished trials, when
-    they are known); returns its path."""
+    results, with the test labels for the paired test, the study's finished trials, and the
+    choice of the shipped model, when they are known); returns its path."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     record = ModelRecord.read(model_dir)
@@ -92,6 +95,7 @@ def write_card(
         (baselines or {}).get("classical"),
         test_labels,
         finished_trials,
+        choice,
     )
     card = ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
     path = model_dir / CARD_FILE
@@ -118,6 +122,7 @@ def _body(
     classical: Scores | None,
     test_labels: Sequence[int] | None,
     finished_trials: int | None,
+    choice: Choice | None,
 ) -> str:
     trials = (
         f"{finished_trials} finished trials"
@@ -134,13 +139,20 @@ def _body(
         f"({_classes(record.labels)}), test accuracy **{_pct(metrics.accuracy)}** "
         f"(95% CI {_pct(low)} - {_pct(high)}, {metrics.n:,} test examples).",
         "",
+        *_serves(choice),
         "## Data",
         "",
         f"- Source: `{data.path or data.dataset}`; text column `{data.text_column}`"
         + (f", pair column `{data.text_pair_column}`" if data.text_pair_column else "")
         + f", label column `{data.label_column}`.",
-        f"- Trained on {metrics.train_size:,} examples (the training split, "
-        "validation included); scored once on the test split, which chose nothing.",
+        f"- Trained on {metrics.train_size:,} examples ("
+        + (
+            f"the training split without its {metrics.validation_held:,} validation examples, "
+            "kept out to choose the model this folder serves"
+            if metrics.validation_held
+            else "the training split, validation included"
+        )
+        + "); scored once on the test split, which chose nothing.",
     ]
     if metrics.test_carved and metrics.test_fraction is not None:
         lines.append(
@@ -180,6 +192,8 @@ def _body(
             f"Test {metrics.metric}: {value:.4f} (95% CI {m_low:.4f} - {m_high:.4f}).",
         ]
     lines += ["", *_paired(metrics, classical, test_labels)]
+    if choice is not None:
+        lines += ["## The model chosen on validation", "", *choice_lines(choice, test_labels)]
     lines += [
         "## How texts are cut",
         "",
@@ -199,7 +213,7 @@ def _body(
         "```python",
         "import hpo",
         "",
-        'predictor = hpo.load_predictor("path/to/this/folder")  # cut exactly as in training',
+        'predictor = hpo.load_predictor("path/to/this/folder")  # the model chosen on validation',
         'print(predictor.predict(["a text to classify"]))',
         "```",
         "",
@@ -207,7 +221,7 @@ def _body(
         "from transformers import pipeline",
         "",
         'classify = pipeline("text-classification", model="path/to/this/folder")',
-        'print(classify("a text to classify", truncation=True))  # answers with the class names',
+        'print(classify("a text to classify", truncation=True))  # the transformer alone',
         "```",
         "",
         'Or from a shell: `hpo predict path/to/this/folder "a text to classify"`.',
@@ -222,6 +236,79 @@ def _body(
         "sampling, not a change of data.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _serves(choice: Choice | None) -> list[str]:
+    """What ``hpo predict`` and ``transformers.pipeline`` each give, with both test figures."""
+    if choice is None:
+        return []
+    shipped, tuned = choice.shipped_scores, choice.test.get("tuned")
+    if shipped is None or tuned is None:
+        return []
+    if choice.shipped == "tuned":
+        return [
+            "`hpo predict` and `transformers.pipeline` both serve the fine-tuned transformer: "
+            "it scored highest on validation, against TF-IDF and their blend (below).",
+            "",
+        ]
+    return [
+        f"**`hpo predict` and `hpo.load_predictor` serve the {shipped_title(choice)}**, which "
+        f"scored highest on validation: test accuracy **{_pct(shipped.accuracy)}** (95% CI "
+        f"{_pct(shipped.ci95[0])} - {_pct(shipped.ci95[1])}). `transformers.pipeline` loads "
+        f"the fine-tuned transformer alone: test accuracy {_pct(tuned.accuracy)} (95% CI "
+        f"{_pct(tuned.ci95[0])} - {_pct(tuned.ci95[1])}), the figure above.",
+        "",
+    ]
+
+
+def shipped_title(choice: Choice) -> str:
+    """The shipped model in words: ``blend of the two (0.60 transformer, 0.40 TF-IDF)``."""
+    title = TITLES[choice.shipped]
+    if choice.shipped == "blend":
+        title += f" ({choice.weight:.2f} transformer, {1 - choice.weight:.2f} TF-IDF)"
+    return title
+
+
+def choice_lines(choice: Choice, test_labels: Sequence[int] | None) -> list[str]:
+    """Each candidate's validation figure (what chose) and test figure, and McNemar's test of
+    the shipped model against it on test."""
+    title = METRICS.get(choice.metric, choice.metric)
+    shipped = choice.shipped_scores
+    lines = [
+        f"Chosen by validation {title} on {choice.n_validation:,} examples that none of the "
+        "candidates trained on; the test split was read after the choice, once. The blend's "
+        f"validation figure is the best of its {len(BLEND_WEIGHTS)} weights, so a little "
+        "optimistic.",
+        "",
+        f"| candidate | validation {title} | test accuracy | 95% CI | shipped model against it "
+        "on test |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name in CANDIDATES:
+        scores = choice.test.get(name)
+        label = TITLES[name]
+        if name == "blend":
+            label += f" ({choice.blend_weight:.2f} transformer)"
+        if name == choice.shipped:
+            label = f"**{label} (shipped)**"
+        value = choice.validation.get(name)
+        cells = [label, f"{value:.4f}" if value is not None else "n/a"]
+        if scores is None:
+            cells += ["n/a", "n/a"]
+        else:
+            cells += [_pct(scores.accuracy), f"{_pct(scores.ci95[0])} - {_pct(scores.ci95[1])}"]
+        versus = "n/a"
+        if name == choice.shipped:
+            versus = "-"
+        elif shipped is not None and scores is not None and test_labels is not None:
+            test = Verdict.paired(shipped.predictions, scores.predictions, test_labels)
+            if test is not None:
+                versus = (
+                    f"{test.a_is()} it: {test.a_only:,} right only by the shipped model, "
+                    f"{test.b_only:,} only by this one, McNemar p = {test.p_value:.2g}"
+                )
+        lines.append("| " + " | ".join([*cells, versus]) + " |")
+    return [*lines, ""]
 
 
 def _paired(

@@ -88,6 +88,9 @@ class FinalMetrics(Scores):
     #: Where the params came from ("study 'imdb' trial 4", "reference setup").
     source: str = ""
     train_size: int = 0
+    #: Validation examples left out of training, to choose the shipped model (0: none).
+    validation_held: int = 0
+    validation_seconds: float = 0.0
     test_carved: bool = False
     test_fraction: float | None = None
     data_fingerprint: str | None = None

@@ -12,7 +12,9 @@ import numpy as np
 
 from hpo.data.truncation import encode
 from hpo.errors import HpoError, ModelError
-from hpo.final.record import ModelRecord
+from hpo.final.choice import mix
+from hpo.final.classical import RECORD, TfidfModel
+from hpo.final.record import CLASSICAL_DIR, RECORD_FILE, ModelRecord
 
 Text = str | tuple[str, str]
 
@@ -52,6 +54,18 @@ def model_record(model_dir: str | Path) -> ModelRecord:
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
+def _classical(folder: Path, record: ModelRecord) -> TfidfModel:
+    """The TF-IDF model a record serves, checked against it."""
+    model = TfidfModel.load(folder / CLASSICAL_DIR)
+    if model.labels != record.labels:
+        raise ModelError(
+            f"{folder / CLASSICAL_DIR / RECORD}: its classes do not match {RECORD_FILE}'s "
+            f"({len(model.labels)} against {len(record.labels)}). The folder mixes two models; "
+            "run `hpo run` again to write it whole."
+        )
+    return model
+
+
 class Predictor:
     """A saved model with its tokenizer and record, loaded once: label texts (or pairs) cut
     exactly as in training (same tokenizer, ``max_length`` and truncation, pairs as pairs).
@@ -65,8 +79,13 @@ class Predictor:
         from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         self.model_dir = Path(model_dir).expanduser().absolute()
-        self.record = model_record(self.model_dir)
+        self.record = record = model_record(self.model_dir)
         self.fast = fast
+        # The TF-IDF part of what was shipped (hpo.final.ship), from plain files.
+        self.classical = _classical(self.model_dir, record) if record.weight < 1.0 else None
+        if record.weight <= 0.0:  # TF-IDF alone: the transformer is not run
+            self.id2label = dict(enumerate(record.labels))
+            return
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
             if fast:
@@ -116,8 +135,7 @@ class Predictor:
         for start in range(0, len(texts), chunk):
             part = texts[start : start + chunk]
             firsts, seconds = split_pairs(part, pairs=bool(pair_column))
-            ids = encode_texts(self.tokenizer, record, part)
-            probs = self._probabilities(ids, batch_size)
+            probs = self._served(part, firsts, seconds, batch_size)
             for i, row in enumerate(probs):
                 best = int(row.argmax())
                 out = {
@@ -129,6 +147,27 @@ class Predictor:
                 if seconds is not None:
                     out["text_pair"] = _short(seconds[i])
                 yield out
+
+    def _served(
+        self,
+        texts: Sequence[Text],
+        firsts: list[str],
+        seconds: list[str] | None,
+        batch_size: int,
+    ) -> np.ndarray:
+        """What the record says is served: the transformer's probabilities, TF-IDF's, or
+        their mix at the record's weight."""
+        weight = self.record.weight
+        probs = None
+        if weight > 0.0:
+            ids = encode_texts(self.tokenizer, self.record, texts)
+            probs = self._probabilities(ids, batch_size)
+        if self.classical is None:
+            assert probs is not None
+            return probs
+        columns = [firsts] if seconds is None else [firsts, seconds]
+        classical = self.classical.probabilities(columns).astype(np.float32)
+        return classical if probs is None else mix(probs, classical, weight)
 
     def _probabilities(self, ids: dict[str, list[list[int]]], batch_size: int) -> np.ndarray:
         """Class probabilities of encoded texts, in their order, scored shortest first."""

@@ -19,6 +19,8 @@ from hpo.runs import write_atomically
 
 #: The record's file name inside a model folder.
 RECORD_FILE = "hpo_final.json"
+#: The subfolder of a model folder that holds its TF-IDF model, when that is served.
+CLASSICAL_DIR = "classical"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class ModelRecord:
     source: str = ""
     #: The backbone it was fine-tuned from (``model.name``).
     model: str = ""
+    #: What ``hpo predict`` serves (:mod:`hpo.final.choice`): ``tuned`` (the transformer),
+    #: ``classical`` (the TF-IDF model in :data:`CLASSICAL_DIR`) or ``blend`` (both).
+    shipped: str = "tuned"
+    #: The transformer's share of the served probabilities (1 tuned, 0 classical).
+    weight: float = 1.0
 
     def write(self, model_dir: Path) -> None:
         """Write the record into ``model_dir`` (atomically)."""

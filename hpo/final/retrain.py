@@ -1,5 +1,9 @@
 """Final stage: best trial -> train on the whole training split -> test scores, once.
 
+With ``study.ship: best`` the whole training split is train without validation: the model's
+validation probabilities, kept beside its test ones, let :mod:`hpo.final.ship` choose between it,
+TF-IDF and their blend on examples none of them trained on.
+
 How "best model at end" works without a validation split: the search already chose it. A
 trial's value is its best evaluation, reached at some epoch (``peak_epoch``, on the grid of
 ``study.evals_per_epoch``). The retrain uses the trial's params and learning-rate schedule
@@ -21,6 +25,7 @@ from hpo.config.reference import resolve_auto_warmup, retrain_params
 from hpo.data.tokenized import prepare
 from hpo.final.best_params import load_params
 from hpo.final.card import write_card
+from hpo.final.choice import PROBABILITIES, save_probabilities, softmax
 from hpo.final.metrics import FinalMetrics
 from hpo.final.record import ModelRecord
 from hpo.final.scoring import score
@@ -104,17 +109,25 @@ def train_and_test(
 
     Writes ``out_dir/model`` (model + tokenizer, loadable by ``from_pretrained``) and
     ``out_dir/metrics.json``; returns the metrics. A finished run with the same plan is reused.
+    With ``study.ship: best`` the training split leaves validation out, and the first model's
+    class probabilities on validation and test go to ``out_dir/probabilities.npz``, for
+    :mod:`hpo.final.ship` to choose with.
     """
     metrics_path = out_dir / "metrics.json"
     inputs: dict[str, Any] = {"params": plan.params, "seeds": seeds, "stop_epoch": plan.stop_epoch}
     if plan.batch_divisor > 1:
         inputs["batch_divisor"] = plan.batch_divisor
+    # Handing over the best model on validation: validation stays out of training, to choose.
+    holdout = config.study.ship == "best"
+    if holdout:
+        inputs["holdout"] = True
     done = reuse_result(metrics_path, inputs, refuse_other=True, what="plan")
     if done is not None:
         return FinalMetrics.from_dict(done)
     tokenizer = load_tokenizer(config.model)
-    prepared = prepare(config.data, tokenizer, stage="final")
+    prepared = prepare(config.data, tokenizer, stage="holdout" if holdout else "final")
     train, test = prepared.splits["train"], prepared.splits["test"]
+    validation = prepared.splits.get("validation")
     objective = objective_for(
         config.study.metric, prepared.labels, positive_label=config.data.positive_label
     )
@@ -201,6 +214,14 @@ def train_and_test(
             # models scored on the same examples with a paired test.
             first_predictions = predictions.tolist()
             test_labels = labels.tolist()
+            if validation is not None:
+                val_logits, _, val_seconds = predict_logits(trainer, validation)
+                run["validation_seconds"] = round(val_seconds, 1)
+                save_probabilities(
+                    out_dir / PROBABILITIES,
+                    validation=softmax(val_logits),
+                    test=softmax(logits),
+                )
         runs.append(run)
         del trainer
         gc.collect()
@@ -219,6 +240,7 @@ def train_and_test(
         stop_epoch=plan.stop_epoch,
         source=plan.source,
         train_size=len(train),
+        validation_held=len(validation) if validation is not None else 0,
         test_carved=prepared.test_carved,
         test_fraction=config.data.test_fraction if prepared.test_carved else None,
         data_fingerprint=prepared.data_fingerprint,

@@ -123,6 +123,13 @@ def score(
     }
 
 
+def metric_of(predictions: Any, labels: Any, objective: Objective) -> float:
+    """``objective``'s metric of predicted against true class ids (in numpy, as the bootstrap
+    computes it)."""
+    matrix = confusion(np.asarray(predictions), np.asarray(labels), objective.n_classes)
+    return float(metric_from_confusion(matrix[None], objective)[0])
+
+
 def confusion(predictions: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Counts by (true class, predicted class)."""
     flat = np.asarray(labels) * n_classes + np.asarray(predictions)

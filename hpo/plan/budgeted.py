@@ -228,7 +228,8 @@ def _final_seconds(
     ``rates`` (training, scoring seconds per example)."""
     train, score = rates
     load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
-    one = load + profile.n_final_train * epoch * train + profile.n_test * score
+    trained, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
+    one = load + trained * epoch * train + scored * score
     return one * retrains
 
 

@@ -114,8 +114,10 @@ def make_plan(
         profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes)
     )
 
+    final_train, final_scored = profile.final_examples(holdout=study.ship == "best")
+
     def final_seconds(c: Costs, epochs: int) -> float:
-        one = c.load + profile.n_final_train * epochs * c.train + profile.n_test * c.eval
+        one = c.load + final_train * epochs * c.train + final_scored * c.eval
         return one * retrains
 
     def search_for(c: Costs, seconds: float, epochs: tuple[int, int], evals: int, *, floor: bool):
@@ -253,7 +255,7 @@ def _assemble(
 
     def choose(key: str, value: Any, why: str, *, also: Sequence[str] = ()) -> None:
         mine = key in explicit or any(k in explicit for k in also)
-        current = _current(config, key)
+        current = config.value_of(key)
         choices.append(Choice(key, current if mine else value, "you" if mine else "planner", why))
 
     p95, p99 = profile.percentile(95), profile.percentile(99)
@@ -274,18 +276,20 @@ def _assemble(
         "cut texts keep their start and their end" if truncation == "head+tail" else "no cut",
     )
     low, top = epochs
+    holdout = config.study.ship == "best"
+    final_train, final_scored = profile.final_examples(holdout=holdout)
     if top > 1 and "training.num_train_epochs" not in explicit:
         choose(
             "search_space.num_train_epochs",
             {"type": "int", "low": low, "high": top},
-            f"the final stage affords {top} epochs on {profile.n_final_train:,} examples",
+            f"the final stage affords {top} epochs on {final_train:,} examples",
             also=("training.num_train_epochs",),
         )
     else:
         choose(
             "training.num_train_epochs",
             top,
-            f"{top} epoch(s) on {profile.n_final_train:,} examples is what the final stage affords",
+            f"{top} epoch(s) on {final_train:,} examples is what the final stage affords",
             also=("search_space.num_train_epochs",),
         )
     sub = search.examples if search.examples < profile.n_train else None
@@ -341,10 +345,14 @@ def _assemble(
         ),
         StagePlan(
             "final",
-            f"train {profile.n_final_train:,} x up to {top} epoch(s), score {profile.n_test:,}",
+            f"train {final_train:,} x up to {top} epoch(s), score {final_scored:,}",
             stage_seconds["final"],
         ),
-        StagePlan("baselines", "TF-IDF + logistic regression", stage_seconds["baselines"]),
+        StagePlan(
+            "baselines",
+            "TF-IDF tuned on validation" + (", the model chosen" if holdout else ""),
+            stage_seconds["baselines"],
+        ),
     ]
     if stage_seconds["reference"]:
         stages.append(
@@ -380,17 +388,8 @@ def _assemble(
                 "train_seconds_per_example": c.train,
                 "eval_seconds_per_example": c.eval,
                 "load_seconds": c.load,
-            }
+            },
+            # The final stage trains without validation, and scores it too (study.ship: best).
+            "final_holdout": holdout,
         },
     )
-
-
-def _current(config: HpoConfig, key: str) -> Any:
-    """The config's value of a dotted key (as the user set it)."""
-    section, _, name = key.partition(".")
-    if section in ("search_space",):
-        spec = config.search_space.get(name)
-        return spec.to_dict() if spec is not None else None
-    if section in ("training", "reference"):
-        return getattr(config, section).get(name)
-    return getattr(getattr(config, section), name)

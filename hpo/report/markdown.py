@@ -13,10 +13,12 @@ from optuna.trial import TrialState
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
 from hpo.final.card import write_card
+from hpo.final.choice import Choice
 from hpo.final.metrics import FinalMetrics, Results, Scores
 from hpo.final.scoring import Verdict
+from hpo.final.ship import CHOICE_FILE
 from hpo.report.classes import confusion_lines, per_class_table
-from hpo.report.outcome import budget_lines, verdict_lines
+from hpo.report.outcome import budget_lines, shipped_lines, verdict_lines
 from hpo.report.plots import confusion_figure, plot_study, pyplot, score_figure
 from hpo.report.trials_table import trials_table
 from hpo.runs import RunLayout, model_dir
@@ -44,6 +46,7 @@ def make_report(config: HpoConfig) -> Path:
     texts = train_test_overlap(train, test)
     overlap = list(zip(texts, labels_agree(train, test, texts), strict=True))
     plan = json.loads(layout.plan.read_text()) if layout.plan.exists() else None
+    choice = Choice.read(layout.final / CHOICE_FILE)
     report = write_report(
         study,
         config,
@@ -53,6 +56,7 @@ def make_report(config: HpoConfig) -> Path:
         test_labels=test["label"],
         test_carved=made.test_carved,
         plan=plan,
+        choice=choice,
     )
     tuned_model = model_dir(layout.final)
     if results.tuned is not None and (tuned_model / "config.json").is_file():
@@ -66,6 +70,7 @@ def make_report(config: HpoConfig) -> Path:
             baselines={"classical": results.classical},
             test_labels=test["label"],
             finished_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
+            choice=choice,
         )
     return report
 
@@ -91,11 +96,18 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 Row = tuple[str, Scores | None, str]
 
 
-def result_rows(results: Results) -> list[Row]:
-    """(name, scores or None, note) per model, in the order of the bar charts."""
+def result_rows(results: Results, choice: Choice | None = None) -> list[Row]:
+    """(name, scores or None, note) per model, in the order of the bar charts; with a
+    ``choice``, the blend too and the shipped model marked."""
+    shipped = choice.shipped if choice else None
+
+    def mark(name: str, candidate: str) -> str:
+        return f"{name} **(shipped)**" if candidate == shipped else name
+
     rows: list[Row] = []
     if results.classical:
-        rows.append(("classical: TF-IDF + logistic regression", results.classical, ""))
+        name = mark("classical: TF-IDF + logistic regression", "classical")
+        rows.append((name, results.classical, ""))
     zero = results.zero_shot
     if zero:
         rows.append(("pretrained, no fine-tuning", zero.scores, zero.note))
@@ -117,7 +129,12 @@ def result_rows(results: Results) -> list[Row]:
                 f"; {tuned.seeds} seeds: accuracy {_pct(tuned.test_accuracy_mean)} ± "
                 f"{_pct(tuned.test_accuracy_std)}"
             )
-        rows.append(("tuned (best trial, retrained on all of train)", tuned, note))
+        trained_on = "train without validation" if tuned.validation_held else "all of train"
+        rows.append((mark(f"tuned (best trial, retrained on {trained_on})", "tuned"), tuned, note))
+    blend = choice.test.get("blend") if choice else None
+    if choice and blend:
+        name = f"blend ({choice.blend_weight:.2f} tuned, {1 - choice.blend_weight:.2f} TF-IDF)"
+        rows.append((mark(name, "blend"), blend, "weight chosen on validation"))
     return rows
 
 
@@ -173,18 +190,20 @@ def write_report(
     test_labels: Any = None,
     test_carved: bool = False,
     plan: dict[str, Any] | None = None,
+    choice: Choice | None = None,
 ) -> Path:
     """``report.md`` plus PNG plots in ``out_dir``; returns the report's path.
 
     ``overlap``: the texts in both the train and the test split, each with whether its labels
     agree in both; ``test_labels``: the test split's labels, for the paired tests;
     ``test_carved``: the data had no test split, so it was carved from train; ``plan``: a
-    budgeted run's ``plan.json`` (planned against actual minutes).
+    budgeted run's ``plan.json`` (planned against actual minutes); ``choice``: which model was
+    shipped, chosen on validation (:mod:`hpo.final.ship`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     metric = config.study.metric
     title = METRICS[metric]
-    rows = result_rows(results)
+    rows = result_rows(results, choice)
     pictures = [("accuracy", "accuracy", "test_accuracy.png")]
     if metric != "accuracy":
         pictures.append(("metric_value", title, f"test_{metric}.png"))
@@ -213,11 +232,14 @@ def write_report(
         f"split: {n_test if n_test is not None else '?'} examples, {where}; scored once per "
         "model.",
         "",
+    ]
+    labels = list(test_labels) if test_labels is not None else []
+    lines += shipped_lines(choice, labels)
+    lines += [
         *[f"![test {name}]({file})" for _, name, file in pictures],
         "",
     ]
     lines += _score_table(rows, metric)
-    labels = list(test_labels) if test_labels is not None else []
     others: list[tuple[str, Scores | None]] = [
         ("the classical baseline", results.classical),
         ("the reference setup", results.reference),
@@ -233,6 +255,7 @@ def write_report(
         max_length=config.data.max_length,
         plan=plan,
         n_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
+        choice=choice,
     )
     if tuned:
         lines += _tuned_section(tuned, out_dir)

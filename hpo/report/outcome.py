@@ -1,5 +1,6 @@
-"""The outcome of a budgeted run in the report: planned against actual minutes per stage, and
-the verdict when the tuned model does not beat the classical baseline: never a silent loss."""
+"""The outcome of a run in the report: which model was shipped and why (its validation
+figures), planned against actual minutes per stage, and the finding when the tuned model does
+not beat the classical baseline on test: never a silent loss, and never a choice made on test."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hpo.config.budget import format_minutes
+from hpo.config.schema import METRICS
+from hpo.final.card import choice_lines, shipped_title
+from hpo.final.choice import CANDIDATES, TITLES, Choice
 from hpo.final.metrics import FinalMetrics, Results
 from hpo.final.scoring import Verdict
 from hpo.plan.table import planned_against_actual
@@ -57,9 +61,11 @@ def verdict_lines(
     max_length: int,
     plan: Mapping[str, Any] | None,
     n_trials: int,
+    choice: Choice | None = None,
 ) -> list[str]:
-    """Lines saying plainly that the tuned model did not beat TF-IDF significantly, with the
-    causes the run can name; nothing when it did (or when either is missing)."""
+    """Lines saying plainly that the tuned model did not beat TF-IDF significantly on test,
+    with the causes the run can name: a finding, not advice (the shipped model was chosen on
+    validation); nothing when it did (or when either is missing)."""
     tuned, classical = results.tuned, results.classical
     if tuned is None or classical is None or not len(labels):
         return []
@@ -78,9 +84,53 @@ def verdict_lines(
     if not causes:
         lines.append(
             "- More context, more epochs, a larger search (a larger budget) or a larger model "
-            "may close the gap; the classical baseline is the model to use until one does."
+            "may close the gap."
+        )
+    if choice is None:
+        lines.append(
+            "- This run handed over the tuned transformer as it is (`study.ship: tuned`); "
+            "`study.ship: best` hands over whichever of the two, or their blend, scores "
+            "highest on validation."
         )
     return [*lines, ""]
+
+
+def shipped_lines(choice: Choice | None, labels: Sequence[Any]) -> list[str]:
+    """``## Shipped model``: what ``final/model`` serves and the validation figures that chose
+    it, each candidate's test figures, and, as a finding, a candidate that beat it on test."""
+    if choice is None:
+        return []
+    title = METRICS.get(choice.metric, choice.metric)
+    val = choice.validation
+    shipped = shipped_title(choice)
+    if choice.shipped == "tuned":
+        head = (
+            f"**Shipped: the tuned transformer.** On validation it scored {val['tuned']:.4f} "
+            f"{title}, TF-IDF {val['classical']:.4f} and their blend {val['blend']:.4f}."
+        )
+    else:
+        head = (
+            f"**Shipped: the {shipped}, not the tuned transformer.** On validation it scored "
+            f"{val[choice.shipped]:.4f} {title} against the tuned transformer's "
+            f"{val['tuned']:.4f}. `hpo predict`, `hpo.load_predictor` and `hpo predict --fast` "
+            "serve it from `final/model`; `transformers.pipeline` loads the transformer alone."
+        )
+    lines = ["## Shipped model", "", head, "", *choice_lines(choice, labels)]
+    chosen = choice.shipped_scores
+    for name in CANDIDATES:
+        other = choice.test.get(name)
+        if name == choice.shipped or chosen is None or other is None:
+            continue
+        test = Verdict.paired(chosen.predictions, other.predictions, labels)
+        if test is not None and test.significant and other.accuracy > chosen.accuracy:
+            lines += [
+                f"Finding: on test the {TITLES[name]} scores higher than the shipped model "
+                f"({100 * other.accuracy:.2f}% against {100 * chosen.accuracy:.2f}%, McNemar "
+                f"p = {test.p_value:.2g}). The choice was made on validation and stands: the "
+                "test split reports, it does not choose.",
+                "",
+            ]
+    return lines
 
 
 def _causes(

@@ -50,7 +50,9 @@ def study_note(study: optuna.Study) -> str:
         epoch = peak_epoch(best)
         seen = [e.samples_seen for e in TrialRecord.of(best).evals if e.epoch == epoch]
         lines += [
-            f"## Best trial so far: #{best.number}, {metric} {best.value:.4f}",
+            f"## Best trial so far: #{best.number}, validation {metric} {best.value:.4f}",
+            "",
+            "(The maximum over trials and their evaluations: optimistic for a retrained model.)",
             "",
             f"Peak at epoch {epoch}" + (f" ({seen[0]} samples seen)." if seen else "."),
             "",

@@ -18,6 +18,7 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("bool is not int", {"study": {"n_trials": True}}, "study.n_trials: expected int, got bool"),
     ("n_trials < 1", {"study": {"n_trials": 0}}, "study.n_trials must be >= 1"),
     ("direction", {"study": {"direction": "minimize"}}, "must be 'maximize'"),
+    ("ship", {"study": {"ship": "tfidf"}}, "study.ship: 'tfidf' is not one of best, tuned"),
     ("bad study name", {"study": {"name": "a b/c"}}, "study.name"),
     ("unknown sampler", {"study": {"sampler": {"type": "Nope"}}}, "study.sampler.type: 'Nope'"),
     (

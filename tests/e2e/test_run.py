@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpo.api import load_config, load_predictor
 from hpo.cli import main
+from hpo.data.splits import final_splits
+from hpo.final.choice import Choice
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +55,19 @@ def test_hpo_run_smoke_end_to_end(
     metrics = json.loads((runs / "final" / "metrics.json").read_text())
     assert metrics["n"] == 400 and metrics["accuracy"] > 0.8
     assert len(metrics["predictions"]) == 400
+    # The shipped model was chosen on validation, and it serves the figures the report shows.
+    choice = Choice.read(runs / "final" / "choice.json")
+    assert choice is not None and choice.n_validation == 240
+    assert "## Shipped model" in report and "**(shipped)**" in report
+    card = (runs / "final" / "model" / "README.md").read_text()
+    assert "## The model chosen on validation" in card
+    config = load_config(runs / "config.yaml")
+    test = final_splits(config.data).splits["test"]
+    served = load_predictor(runs / "final" / "model").predict(list(test["text"]))
+    ids = {name: i for i, name in enumerate(test.features["label"].names)}
+    shipped = choice.shipped_scores
+    assert shipped is not None
+    assert [ids[row["label"]] for row in served] == shipped.predictions
     stamp = (runs / "final" / "metrics.json").stat().st_mtime_ns
     saved = yaml.safe_load((runs / "config.yaml").read_text())
     assert saved["model"]["name"] == str(repo / "study_configs/smoke/model")

@@ -45,7 +45,6 @@ def test_the_exported_graph_computes_what_the_pytorch_model_does(
     assert np.abs(got - expected).max() < 1e-4, np.abs(got - expected).max()
 
 
-
 def test_the_fingerprint_follows_the_weights(folder: Path) -> None:
     before = weights_fingerprint(folder)
     weights = folder / "model.safetensors"

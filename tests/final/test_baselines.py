@@ -10,14 +10,24 @@ from tiny import build_model
 
 from hpo.api import load_config
 from hpo.final.baselines import classical, head_mapping, zero_shot
+from hpo.final.choice import PROBABILITIES, load_probabilities
+from hpo.final.classical import C_VALUES, NGRAM_RANGES, TfidfModel
 
 pytestmark = pytest.mark.slow
 
 
 def test_baselines(make_config, tmp_path: Path) -> None:
     config = load_config(make_config())
-    result = classical(config.data, config.study.metric)
+    result = classical(config.data, config.study.metric, tmp_path / "classical")
     assert result["accuracy"] > 0.8 and result["n"] == 200
+    # Its settings were chosen on validation, among the whole grid.
+    assert len(result["grid"]) == len(NGRAM_RANGES) * len(C_VALUES)
+    assert result["validation"] == max(row["validation"] for row in result["grid"])
+    # The model it scored is the one saved as plain data.
+    saved = TfidfModel.load(tmp_path / "classical" / "model")
+    assert [saved.c, list(saved.ngram_range)] == [result["C"], result["ngram_range"]]
+    _val, test = load_probabilities(tmp_path / "classical" / PROBABILITIES)
+    assert test.argmax(1).tolist() == result["predictions"]
     assert zero_shot(config)["applicable"] is False  # a random head named LABEL_0/LABEL_1
 
     # A sentiment head is used zero-shot, its labels mapped by name, not by id.

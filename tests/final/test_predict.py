@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hpo.errors import HpoError
@@ -105,3 +106,67 @@ def test_a_damaged_model_folder_is_one_line_error(
     message = str(err.value)
     assert expected in message and "\n" not in message
     assert str(folder) in message
+
+
+def _with_classical(folder: Path, weight: float, shipped: str) -> list[str]:
+    """The folder serving TF-IDF at ``weight`` of the transformer: a classical model fitted on
+    a few reviews, copied in as the final stage does, and the record saying so."""
+    from datasets import ClassLabel, Dataset, Features, Value
+
+    from hpo.final.classical import fit
+    from hpo.final.record import CLASSICAL_DIR, ModelRecord
+
+    texts = ["great moving film", "superb fine acting", "awful boring mess", "dull slow plot"] * 5
+    train = Dataset.from_dict(
+        {"text": texts, "label": [1, 1, 0, 0] * 5},
+        features=Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])}),
+    )
+    fit(train, ["neg", "pos"], ngram_range=(1, 1), c=1.0).save(folder / CLASSICAL_DIR)
+    record = ModelRecord.read(folder)
+    ModelRecord(**{**record.__dict__, "shipped": shipped, "weight": weight}).write(folder)
+    return ["a great film", "boring and dull", "fine"]
+
+
+def test_a_blend_serves_the_mix_at_its_weight(folder: Path) -> None:
+    from hpo.final.classical import TfidfModel
+    from hpo.final.predict import Predictor
+    from hpo.final.record import CLASSICAL_DIR
+
+    texts = _with_classical(folder, 1.0, "tuned")
+    transformer = [
+        list(row["probabilities"].values())[1] for row in Predictor(folder).predict(texts)
+    ]
+    classical = TfidfModel.load(folder / CLASSICAL_DIR).probabilities([texts])[:, 1]
+    _with_classical(folder, 0.3, "blend")
+    served = [list(row["probabilities"].values())[1] for row in Predictor(folder).predict(texts)]
+    expected = 0.3 * np.asarray(transformer) + 0.7 * classical
+    np.testing.assert_allclose(served, expected, atol=2e-4)
+
+
+def test_tfidf_alone_never_loads_the_transformer(folder: Path, monkeypatch) -> None:
+    import transformers
+
+    from hpo.final.predict import Predictor
+
+    texts = _with_classical(folder, 0.0, "classical")
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the transformer was loaded")
+
+    monkeypatch.setattr(transformers.AutoModelForSequenceClassification, "from_pretrained", refuse)
+    labels = [row["label"] for row in Predictor(folder).predict(texts)]
+    assert labels[:2] == ["pos", "neg"]
+
+
+def test_a_record_without_its_classical_files_is_exit_2(folder: Path, capsys) -> None:
+    import shutil
+
+    from hpo.cli import main
+    from hpo.final.record import CLASSICAL_DIR
+
+    _with_classical(folder, 0.5, "blend")
+    shutil.rmtree(folder / CLASSICAL_DIR)
+    assert main(["predict", str(folder), "a text"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{folder / CLASSICAL_DIR / 'classical.json'}: missing" in err
+    assert "\n" not in err

@@ -9,6 +9,7 @@ import pytest
 
 import hpo.final.retrain
 from hpo.api import load_config
+from hpo.final.choice import PROBABILITIES, load_probabilities
 from hpo.final.metrics import FinalMetrics
 from hpo.final.retrain import plan_from_study, train_and_test
 from hpo.search.storage import load_existing_study
@@ -31,8 +32,12 @@ def test_retrain_tests_once_and_stops_at_the_peak(
     plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
     out = tmp_path / "final"
     metrics = train_and_test(config, plan, out, seeds=2, quiet=True)
-    assert calls == [200, 200], "the whole test split, once per seed"
-    assert metrics.n == 200 and metrics.train_size == 600, "train + validation"
+    # The whole test split once per seed; validation once, by the saved model, to choose with.
+    assert calls == [200, 120, 200]
+    assert metrics.n == 200 and metrics.train_size == 480, "train without validation"
+    assert metrics.validation_held == 120
+    val, test = load_probabilities(out / PROBABILITIES)
+    assert val.shape == (120, 2) and test.argmax(1).tolist() == metrics.predictions
     assert metrics.epochs_trained == pytest.approx(plan.stop_epoch, abs=0.05)
     assert metrics.accuracy > 0.8
     assert metrics.ci95[0] <= metrics.accuracy <= metrics.ci95[1]
