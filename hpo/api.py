@@ -96,10 +96,11 @@ def run(
     started: float | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> Path:
-    """The whole job (``hpo run``): search, export, retrain on all of train, test once,
-    baselines, report. A finished stage is reused. With ``study.budget`` the job is planned
-    first and kept within the budget, counted from ``started`` (``time.time()``, default this
-    call); ``on_plan`` is shown the plan before anything runs. Returns the report's path."""
+    """The whole job (``hpo run``): search, export, retrain and test once, baselines, the
+    shipped model chosen on validation, report. A finished stage is reused. With
+    ``study.budget`` the job is planned first and kept within the budget, counted from
+    ``started`` (``time.time()``, default this call); ``on_plan`` is shown the plan before
+    anything runs. Returns the report's path."""
     from hpo.pipeline import run_all
 
     _check_seeds(seeds)
@@ -170,7 +171,7 @@ def retrain(
 ) -> FinalMetrics:
     """The final stage (``hpo retrain``): the best trial's params (or those ``hpo export``
     wrote to ``params``; or, with ``reference``, the reference setup for as many epochs) trained
-    ``seeds`` times on all of train, tested once. Returns the tuned transformer's test
+    ``seeds`` times on the training split, tested once. Returns the tuned transformer's test
     metrics; the model is in ``runs/<study>/final/model`` (``reference/model``). With
     ``study.ship: best`` the TF-IDF baseline is fitted too, and the folder serves whichever of
     the two, or their blend, scored highest on validation (``final/choice.json``)."""

@@ -13,8 +13,11 @@ import numpy as np
 
 from hpo.data.labels import class_summary, names_of
 from hpo.data.sources import load_raw, locate
+from hpo.data.splits import stage_splits
 from hpo.data.tokenized import prepare
 from hpo.final.choice import PROBABILITIES, save_probabilities
+from hpo.final.classical import RECORD as CLASSICAL_RECORD
+from hpo.final.classical import columns_of, fit, tune
 from hpo.final.scoring import score
 from hpo.runs import RunLayout, reuse_result, save_result
 from hpo.train.arguments import training_arguments
@@ -43,9 +46,6 @@ def classical(data: DataSection, metric: str, folder: Path) -> dict[str, Any]:
     shipped model, the train-only fit's validation probabilities and the refit's test ones in
     ``folder/probabilities.npz``.
     """
-    from hpo.data.splits import stage_splits
-    from hpo.final.classical import columns_of, fit, tune
-
     raw, _ = load_raw(data)
     held = stage_splits(raw, data, "holdout").splits
     made = stage_splits(raw, data, "final")
@@ -165,17 +165,20 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         # The classical model's settings are chosen on this validation split.
         "validation": [data.validation_fraction, "tuned on validation, saved as plain data"],
     }
-    path = RunLayout(config.output_dir).baselines
+    layout = RunLayout(config.output_dir)
+    path = layout.baselines
     done = reuse_result(path, key, refuse_other=False, what="baselines")
-    if done is not None:
+    # The classical model's files are part of the result: without them it is made again.
+    whole = (layout.classical / PROBABILITIES).is_file() and (
+        layout.classical / "model" / CLASSICAL_RECORD
+    ).is_file()
+    if done is not None and whole:
         return done
     return save_result(
         path,
         key,
         {
-            "classical": classical(
-                data, config.study.metric, RunLayout(config.output_dir).classical
-            ),
+            "classical": classical(data, config.study.metric, layout.classical),
             "zero_shot": zero_shot(config),
         },
     )

@@ -288,7 +288,7 @@ def choice_lines(choice: Choice, test_labels: Sequence[int] | None) -> list[str]
         scores = choice.test.get(name)
         label = TITLES[name]
         if name == "blend":
-            label += f" ({choice.blend_weight:.2f} transformer)"
+            label += f", {choice.blend_weight:.2f} transformer"
         if name == choice.shipped:
             label = f"**{label} (shipped)**"
         value = choice.validation.get(name)
@@ -305,10 +305,15 @@ def choice_lines(choice: Choice, test_labels: Sequence[int] | None) -> list[str]
             if test is not None:
                 versus = (
                     f"{test.a_is()} it: {test.a_only:,} right only by the shipped model, "
-                    f"{test.b_only:,} only by this one, McNemar p = {test.p_value:.2g}"
+                    f"{test.b_only:,} only by this one, McNemar p {_p(test.p_value)}"
                 )
         lines.append("| " + " | ".join([*cells, versus]) + " |")
     return [*lines, ""]
+
+
+def _p(value: float) -> str:
+    """``= 0.0042``, or ``< 1e-300`` where the p-value underflows to zero."""
+    return f"= {value:.2g}" if value > 0 else "< 1e-300"
 
 
 def _paired(

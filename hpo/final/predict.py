@@ -54,6 +54,18 @@ def model_record(model_dir: str | Path) -> ModelRecord:
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
+def _check_served(folder: Path, record: ModelRecord) -> None:
+    """What the record says is served must be whole: a known model and a weight that fits it."""
+    weight = record.weight
+    fits = {"tuned": weight == 1.0, "classical": weight == 0.0, "blend": 0.0 < weight < 1.0}
+    if not fits.get(record.shipped, False):
+        raise ModelError(
+            f"{folder / RECORD_FILE}: shipped {record.shipped!r} with weight {weight!r} (tuned "
+            "takes 1, classical 0, blend between them). The record is damaged; run `hpo run` "
+            "(or `hpo retrain`) again to write it."
+        )
+
+
 def _classical(folder: Path, record: ModelRecord) -> TfidfModel:
     """The TF-IDF model a record serves, checked against it."""
     model = TfidfModel.load(folder / CLASSICAL_DIR)
@@ -81,6 +93,7 @@ class Predictor:
         self.model_dir = Path(model_dir).expanduser().absolute()
         self.record = record = model_record(self.model_dir)
         self.fast = fast
+        _check_served(self.model_dir, record)
         # The TF-IDF part of what was shipped (hpo.final.ship), from plain files.
         self.classical = _classical(self.model_dir, record) if record.weight < 1.0 else None
         if record.weight <= 0.0:  # TF-IDF alone: the transformer is not run

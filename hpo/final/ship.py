@@ -23,6 +23,7 @@ from hpo.data.labels import names_of
 from hpo.data.sources import load_raw
 from hpo.data.splits import stage_splits
 from hpo.errors import HpoError
+from hpo.final.card import write_card
 from hpo.final.choice import (
     CANDIDATES,
     PROBABILITIES,
@@ -32,7 +33,7 @@ from hpo.final.choice import (
     load_probabilities,
     mix,
 )
-from hpo.final.metrics import Scores
+from hpo.final.metrics import Results, Scores
 from hpo.final.record import CLASSICAL_DIR, ModelRecord
 from hpo.final.scoring import score
 from hpo.runs import RunLayout, model_dir, write_atomically
@@ -96,6 +97,21 @@ def ship_best(config: HpoConfig) -> Choice | None:
         test[name] = Scores.from_dict({**scores, "predictions": predictions.tolist()})
     choice = dataclasses.replace(choice, test=test)
     write_atomically(layout.final / CHOICE_FILE, json.dumps(choice.to_dict(), indent=2) + "\n")
+    # The card says what the folder now serves, beside what the pipeline gives.
+    results = Results.read(
+        layout.final / "metrics.json", layout.reference / "metrics.json", layout.baselines
+    )
+    if results.tuned is not None:
+        write_card(
+            model_dir(layout.final),
+            results.tuned,
+            data=config.data,
+            study=config.study,
+            model_name=config.model.name,
+            baselines={"classical": results.classical},
+            test_labels=test_labels.tolist(),
+            choice=choice,
+        )
     return choice
 
 

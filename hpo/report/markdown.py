@@ -102,7 +102,7 @@ def result_rows(results: Results, choice: Choice | None = None) -> list[Row]:
     shipped = choice.shipped if choice else None
 
     def mark(name: str, candidate: str) -> str:
-        return f"{name} **(shipped)**" if candidate == shipped else name
+        return f"{name} (shipped)" if candidate == shipped else name
 
     rows: list[Row] = []
     if results.classical:

@@ -170,3 +170,16 @@ def test_a_record_without_its_classical_files_is_exit_2(folder: Path, capsys) ->
     err = capsys.readouterr().err.strip()
     assert f"{folder / CLASSICAL_DIR / 'classical.json'}: missing" in err
     assert "\n" not in err
+
+
+@pytest.mark.parametrize(("shipped", "weight"), [("blend", 1.0), ("classical", 0.4), ("best", 1.0)])
+def test_a_record_whose_weight_does_not_fit_is_exit_2(
+    folder: Path, capsys, shipped: str, weight: float
+) -> None:
+    from hpo.cli import main
+
+    _with_classical(folder, weight, shipped)
+    assert main(["predict", str(folder), "a text"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{folder / 'hpo_final.json'}: shipped {shipped!r} with weight {weight!r}" in err
+    assert "\n" not in err

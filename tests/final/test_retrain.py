@@ -97,3 +97,15 @@ def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_
         train_and_test(config, other, out, quiet=True)
     assert str(out) in str(info.value) and "\n" not in str(info.value)
     assert (out / "metrics.json").read_bytes() == before
+
+
+def test_ship_tuned_trains_on_train_plus_validation(searched: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    config = load_config(searched)
+    config = dataclasses.replace(config, study=dataclasses.replace(config.study, ship="tuned"))
+    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
+    out = tmp_path / "final"
+    metrics = train_and_test(config, plan, out, quiet=True)
+    assert metrics.train_size == 600 and metrics.validation_held == 0
+    assert not (out / PROBABILITIES).exists() and "holdout" not in metrics.inputs

@@ -3,6 +3,7 @@ the model folder serves what was chosen."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -66,6 +67,9 @@ def run(make_config, tiny_models, tmp_path: Path):
 
 def test_the_choice_is_made_on_validation_and_served(run) -> None:
     config, layout = run
+    (layout.final / "metrics.json").write_text(
+        json.dumps({"accuracy": 0.9, "n": 200, "ci95": [0.85, 0.94]})
+    )
     choice = ship_best(config)
     assert choice is not None and choice.shipped == "classical"
     assert Choice.read(layout.final / CHOICE_FILE) == choice
@@ -73,6 +77,12 @@ def test_the_choice_is_made_on_validation_and_served(run) -> None:
     assert ModelRecord.read(folder).shipped == "classical" and (folder / CLASSICAL_DIR).is_dir()
     # On test the transformer is far better here; the choice still stands, and says so.
     assert choice.test["tuned"].accuracy > choice.test["classical"].accuracy
+    # The card says what hpo predict serves and what the pipeline gives, with both figures.
+    card = (folder / "README.md").read_text()
+    shipped = choice.test["classical"].accuracy
+    assert "serve the TF-IDF + logistic regression model" in card
+    assert f"test accuracy **{100 * shipped:.2f}%**" in card
+    assert "`transformers.pipeline` loads the fine-tuned transformer alone" in card
 
 
 def test_test_probabilities_cannot_change_the_choice(run) -> None:
