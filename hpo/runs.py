@@ -131,6 +131,17 @@ class OtherInputsError(HpoError):
     """A results file there was made from other inputs, and redoing it would destroy work."""
 
 
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def reuse_result(
     path: Path, inputs: Mapping[str, Any], *, refuse_other: bool, what: str
 ) -> dict[str, Any] | None:

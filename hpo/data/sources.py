@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from hpo.data.hub import datasets_offline, local_only
 from hpo.data.labels import encode, infer_labels
 from hpo.errors import DataError, OfflineError
+from hpo.runs import sha256_of
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -123,11 +124,7 @@ def _file_digest(path: Path) -> bytes:
 
 
 def _hash_file(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.digest()
+    return bytes.fromhex(sha256_of(path))
 
 
 #: Content hashes by (path, size, mtime): :func:`_file_digest`.

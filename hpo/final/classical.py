@@ -11,7 +11,6 @@ same way as the ones it serves.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -25,7 +24,7 @@ import numpy as np
 from hpo.config.reference import TFIDF_C_VALUES, TFIDF_NGRAM_RANGES
 from hpo.errors import ModelError
 from hpo.final.scoring import metric_of
-from hpo.runs import write_atomically
+from hpo.runs import sha256_of, write_atomically
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -121,7 +120,7 @@ class TfidfModel:
             "C": self.c,
             "labels": list(self.labels),
             "features": [len(terms) for terms in self.vocabularies],
-            "sha256": {name: _sha256(folder / name) for name in (VOCABULARY, WEIGHTS)},
+            "sha256": {name: sha256_of(folder / name) for name in (VOCABULARY, WEIGHTS)},
         }
         write_atomically(folder / RECORD, json.dumps(record, indent=2) + "\n")
 
@@ -134,7 +133,7 @@ class TfidfModel:
             path = folder / name
             if not path.is_file():
                 raise ModelError(f"{path}: missing. {_FIX}")
-            if _sha256(path) != digest:
+            if sha256_of(path) != digest:
                 raise ModelError(f"{path}: does not match {RECORD} (its SHA-256 differs). {_FIX}")
         try:
             vocabulary = json.loads((folder / VOCABULARY).read_text(encoding="utf-8"))
@@ -188,14 +187,6 @@ def _read_record(folder: Path) -> dict[str, Any]:
     if not isinstance(record.get("sha256"), dict):
         raise ModelError(f"{path}: names no files (no 'sha256'). {_FIX}")
     return record
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def columns_of(split: Dataset) -> tuple[tuple[str, ...], list[list[str]]]:
