@@ -89,9 +89,13 @@ class TfidfModel:
         return hstack(parts).tocsr()
 
     def probabilities(self, columns: Sequence[Sequence[str]]) -> np.ndarray:
-        """Class probabilities (texts x classes): a sigmoid for two classes, a softmax for
-        more, as scikit-learn's ``predict_proba``."""
-        scores = np.asarray(self.features(columns) @ self.coef.T) + self.intercept
+        """Class probabilities (texts x classes) of texts, one sequence per side."""
+        return self.probabilities_of(self.features(columns))
+
+    def probabilities_of(self, features: csr_matrix) -> np.ndarray:
+        """Class probabilities of :meth:`features` rows: a sigmoid for two classes, a softmax
+        for more, as scikit-learn's ``predict_proba``."""
+        scores = np.asarray(features @ self.coef.T) + self.intercept
         if self.coef.shape[0] == 1:
             positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
             return np.stack([1.0 - positive, positive], axis=1)
@@ -228,6 +232,8 @@ class _Fitted:
             parts = [v.fit_transform(t) for v, t in zip(self.vectorizers, columns, strict=True)]
         self.features = hstack(parts).tocsr()
         self.targets = np.asarray(train["label"])
+        # Each side's terms in feature order: the same for every regression on these features.
+        self.vocabularies = tuple(_terms(v.vocabulary_) for v in self.vectorizers)
 
     def regression(self, c: float) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -243,22 +249,24 @@ class _Fitted:
             for row, cls in enumerate(regression.classes_):
                 full_coef[int(cls)], full_intercept[int(cls)] = coef[row], intercept[row]
             coef, intercept = full_coef, full_intercept
-        vocabularies = []
-        for v in self.vectorizers:
-            terms = [""] * len(v.vocabulary_)
-            for term, index in v.vocabulary_.items():
-                terms[index] = term
-            vocabularies.append(tuple(terms))
         return TfidfModel(
             sides=self.sides,
             ngram_range=self.ngram_range,
             c=float(regression.C),
-            vocabularies=tuple(vocabularies),
+            vocabularies=self.vocabularies,
             idfs=tuple(np.asarray(v.idf_, dtype=np.float64) for v in self.vectorizers),
             coef=np.asarray(coef, dtype=np.float64),
             intercept=np.asarray(intercept, dtype=np.float64),
             labels=tuple(labels),
         )
+
+
+def _terms(vocabulary: dict[str, int]) -> tuple[str, ...]:
+    """A vectorizer's terms in feature order."""
+    terms = [""] * len(vocabulary)
+    for term, index in vocabulary.items():
+        terms[index] = term
+    return tuple(terms)
 
 
 @dataclass(frozen=True)
@@ -286,9 +294,12 @@ def tune(train: Dataset, validation: Dataset, labels: Sequence[str], objective: 
     grid = []
     for ngram_range in NGRAM_RANGES:
         fitted = _Fitted(train, ngram_range)
+        features = None  # validation's features: one vectorizing serves every C
         for c in C_VALUES:
             model = fitted.model(fitted.regression(c), labels)
-            probs = model.probabilities(val_columns)
+            if features is None:
+                features = model.features(val_columns)
+            probs = model.probabilities_of(features)
             value = metric_of(probs.argmax(1), truth, objective)
             grid.append({"ngram_range": list(ngram_range), "C": c, "validation": value})
             logger.info(
