@@ -111,6 +111,9 @@ def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]
         }
     return {
         "budget": budget,
+        "runs": str(runs),
+        "search": plan.get("search"),
+        "best_epoch": tuned.get("best_epoch"),
         "budget_seconds": plan["budget_seconds"],
         "seconds": round(seconds, 1),
         "ratio_to_budget": round(seconds / plan["budget_seconds"], 3),

@@ -78,6 +78,11 @@ def run_search(
     if workers < 1:
         raise HpoError(f"--workers must be >= 1, got {workers}.")
     with config_source(config.source):
+        if config.study.n_trials == 0:
+            raise ConfigError(
+                "study.n_trials is 0: there is nothing to search. Give study.n_trials >= 1 "
+                "(--n-trials), or use `hpo run`, which trains the strong default with no search."
+            )
         if workers > 1:
             from hpo.search.workers import search_with_workers
 

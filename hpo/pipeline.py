@@ -1,5 +1,6 @@
 """``hpo run``: search -> export -> retrain -> baselines and the choice of the shipped model ->
-report, each stage resumable.
+report, each stage resumable. With ``study.n_trials: 0`` (chosen by a budget's plan, or set)
+there is no search: the final stage trains the strong default.
 
 A finished stage is not done again: the search resumes (or has nothing left to do), the retrain
 and the baselines reuse their results files when their inputs are unchanged, and the report is
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hpo.runs import INPUTS_KEY, RunLayout
+from hpo.runs import INPUTS_KEY, RunLayout, write_atomically
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,13 +46,16 @@ def run_all(
     """
     # Imported here, not at the top: each loads torch and Transformers (seconds), and
     # importing hpo must stay light for the commands that only read.
+    from hpo.config.reference import DEFAULT_EPOCHS
     from hpo.final.baselines import run_baselines
     from hpo.final.best_params import export_best
-    from hpo.final.retrain import plan_from_study, plan_reference, train_and_test
+    from hpo.final.retrain import plan_default, plan_from_study, plan_reference, train_and_test
     from hpo.final.ship import ship_best
     from hpo.plan.budgeted import (
         StageClock,
+        final_epochs,
         plan_budget,
+        planned_epochs,
         replan_final,
         save_plan_on_study,
         search_deadline,
@@ -59,6 +63,7 @@ def run_all(
     from hpo.report.dashboard import attach_artifacts, final_stage_files
     from hpo.report.markdown import make_report
     from hpo.search.loop import run_search
+    from hpo.train.settings import with_defaults
 
     started = time.time() if started is None else started
     budgeted = config.study.budget is not None
@@ -81,16 +86,41 @@ def run_all(
             "shortest_trial": plan.shortest_trial_seconds,
         }
     layout = RunLayout(config.output_dir)
-    with _timed(clock, "search"):
-        study = run_search(config, quiet=quiet, **search_kwargs)
-    if clock is not None:
-        save_plan_on_study(study, clock.plan)
-    export_best(study, config, layout.best_params)
-    final = plan_from_study(study, config.study.evals_per_epoch)
-    done_stop = _finished_stop_epoch(layout.final / "metrics.json", final.params)
-    if done_stop is not None:  # a rerun: the model trained before is the job's, not redone
-        final = dataclasses.replace(final, stop_epoch=done_stop)
-    elif clock is not None:
+    study = None
+    if config.study.n_trials > 0:
+        with _timed(clock, "search"):
+            study = run_search(config, quiet=quiet, **search_kwargs)
+        if clock is not None:
+            save_plan_on_study(study, clock.plan)
+        export_best(study, config, layout.best_params)
+        final = plan_from_study(study, config.study.evals_per_epoch)
+    else:  # no search (the plan's choice, or yours): the strong default
+        layout.root.mkdir(parents=True, exist_ok=True)
+        write_atomically(layout.config_file, config.to_yaml(absolute=True))
+        final = plan_default(
+            config.search_space,
+            with_defaults(config.training),
+            epochs=round(planned_epochs(clock.plan)) if clock is not None else DEFAULT_EPOCHS,
+        )
+    keep_best = clock is not None and bool(clock.plan.facts.get("final_keep_best"))
+    done = _finished_plan(layout.final / "metrics.json", final.params)
+    if done is not None:  # a rerun: the model trained before is the job's, not redone
+        final = dataclasses.replace(
+            final,
+            params=done["params"],
+            stop_epoch=done["stop_epoch"],
+            keep_best=bool(done.get("keep_best")),
+        )
+    elif clock is not None and keep_best:
+        # The epochs the time left holds, the best of them kept on validation.
+        epochs = final_epochs(clock, study, profile=profile, retrains=2 if with_reference else 1)
+        final = dataclasses.replace(
+            final,
+            params={**final.params, "num_train_epochs": epochs},
+            stop_epoch=float(epochs),
+            keep_best=True,
+        )
+    elif clock is not None and study is not None:
         stop = replan_final(
             clock,
             study,
@@ -111,18 +141,23 @@ def run_all(
             train_and_test(config, reference, layout.reference, seeds=seeds, quiet=quiet)
     with _timed(clock, "report"):
         report = make_report(config)
-        attach_artifacts(study, layout.artifacts, final_stage_files(layout))
+        if study is not None:
+            attach_artifacts(study, layout.artifacts, final_stage_files(layout))
     return report
 
 
-def _finished_stop_epoch(metrics: Path, params: dict) -> float | None:
-    """The stop epoch of a final stage already trained with ``params`` (a budgeted run may
-    have re-planned it), or None."""
+def _finished_plan(metrics: Path, params: dict) -> dict[str, Any] | None:
+    """The inputs of a final stage already trained with ``params`` (its epochs may differ: a
+    budgeted run re-plans them), or None."""
     try:
         inputs = json.loads(metrics.read_text(encoding="utf-8")).get(INPUTS_KEY) or {}
     except (OSError, ValueError):
         return None
-    return inputs.get("stop_epoch") if inputs.get("params") == params else None
+
+    def bare(p: Any) -> dict:
+        return {k: v for k, v in (p or {}).items() if k != "num_train_epochs"}
+
+    return inputs if "stop_epoch" in inputs and bare(inputs.get("params")) == bare(params) else None
 
 
 def _timed(clock: StageClock | None, name: str) -> contextlib.AbstractContextManager[None]:

@@ -79,3 +79,10 @@ def test_plan_budget_from_the_default_config(tiny_models, tiny_data, tmp_path: P
 def test_no_config_needs_data() -> None:
     with pytest.raises(hpo.ConfigError, match="--data DIR"):
         hpo.load_config(None)
+
+
+def test_a_search_of_no_trials_is_refused_and_creates_nothing(make_config, tmp_path: Path) -> None:
+    config = hpo.load_config(make_config({"study": {"n_trials": 0}}))
+    with pytest.raises(hpo.ConfigError, match=r"study.n_trials is 0: there is nothing to search"):
+        hpo.run_search(config)
+    assert not (tmp_path / "storage").exists()

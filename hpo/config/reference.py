@@ -1,6 +1,6 @@
-"""The reference setup, in one place: the setup a search is measured against; and the
-classical baseline's settings, tried on validation (:data:`TFIDF_NGRAM_RANGES`,
-:data:`TFIDF_C_VALUES`).
+"""The reference setup, in one place: the setup a search is measured against; the strong
+default a budget trains when a search cannot pay (:data:`STRONG_DEFAULT`); and the classical
+baseline's settings, tried on validation (:data:`TFIDF_NGRAM_RANGES`, :data:`TFIDF_C_VALUES`).
 
 A new study enqueues it as trial 0 (its searched keys, :func:`resolve_reference`); ``hpo run``
 retrains it for the tuned model's epoch budget (:func:`retrain_params`), so the report says
@@ -26,6 +26,33 @@ REFERENCE_PARAMS: dict[str, Any] = {
     "weight_decay": 0.01,
     "warmup_steps": "auto",
 }
+
+#: The strong default: one setting of the kind published recipes fine-tune encoders of
+#: all-MiniLM-L6-v2's size with, fixed before any run and tuned on nothing (issue 34). BERT's
+#: recipe (Devlin et al., NAACL 2019, appendix A.3): batch 16 or 32, a learning rate of 5e-5,
+#: 3e-5 or 2e-5, 2-4 epochs, weight decay 0.01, linear warmup over the first 10% of steps; the
+#: rate is the grid's top, as small students are fine-tuned at the top of it and above (MiniLM,
+#: Wang et al., NeurIPS 2020; Turc et al., 2019, "Well-read students learn better"); warmup as
+#: a share keeps its meaning at any run length (Mosbach et al., ICLR 2021, on the stability of
+#: fine-tuning). A budget with no room for a search trains it (``study.n_trials: 0``, chosen by
+#: the planner or set by you); every search enqueues it as its first trial, so the search's best
+#: is never a setting the default beat on validation. ``bench/equal_budget.py`` trains it with
+#: no search at all, beside ``hpo run``, at the same budget.
+STRONG_DEFAULT: dict[str, Any] = {
+    "learning_rate": 5e-5,
+    "per_device_train_batch_size": 32,
+    "weight_decay": 0.01,
+    "warmup_steps": 0.1,  # a share of the run's steps (Transformers reads a float below 1 so)
+}
+#: Epochs of the recipe above, the final stage's plan before any time is left over; the run
+#: keeps the epoch that scores best on validation (:mod:`hpo.final.retrain`).
+DEFAULT_EPOCHS = 3
+#: Validation points an epoch of a final stage that keeps its best point: its epochs are planned
+#: on this grid too (half epochs), so a budget is not left unspent for want of a whole epoch.
+FINAL_EVALS_PER_EPOCH = 2
+#: Search trials are strong-default trials marked with this user attr (``hpo trials`` and the
+#: report name them).
+DEFAULT_ATTR = "strong_default"
 
 #: The TF-IDF baseline's word n-gram ranges and inverse regularization strengths, each fitted on
 #: train and scored on validation (:mod:`hpo.final.classical`): the ranges and the grid of C a
@@ -184,3 +211,31 @@ def resolve_auto_warmup(
         spec = space.get("warmup_steps")
         out["warmup_steps"] = auto_warmup(spec, out, training, n_train=n_train)
     return out
+
+
+def default_params(
+    space: Mapping[str, ParamSpec], training: Mapping[str, Any], *, n_train: int, epochs: float
+) -> dict[str, Any] | None:
+    """The strong default as a search enqueues it: its searched keys, each moved onto its
+    entry's grid (a warmup searched in steps gets the same share in steps of a run of
+    ``epochs`` on ``n_train`` examples); None when a searched value of it lies outside the
+    space (a space of the user's own that leaves the recipe out)."""
+    params: dict[str, Any] = {}
+    for key, value in STRONG_DEFAULT.items():
+        spec = space.get(key)
+        if spec is None:
+            continue
+        if key == "warmup_steps" and not is_warmup_share(spec):
+            batch = int(params.get("per_device_train_batch_size") or _batch(training))
+            value = value * math.ceil(n_train / batch) * epochs
+        placed = on_grid(spec, value)
+        if spec.choices is None and not math.isclose(placed, value, rel_tol=0.05, abs_tol=1e-9):
+            return None
+        if spec.choices is not None and placed != value:
+            return None
+        params[key] = placed
+    return params
+
+
+def _batch(training: Mapping[str, Any]) -> int:
+    return int(training.get("per_device_train_batch_size") or 8)

@@ -161,8 +161,11 @@ def _check_study(study: StudySection) -> None:
             f"study.ship: {study.ship!r} is not one of {', '.join(SHIP_CHOICES)} (best: the "
             "model that scores highest on validation; tuned: the tuned transformer)."
         )
-    if study.n_trials < 1:
-        raise ConfigError(f"study.n_trials must be >= 1, got {study.n_trials}.")
+    if study.n_trials < 0:
+        raise ConfigError(
+            f"study.n_trials must be >= 0 (0: no search, `hpo run` trains the strong default), "
+            f"got {study.n_trials}."
+        )
     if study.evals_per_epoch < 1:
         raise ConfigError(f"study.evals_per_epoch must be >= 1, got {study.evals_per_epoch}.")
     if study.heartbeat_interval < 1 or study.grace_period <= study.heartbeat_interval:

@@ -69,6 +69,9 @@ class FinalMetrics(Scores):
     over seeds, what was trained and on what."""
 
     epochs_trained: float = 0.0
+    #: With the best epoch kept on validation: the point kept, and (epoch, value) at each.
+    best_epoch: float | None = None
+    validation_curve: list[tuple[float, float]] = field(default_factory=list)
     train_seconds: float = 0.0
     train_samples_per_second: float = 0.0
     test_seconds: float = 0.0

@@ -4,15 +4,18 @@ With ``study.ship: best`` the whole training split is train without validation: 
 validation probabilities, kept beside its test ones, let :mod:`hpo.final.ship` choose between it,
 TF-IDF and their blend on examples none of them trained on.
 
-How "best model at end" works without a validation split: the search already chose it. A
-trial's value is its best evaluation, reached at some epoch (``peak_epoch``, on the grid of
-``study.evals_per_epoch``). The retrain uses the trial's params and learning-rate schedule
-(its ``num_train_epochs``) and stops at that epoch. Nothing is evaluated while it trains, so the
-test split never picks an epoch or a checkpoint; it is scored exactly once, at the end.
+How "best model at end" works: in a budgeted run trained without validation
+(:attr:`RetrainPlan.keep_best`), the final stage trains the epochs the time left holds, scores
+validation at each evaluation point and keeps the best point's weights. Otherwise the search
+already chose it: a trial's value is its best evaluation, reached at some epoch
+(``peak_epoch``, on the grid of ``study.evals_per_epoch``), and the retrain uses the trial's
+params and learning-rate schedule (its ``num_train_epochs``) and stops at that epoch. Either
+way the test split never picks an epoch or a checkpoint; it is scored exactly once, at the end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import statistics
@@ -21,7 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hpo.config.reference import resolve_auto_warmup, retrain_params
+from hpo.config.reference import (
+    FINAL_EVALS_PER_EPOCH,
+    STRONG_DEFAULT,
+    resolve_auto_warmup,
+    retrain_params,
+)
 from hpo.data.tokenized import prepare
 from hpo.final.best_params import load_params
 from hpo.final.card import write_card
@@ -31,7 +39,7 @@ from hpo.final.record import ModelRecord
 from hpo.final.scoring import score
 from hpo.runs import INPUTS_KEY, checkpoints_dir, model_dir, reuse_result, save_result
 from hpo.search.trials import best_trial, peak_epoch
-from hpo.train.callbacks import StopAtEpochCallback, grid_point
+from hpo.train.callbacks import KeepBestCallback, StopAtEpochCallback, grid_point
 from hpo.train.inference import predict_logits
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
@@ -61,6 +69,9 @@ class RetrainPlan:
     source: str
     #: > 1 when the trial was an out-of-memory retry: trained at its divided batch again.
     batch_divisor: int = 1
+    #: Score validation at each evaluation point and keep the best point's weights (a budgeted
+    #: run whose final stage trains without validation: its epochs are the budget's).
+    keep_best: bool = False
 
 
 def plan_from_study(study: optuna.Study, evals_per_epoch: int) -> RetrainPlan:
@@ -97,6 +108,17 @@ def plan_reference(
     return RetrainPlan(params, epochs, "reference setup")
 
 
+def plan_default(
+    search_space: Mapping[str, ParamSpec], training: Mapping[str, Any], *, epochs: int
+) -> RetrainPlan:
+    """The strong default (:data:`~hpo.config.reference.STRONG_DEFAULT`) for ``epochs``, where
+    there is no search; the searched keys it leaves out take the training settings."""
+    params: dict[str, Any] = {**STRONG_DEFAULT, "num_train_epochs": epochs}
+    for key in search_space:
+        params.setdefault(key, setting(key, {}, training).value)
+    return RetrainPlan(params, float(epochs), "strong default (no search)")
+
+
 def _on_grid(evals_per_epoch: int, epoch: float) -> float:
     """``epoch`` on the evaluation grid of ``study.evals_per_epoch`` (at least one point)."""
     return max(1, grid_point(epoch, evals_per_epoch)) / evals_per_epoch
@@ -121,6 +143,9 @@ def train_and_test(
     holdout = config.study.ship == "best"
     if holdout:
         inputs["holdout"] = True
+    keep_best = plan.keep_best and holdout
+    if keep_best:
+        inputs["keep_best"] = True
     done = reuse_result(metrics_path, inputs, refuse_other=True, what="plan")
     if done is not None:
         return FinalMetrics.from_dict(done)
@@ -148,9 +173,15 @@ def train_and_test(
             len(train),
         )
         trainer = build_trainer(
-            config,
+            # Keeping the best point: validation scored on the final stage's own grid.
+            dataclasses.replace(
+                config,
+                study=dataclasses.replace(config.study, evals_per_epoch=FINAL_EVALS_PER_EPOCH),
+            )
+            if keep_best
+            else config,
             train_dataset=train,
-            eval_dataset=None,
+            eval_dataset=validation if keep_best else None,
             tokenizer=tokenizer,
             output_dir=checkpoints_dir(out_dir),
             quiet=quiet,
@@ -160,6 +191,9 @@ def train_and_test(
             },
         )
         trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
+        best = KeepBestCallback(trainer.objective_of) if keep_best else None
+        if best is not None:
+            trainer.add_callback(best)
         start = time.perf_counter()
         # The searched params go in the way every trial's did: through hp_space.
         output = trainer.train(
@@ -178,6 +212,11 @@ def train_and_test(
             "seed": seed,
             **score(predictions, labels, prepared.labels, objective),
             "epochs_trained": round(trainer.state.epoch or 0.0, 4),
+            **(
+                {"best_epoch": best.epoch, "validation_curve": best.history}
+                if best is not None
+                else {}
+            ),
             "train_seconds": round(train_seconds, 1),
             "train_samples_per_second": round(output.metrics.get("train_samples_per_second", 0), 2),
             "test_seconds": round(test_seconds, 1),

@@ -1,6 +1,8 @@
 """Fit the whole job to a time budget: the data's profile (``profile``), the machine's measured
 rates (``measure``) and their check against a short run now (``check``), the cost model
 (``costs``), every tuned number with its source (``constants``), the plan itself, a pure
-function of both (``planner``), what it decided and why (``decision``), a budgeted run's clock
-and the final stage's re-plan (``budgeted``), and the plan as text (``table``).
+function of both that decides the final stage first and whether a search can pay
+(``planner``), its record with each key's reason (``assemble``), what it decided and why
+(``decision``), a budgeted run's clock and the final stage's re-plan (``budgeted``), and the
+plan as text (``table``).
 """

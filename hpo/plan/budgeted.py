@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import statistics
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes, parse_budget
+from hpo.config.reference import FINAL_EVALS_PER_EPOCH
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
 from hpo.plan.check import (
@@ -29,7 +31,7 @@ from hpo.plan.check import (
     check_seconds,
     rates_seen_now,
 )
-from hpo.plan.constants import KEEP_WHOLE, LENGTHS, MARGIN, MAX_CHECKS
+from hpo.plan.constants import KEEP_WHOLE, LENGTHS, MARGIN, MAX_CHECKS, MAX_EPOCHS
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import make_plan
@@ -213,6 +215,8 @@ def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
 
 def planned_epochs(plan: Plan) -> float:
     """The epochs the plan's final stage was costed at (the top of the searched range)."""
+    if plan.facts.get("final_epochs"):
+        return float(plan.facts["final_epochs"])
     for choice in plan.choices:
         if choice.key == "training.num_train_epochs" and choice.value is not None:
             return float(choice.value)
@@ -229,6 +233,8 @@ def _final_seconds(
     train, score = rates
     load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
     trained, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
+    if clock.plan.facts.get("final_keep_best"):  # validation scored at every point too
+        scored += math.ceil(epoch * FINAL_EVALS_PER_EPOCH) * profile.n_validation
     one = load + trained * epoch * train + scored * score
     return one * retrains
 
@@ -285,6 +291,42 @@ def replan_final(
         + ("" if seconds(new) <= left else " (even that runs over)")
     )
     return new
+
+
+def final_epochs(
+    clock: StageClock, study: optuna.Study | None, *, profile: DataProfile, retrains: int
+) -> float:
+    """Epochs of a final stage that keeps its best point on validation (``final_keep_best``):
+    the plan's, and more while the time left holds them (up to :data:`MAX_EPOCHS`; fewer where
+    it does not hold the plan's), on its evaluation grid, at the rates the trials measured, else
+    the plan's own. Time a search left unspent, or a machine faster than planned, goes to
+    training."""
+    step = FINAL_EVALS_PER_EPOCH
+    planned = max(1, round(planned_epochs(clock.plan) * step))
+    rates = measured_rates(study) if study is not None else None
+    if rates is None:
+        model = clock.plan.facts.get("cost_model", {})
+        rates = (
+            float(model.get("train_seconds_per_example", 0.0)),
+            float(model.get("eval_seconds_per_example", 0.0)),
+        )
+    left = clock.left() - _later_seconds(clock.plan)
+
+    def fits(points: int) -> bool:
+        return _final_seconds(clock, profile, rates, points / step, retrains) <= left
+
+    points = planned
+    while points < MAX_EPOCHS * step and fits(points + 1):
+        points += 1
+    while points > 1 and not fits(points):
+        points -= 1
+    if points != planned:
+        clock.note(
+            f"final stage re-planned with {format_minutes(max(0.0, left))} left: "
+            f"{points / step:g} epoch(s) instead of the planned {planned / step:g}, the best "
+            "point kept on validation" + ("" if fits(points) else " (even that runs over)")
+        )
+    return points / step
 
 
 def save_plan_on_study(study: optuna.Study, plan: Plan) -> None:

@@ -112,8 +112,13 @@ def unused_budget_note(choices: list[Choice], planned: float, budget: float, *, 
             "search_space.num_train_epochs",
         )
     ]
+    value = {c.key: c.value for c in choices}
+    if not held and value.get("study.n_trials") == 0:
+        held.append(
+            "no search, and the final stage's next step (a longer length, one more epoch) "
+            "does not fit"
+        )
     if not held:
-        value = {c.key: c.value for c in choices}
         if value.get("data.max_train_samples") is None:
             held.append("all of train searched")
         if uncut:
@@ -132,7 +137,7 @@ def data_notes(profile: DataProfile, trials: int) -> list[str]:
             f"the rarest class has {per_class} training examples: too few for a fine-tuned "
             "model to learn it reliably"
         )
-    if trials < MIN_TRIALS:
+    if 0 < trials < MIN_TRIALS:
         notes.append(f"only {trials} trial(s) fit: the search can say little")
     return notes
 

@@ -1,32 +1,37 @@
-"""Plan a budget: fit search, final retrain, test, baselines (and the reference retrain) into it.
+"""Plan a budget: fit the final stage, a search where one can pay, test, baselines (and the
+reference retrain) into it.
 
 A pure function of the data's profile, the machine's measured rates, the config and the budget
 (:func:`make_plan`), so the same inputs give the same plan. It fills only the keys the config
-leaves open, in this order of preference:
+leaves open, the final stage first (issue 34: on a 77-class set a search's share cost seven
+points against the same minutes spent training a strong default on all the data):
 
-1. **Length**: the shortest candidate that keeps 99% of training examples whole (short texts
-   need no cut), or the longest the final stage can afford if that is less; a cut text keeps
-   its head and its tail (``head+tail``: on IMDb's reviews it beat the head alone at every
-   length the frontier benchmark measured).
-2. **Epochs**: as many as the final stage can afford on all of train (up to
-   :data:`MAX_EPOCHS`), searched from 1; one epoch fixed when only one fits.
-3. **Search**: what is left, as trials on a stratified subset of train scored on (a subset of)
-   validation: the subset grows up to all of train at :data:`TARGET_TRIALS` trials, then the
-   trials grow to fill what is left (a machine many times faster than 2 cores spends its
-   budget on trials once every other key is at its most).
+1. **Length and epochs of the final stage**: the longest length that keeps 99% of training
+   examples whole (short texts need no cut), or the longest at which the strong default's
+   :data:`~hpo.config.reference.DEFAULT_EPOCHS` epochs of all of train fit, down to the fewest
+   that still see :data:`MIN_FINAL_SAMPLES` samples (one epoch of a large split); a cut text
+   keeps its head and its tail (``head+tail``: on IMDb's reviews it beat the head alone at
+   every length the frontier benchmark measured).
+2. **The search's share is a decision**: what is left beside that final stage holds a search
+   only when the search can tell settings apart (:data:`MIN_TRIALS` trials on a subset of at
+   least :data:`SEARCH_PER_CLASS` examples a class, scored on enough validation examples for an
+   interval narrower than :data:`MAX_HALF_WIDTH`); it then grows, the subset up to all of train
+   at :data:`TARGET_TRIALS` trials, then the trials, to fill what is left. Otherwise there is no
+   search (``study.n_trials: 0``): the final stage trains the strong default, for as many epochs
+   as the budget holds (up to :data:`MAX_EPOCHS`), and keeps the best on validation.
 
-Each step first asks for a search worth having (:data:`MIN_TRIALS` trials on
-:data:`MIN_SEARCH_EXAMPLES` examples); on a tight budget, anything from one trial up.
+The plan says which it chose and why (the ``study.n_trials`` row, ``plan.json``'s ``search``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
+from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EVALS_PER_EPOCH
+from hpo.plan.assemble import Search, assemble
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
     FILL,
@@ -34,38 +39,25 @@ from hpo.plan.constants import (
     LENGTHS,
     MARGIN,
     MAX_EPOCHS,
+    MAX_HALF_WIDTH,
     MAX_TRIALS,
+    MIN_FINAL_SAMPLES,
     MIN_SEARCH_EXAMPLES,
     MIN_TRIALS,
     PREPARE_FACTOR,
-    PRUNER_STARTUP,
     REPORT_SECONDS,
+    SEARCH_PER_CLASS,
     SMALLEST_SEARCH,
     TARGET_TRIALS,
 )
-from hpo.plan.costs import Costs, baseline_seconds, costs_at, search_seconds, trial_seconds
-from hpo.plan.decision import (
-    BudgetTooSmall,
-    Choice,
-    Plan,
-    StagePlan,
-    data_notes,
-    unused_budget_note,
-)
+from hpo.plan.costs import Costs, baseline_seconds, costs_at, search_seconds
+from hpo.plan.decision import BudgetTooSmall, Plan
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
     from hpo.config.space import ParamSpec
     from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
-
-
-@dataclass(frozen=True)
-class _Search:
-    examples: int
-    trials: int
-    eval_examples: int
-    seconds: float
 
 
 def make_plan(
@@ -113,102 +105,174 @@ def make_plan(
     eval_examples = fixed_eval or min(
         profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes)
     )
+    holdout = study.ship == "best"
+    final_train, final_scored = profile.final_examples(holdout=holdout)
+    # Trained without validation, the final stage scores it after each epoch and keeps the
+    # best one; so its epochs are the budget's to choose (unless you fixed them).
+    keep_best = holdout and epochs_fixed is None
 
-    final_train, final_scored = profile.final_examples(holdout=study.ship == "best")
+    def final_seconds(c: Costs, epochs: float) -> float:
+        evals = math.ceil(epochs * FINAL_EVALS_PER_EPOCH) if keep_best else 0
+        scored = final_scored + evals * profile.n_validation
+        return (c.load + final_train * epochs * c.train + scored * c.eval) * retrains
 
-    def final_seconds(c: Costs, epochs: int) -> float:
-        one = c.load + final_train * epochs * c.train + final_scored * c.eval
-        return one * retrains
-
-    def search_for(c: Costs, seconds: float, epochs: tuple[int, int], evals: int, *, floor: bool):
-        """The largest search that fits ``seconds`` (None: not even the floor)."""
-        n_eval = eval_examples
-        smallest = min(profile.n_train, max(SMALLEST_SEARCH, 8 * profile.n_classes))
-        least = min(profile.n_train, max(MIN_SEARCH_EXAMPLES, 20 * profile.n_classes))
-        least_trials = MIN_TRIALS if floor else 1
-        if fixed_train:
-            smallest = least = min(fixed_train, profile.n_train)
-        if fixed_trials:
-            least_trials = fixed_trials if floor else 1
-
-        def cost(examples: int, trials: int) -> float:
-            return search_seconds(c, examples, trials, epochs, n_eval, evals)
-
-        if cost(least if floor else smallest, least_trials) > seconds:
-            return None
-        trials = fixed_trials or TARGET_TRIALS
-        if fixed_train:
-            examples = least
-        else:
-            # Every size from the lowest this pass allows up: below the floor, the sizes between
-            # it and the smallest search too.
-            lowest = least if floor else smallest
-            examples = _largest(lambda s: cost(s, trials) <= seconds, lowest, profile.n_train)
-            if examples is None:  # fewer trials, at the lowest size
-                examples = lowest
-        if not fixed_trials:
-            trials = _largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS)
-            trials = trials or least_trials
-            if examples < profile.n_train:
-                trials = min(trials, TARGET_TRIALS)
-        if examples < profile.n_train and not fixed_train:
-            examples = max(least if floor else smallest, examples // 100 * 100)
-        return _Search(examples, trials, n_eval, cost(examples, trials))
-
-    chosen = None
-    for floor in (True, False):
+    # 1. The final stage: the longest length at which the recipe's epochs fit, down to the
+    # fewest that see MIN_FINAL_SAMPLES samples; failing that, any epochs at all.
+    target = epochs_fixed[1] if epochs_fixed else DEFAULT_EPOCHS
+    enough = min(target, math.ceil(MIN_FINAL_SAMPLES / max(1, final_train)))
+    chosen: tuple[int, Costs, float] | None = None
+    for least in (target,) if epochs_fixed else (enough, 1):
         for length in sorted(lengths, reverse=True):
             c = costs_at(profile, rates, length, grouped=grouped)
-            # On a tight budget (no floor) the fewest epochs: the search needs the time more.
-            epoch_options = (
-                [epochs_fixed[1]] if epochs_fixed else range(MAX_EPOCHS if floor else 1, 0, -1)
+            epochs = next(
+                (e for e in range(target, least - 1, -1) if final_seconds(c, e) <= usable), None
             )
-            for top in epoch_options:
-                low = epochs_fixed[0] if epochs_fixed else 1
-                evals = fixed_evals or (2 if top == 1 else 1)
-                search = search_for(
-                    c, usable - final_seconds(c, top), (low, top), evals, floor=floor
-                )
-                if search is not None:
-                    chosen = (length, (low, top), evals, c, search)
-                    break
-            if chosen:
+            if epochs is not None:
+                chosen = (length, c, epochs)
                 break
         if chosen:
             break
     if chosen is None:
         smallest_length = min(lengths)
         c = costs_at(profile, rates, smallest_length, grouped=grouped)
-        top = epochs_fixed[1] if epochs_fixed else 1
-        # The smallest search there is: one trial, on the user's subset when they fixed one.
-        examples = fixed_train or max(SMALLEST_SEARCH, 8 * profile.n_classes)
-        evals = fixed_evals or (2 if top == 1 else 1)
-        one_trial = trial_seconds(c, min(profile.n_train, examples), top, eval_examples, evals)
-        need = (fixed + final_seconds(c, top) + one_trial) / (1 - MARGIN)
+        need = (fixed + final_seconds(c, enough if epochs_fixed is None else target)) / (1 - MARGIN)
         raise BudgetTooSmall(
-            f"budget {format_minutes(budget_seconds)} is too small for one trial and the final "
-            f"stage on this data and machine (at {smallest_length} tokens); the plan needs at "
-            f"least {format_minutes(math.ceil(need))}. Give a larger --budget (study.budget)."
+            f"budget {format_minutes(budget_seconds)} is too small for the final stage on this "
+            f"data and machine (at {smallest_length} tokens); the plan needs at least "
+            f"{format_minutes(math.ceil(need))}. Give a larger --budget (study.budget)."
         )
-    length, epochs, evals, c, search = chosen
-    return _assemble(
+    length, c, epochs = chosen
+    rest = usable - final_seconds(c, epochs)
+
+    # 2. A search, where it can pay: trials train the recipe's epochs on their subset.
+    trial_epochs = epochs_fixed or (target, target)
+    evals = fixed_evals or (2 if trial_epochs[1] == 1 else 1)
+
+    def cost(examples: int, trials: int) -> float:
+        return search_seconds(c, examples, trials, trial_epochs, eval_examples, evals)
+
+    least = min(profile.n_train, max(MIN_SEARCH_EXAMPLES, SEARCH_PER_CLASS * profile.n_classes))
+    if fixed_train:
+        least = min(fixed_train, profile.n_train)
+    half = 1.96 * math.sqrt(0.25 / max(1, eval_examples))
+    final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
+    search: Search | None = None
+    if fixed_trials == 0:
+        why = "no search: study.n_trials 0 (set by you); the strong default is trained"
+    elif fixed_trials:
+        # Your trials: on the largest subset that fits, from the floor down to the smallest
+        # (every size between), else on the smallest, ended early by the deadline.
+        smallest = min(profile.n_train, max(SMALLEST_SEARCH, 8 * profile.n_classes))
+        smallest = least if fixed_train else smallest
+        search = next(
+            (
+                found
+                for low in (least, smallest)
+                if (
+                    found := _sized(
+                        cost, rest, low, profile, fixed_train=fixed_train, trials=fixed_trials
+                    )
+                )
+            ),
+            None,
+        ) or _smallest(cost, profile, fixed_train, fixed_trials)
+        why = "as many as you set"
+    elif half > MAX_HALF_WIDTH:
+        why = (
+            f"no search: {eval_examples:,} validation examples tell settings apart only to "
+            f"±{100 * half:.1f} points (a search needs ±{100 * MAX_HALF_WIDTH:.0f}); the "
+            "strong default is trained"
+        )
+    elif cost(least, MIN_TRIALS) > rest:
+        why = (
+            f"no search: {MIN_TRIALS} trials of {least:,} examples "
+            f"({least // max(1, profile.n_classes)} a class) would take "
+            f"{format_minutes(cost(least, MIN_TRIALS))} and {format_minutes(max(0.0, rest))} "
+            f"is left beside {final_what}; the strong default is trained"
+        )
+    else:
+        search = _sized(cost, rest, least, profile, fixed_train=fixed_train, trials=None)
+        assert search is not None  # the floor fits
+        why = (
+            f"{search.examples // max(1, profile.n_classes):,} examples a class, validation "
+            f"±{100 * half:.1f} points: a search can tell settings apart in what is left "
+            f"beside {final_what}"
+        )
+    if search is None and keep_best:
+        # No search: the final stage takes the whole share: of the lengths (no shorter) and
+        # epochs (at least the fewest that see enough samples; the best kept on validation)
+        # that fill it, the longest length, then the most epochs (else the pair that fills
+        # most).
+        step = FINAL_EVALS_PER_EPOCH
+        options = [
+            (final_seconds(costs_at(profile, rates, n, grouped=grouped), k / step), n, k / step)
+            for n in lengths
+            if n >= length
+            for k in range(step * max(1, min(enough, epochs)), step * MAX_EPOCHS + 1)
+        ]
+        fits = [o for o in options if o[0] <= usable]
+        full = [o for o in fits if o[0] >= FILL * usable]
+        # Of those that fill the share, the longest length, then the most epochs.
+        _, length, epochs = max(full, key=lambda o: (o[1], o[2])) if full else max(fits)
+        c = costs_at(profile, rates, length, grouped=grouped)
+    return assemble(
         config,
         profile,
         budget_seconds,
         length=length,
         whole_length=whole_length,
         epochs=epochs,
+        trial_epochs=trial_epochs,
         evals=evals,
         costs=c,
         search=search,
+        search_why=why,
+        keep_best=keep_best,
         stage_seconds={
             "prepare": spent_seconds + prepare,
-            "final": final_seconds(c, epochs[1]) / retrains,
+            "final": final_seconds(c, epochs) / retrains,
             "baselines": baselines,
-            "reference": final_seconds(c, epochs[1]) / retrains if with_reference else 0.0,
+            "reference": final_seconds(c, epochs) / retrains if with_reference else 0.0,
             "report": REPORT_SECONDS,
         },
+        eval_examples=eval_examples,
     )
+
+
+def _sized(
+    cost: Any,
+    seconds: float,
+    least: int,
+    profile: DataProfile,
+    *,
+    fixed_train: int | None,
+    trials: int | None,
+) -> Search | None:
+    """The largest search from ``least`` examples up that fits ``seconds``: the subset grows up
+    to all of train at :data:`TARGET_TRIALS` trials (``trials`` when you fixed them), then the
+    trials grow; None when not even ``least`` examples at :data:`MIN_TRIALS` trials fit."""
+    least_trials = trials or MIN_TRIALS
+    if cost(least, least_trials) > seconds:
+        return None
+    aim = trials or TARGET_TRIALS
+    if fixed_train:
+        examples = least
+    else:
+        examples = _largest(lambda s: cost(s, aim) <= seconds, least, profile.n_train) or least
+    if not trials:
+        aim = _largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS) or aim
+        if examples < profile.n_train:
+            aim = min(aim, TARGET_TRIALS)
+    if examples < profile.n_train and not fixed_train:
+        examples = max(least, examples // 100 * 100)
+    return Search(examples, aim, cost(examples, aim))
+
+
+def _smallest(cost: Any, profile: DataProfile, fixed_train: int | None, trials: int) -> Search:
+    """The trials you fixed on the smallest subset (yours, else :data:`SMALLEST_SEARCH` or 8 a
+    class): the deadline ends them early where they do not fit."""
+    examples = min(profile.n_train, fixed_train or max(SMALLEST_SEARCH, 8 * profile.n_classes))
+    return Search(examples, trials, cost(examples, trials))
 
 
 def _largest(ok: Any, low: int, high: int) -> int | None:
@@ -234,162 +298,3 @@ def _fixed_epochs(
         epochs = math.ceil(float(training["num_train_epochs"]))
         return epochs, epochs
     return None
-
-
-def _assemble(
-    config: HpoConfig,
-    profile: DataProfile,
-    budget_seconds: float,
-    *,
-    length: int,
-    whole_length: int,
-    epochs: tuple[int, int],
-    evals: int,
-    costs: Costs,
-    search: _Search,
-    stage_seconds: Mapping[str, float],
-) -> Plan:
-    explicit = config.explicit
-    cut = profile.share_cut(length)
-    choices: list[Choice] = []
-
-    def choose(key: str, value: Any, why: str, *, also: Sequence[str] = ()) -> None:
-        mine = key in explicit or any(k in explicit for k in also)
-        current = config.value_of(key)
-        choices.append(Choice(key, current if mine else value, "you" if mine else "planner", why))
-
-    p95, p99 = profile.percentile(95), profile.percentile(99)
-    if length >= whole_length:
-        why_length = f"keeps {100 * (1 - cut):.1f}% of training examples whole (p99 {p99} tokens)"
-    else:
-        why_length = (
-            f"the longest the final stage can afford; cuts {100 * cut:.0f}% of training "
-            f"examples (p95 {p95} tokens)"
-        )
-    choose("data.max_length", length, why_length)
-    truncation = "head+tail" if cut > 1 - KEEP_WHOLE else "head"
-    if profile.pairs:
-        truncation = "head"
-    choose(
-        "data.truncation",
-        truncation,
-        "cut texts keep their start and their end" if truncation == "head+tail" else "no cut",
-    )
-    low, top = epochs
-    holdout = config.study.ship == "best"
-    final_train, final_scored = profile.final_examples(holdout=holdout)
-    if top > 1 and "training.num_train_epochs" not in explicit:
-        choose(
-            "search_space.num_train_epochs",
-            {"type": "int", "low": low, "high": top},
-            f"the final stage affords {top} epochs on {final_train:,} examples",
-            also=("training.num_train_epochs",),
-        )
-    else:
-        choose(
-            "training.num_train_epochs",
-            top,
-            f"{top} epoch(s) on {final_train:,} examples is what the final stage affords",
-            also=("search_space.num_train_epochs",),
-        )
-    sub = search.examples if search.examples < profile.n_train else None
-    choose(
-        "data.max_train_samples",
-        sub,
-        f"{search.examples:,} of {profile.n_train:,} search examples"
-        + (" (all)" if sub is None else ", stratified"),
-    )
-    val = search.eval_examples if search.eval_examples < profile.n_validation else None
-    choose(
-        "data.max_eval_samples",
-        val,
-        f"{search.eval_examples:,} of {profile.n_validation:,} validation examples scored",
-    )
-    choose("study.n_trials", search.trials, "as many as the search's share holds")
-    choose(
-        "study.evals_per_epoch",
-        evals,
-        "two points an epoch for the pruner" if evals > 1 else "one point an epoch",
-    )
-    choose(
-        "study.pruner",
-        {"type": "MedianPruner", "n_startup_trials": PRUNER_STARTUP},
-        "prunes on samples seen after the first trials",
-    )
-    sampler = dict(config.study.sampler)
-    if sampler.get("type") == "TPESampler":
-        sampler["n_startup_trials"] = max(2, min(10, search.trials // 3))
-    choose("study.sampler", sampler, "TPE after a third of the trials at random")
-    ref_epochs = config.reference.get("num_train_epochs")
-    if (
-        top > 1
-        and isinstance(ref_epochs, (int, float))
-        and not low <= ref_epochs <= top
-        and config.study.enqueue_reference
-    ):
-        choose(
-            "reference.num_train_epochs",
-            min(max(int(ref_epochs), low), top),
-            "the reference trial inside the epochs searched",
-            also=("reference",),
-        )
-
-    c = costs
-    trial = trial_seconds(c, search.examples, low, search.eval_examples, evals)
-    stages = [
-        StagePlan("prepare", "profile, measure, tokenize", stage_seconds["prepare"]),
-        StagePlan(
-            "search",
-            f"{search.trials} trials x {search.examples:,} examples, epochs {low}-{top}",
-            search.seconds,
-        ),
-        StagePlan(
-            "final",
-            f"train {final_train:,} x up to {top} epoch(s), score {final_scored:,}",
-            stage_seconds["final"],
-        ),
-        StagePlan(
-            "baselines",
-            "TF-IDF tuned on validation" + (", the model chosen" if holdout else ""),
-            stage_seconds["baselines"],
-        ),
-    ]
-    if stage_seconds["reference"]:
-        stages.append(
-            StagePlan("reference", "reference setup, same budget", stage_seconds["reference"])
-        )
-    stages.append(StagePlan("report", "report and plots", stage_seconds["report"]))
-    # Seconds from the start: the search ends when what follows it just fits before the budget
-    # (less its margin), however long the search was planned to take.
-    search_ends = budget_seconds * (1 - MARGIN) - sum(
-        s.seconds for s in stages if s.name not in ("prepare", "search")
-    )
-    notes = data_notes(profile, search.trials)
-    planned = sum(stage.seconds for stage in stages)
-    if planned < FILL * budget_seconds:
-        notes.append(
-            unused_budget_note(choices, planned, budget_seconds, uncut=length >= whole_length)
-        )
-    if planned > budget_seconds:
-        notes.append(
-            f"the keys you set need {format_minutes(planned)} against the budget of "
-            f"{format_minutes(budget_seconds)}: the deadline will end the search early"
-        )
-    return Plan(
-        budget_seconds=budget_seconds,
-        choices=tuple(choices),
-        stages=tuple(stages),
-        search_ends_at=search_ends,
-        shortest_trial_seconds=trial,
-        notes=tuple(notes),
-        facts={
-            "cost_model": {
-                "length": length,
-                "train_seconds_per_example": c.train,
-                "eval_seconds_per_example": c.eval,
-                "load_seconds": c.load,
-            },
-            # The final stage trains without validation, and scores it too (study.ship: best).
-            "final_holdout": holdout,
-        },
-    )

@@ -22,6 +22,9 @@ def render_plan(plan: Mapping[str, Any]) -> str:
         f"({format_minutes(plan['planned_seconds'])} planned):",
         "",
     ]
+    search = plan.get("search")
+    if search:
+        lines += [f"Search: {'yes' if search['chosen'] else 'none'}: {search['why']}", ""]
     rows = [(c["key"], _value(c["value"]), c["by"], c["why"]) for c in plan["choices"]]
     widths = [max(len(r[i]) for r in [("key", "value", "set by", ""), *rows]) for i in range(3)]
     lines.append(f"  {'key':<{widths[0]}}  {'value':<{widths[1]}}  {'set by':<{widths[2]}}  why")

@@ -35,7 +35,8 @@ def make_report(config: HpoConfig) -> Path:
 
     Writes nothing else: not the study, not the dashboard's artifacts.
     """
-    study = load_existing_study(config)
+    # No search (study.n_trials 0): no study to read; the report says why there was none.
+    study = load_existing_study(config) if config.study.n_trials > 0 else None
     layout = RunLayout(config.output_dir)
     results = Results.read(
         layout.final / "metrics.json", layout.reference / "metrics.json", layout.baselines
@@ -69,7 +70,7 @@ def make_report(config: HpoConfig) -> Path:
             model_name=config.model.name,
             baselines={"classical": results.classical},
             test_labels=test["label"],
-            finished_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
+            finished_trials=_finished(study),
             choice=choice,
         )
     return report
@@ -124,13 +125,16 @@ def result_rows(results: Results, choice: Choice | None = None) -> list[Row]:
     tuned = results.tuned
     if tuned:
         note = f"{tuned.source}, stopped at epoch {tuned.stop_epoch}"
+        if tuned.best_epoch is not None:
+            note = f"{tuned.source}, {tuned.stop_epoch:g} epochs, epoch {tuned.best_epoch:g} kept"
         if tuned.seeds > 1:
             note += (
                 f"; {tuned.seeds} seeds: accuracy {_pct(tuned.test_accuracy_mean)} ± "
                 f"{_pct(tuned.test_accuracy_std)}"
             )
         trained_on = "train without validation" if tuned.validation_held else "all of train"
-        rows.append((mark(f"tuned (best trial, retrained on {trained_on})", "tuned"), tuned, note))
+        what = "best trial" if tuned.source.startswith("study") else "strong default, no search"
+        rows.append((mark(f"tuned ({what}, retrained on {trained_on})", "tuned"), tuned, note))
     blend = choice.test.get("blend") if choice else None
     if choice and blend:
         name = f"blend ({choice.blend_weight:.2f} tuned, {1 - choice.blend_weight:.2f} TF-IDF)"
@@ -180,8 +184,12 @@ def paired_comparison(name_a: str, a: Scores, name_b: str, b: Scores, labels: An
     return f"{head} {counts}: {test.reading()}"
 
 
+def _finished(study: optuna.Study | None) -> int:
+    return len(study.get_trials(deepcopy=False, states=_FINISHED)) if study is not None else 0
+
+
 def write_report(
-    study: optuna.Study,
+    study: optuna.Study | None,
     config: Any,
     results: Results,
     overlap: list[tuple[str, bool]],
@@ -214,7 +222,7 @@ def write_report(
         )
         fig.savefig(out_dir / file, dpi=120)
         plt.close(fig)
-    plots = plot_study(study, out_dir, title)
+    plots = plot_study(study, out_dir, title) if study is not None else {}
     tuned = results.tuned
     n_test = results.test_size()
     where = (
@@ -254,7 +262,7 @@ def write_report(
         labels,
         max_length=config.data.max_length,
         plan=plan,
-        n_trials=len(study.get_trials(deepcopy=False, states=_FINISHED)),
+        n_trials=_finished(study),
         choice=choice,
     )
     if tuned:
@@ -262,6 +270,19 @@ def write_report(
     if plan:
         lines += ["", *budget_lines(plan)]
     lines += ["", "## Search", ""]
+    if study is None:
+        why = ((plan or {}).get("search") or {}).get("why") or "study.n_trials 0"
+        lines += [f"None: {why}.", ""]
+    else:
+        lines += _search_section(study, plots, title)
+    lines += _overlap_section(overlap, config)
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _search_section(study: optuna.Study, plots: dict[str, str], title: str) -> list[str]:
+    lines: list[str] = []
     n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     for name, made in plots.items():
         caption = name.replace("_", " ")
@@ -276,10 +297,7 @@ def write_report(
             lines += ["", f"Importances are computed from {n_complete} complete trials.{caveat}"]
         lines.append("")
     lines += ["```", trials_table(study, title), "```", ""]
-    lines += _overlap_section(overlap, config)
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return lines
 
 
 def _score_table(rows: list[Row], metric: str) -> list[str]:

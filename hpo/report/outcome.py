@@ -158,6 +158,9 @@ def _causes(
             f"the budget allowed {tuned.epochs_trained} epoch(s) of fine-tuning for "
             f"{n_classes} classes"
         )
-    if n_trials < 6:
+    if n_trials == 0:
+        why = ((plan or {}).get("search") or {}).get("why") or "study.n_trials 0"
+        causes.append(f"there was no search ({why})")
+    elif n_trials < 6:
         causes.append(f"the search had {n_trials} trial(s): too few to find a good setup")
     return causes

@@ -1,7 +1,8 @@
 """The search over a stored study: the loop of trials (``loop``), worker processes on one study
 (``workers``), a Slurm job array of workers (``launch``), Optuna storage and the study's
-identity (``storage``), a storage that outlives a lost database (``resilient``), counting
-trials and the best one (``trials``), whether a budgeted search starts another trial
-(``deadline``), a trial that ran out of memory retried at half the batch (``retry``) and the
-dashboard's study note (``note``).
+identity (``storage``), a storage that outlives a lost database (``resilient``), the trials a
+new study starts with, the strong default and the reference (``enqueue``), counting trials and
+the best one (``trials``), whether a budgeted search starts another trial (``deadline``), a
+trial that ran out of memory retried at half the batch (``retry``) and the dashboard's study
+note (``note``).
 """

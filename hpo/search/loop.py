@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from hpo.config.reference import resolve_reference
 from hpo.config.samplers import build_pruner, build_sampler
 from hpo.config.space import make_hp_space
 from hpo.data.labels import class_summary
@@ -26,6 +25,7 @@ from hpo.data.tokenized import Prepared, prepare
 from hpo.errors import DiskFull, HpoError, Interrupted
 from hpo.runs import RunLayout, write_atomically
 from hpo.search.deadline import fewest_epochs, out_of_time
+from hpo.search.enqueue import enqueue_first_trials, first_trial_names, first_trials
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.search.resilient import database_lost, failed_as_stale
 from hpo.search.retry import retry_out_of_memory
@@ -47,7 +47,6 @@ from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
 from hpo.train.settings import halving_batch, with_defaults
 from hpo.train.trainer import build_trainer
-from hpo.train.trial_record import REFERENCE_ATTR
 
 if TYPE_CHECKING:
     from hpo.config.schema import DataSection, HpoConfig, ModelSection, StudySection
@@ -91,23 +90,22 @@ def seeded_sampler(
 def open_and_seed(
     config: HpoConfig, prepared: Prepared
 ) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
-    """Open (or create) the study for these data, fail stale trials, enqueue the reference on
-    a new one, and save the resolved config at ``runs/<study>/config.yaml``."""
+    """Open (or create) the study for these data, fail stale trials, enqueue the strong default
+    and the reference on a new one, and save the resolved config at ``runs/<study>/config.yaml``."""
     storage = make_storage(config.storage_url, study=config.study)
     study = open_study(config, storage=storage, data_identity=prepared.identity)
     study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
     fail_stale_trials(study)
-    if config.study.enqueue_reference and not study.trials:
-        params = resolve_reference(
+    enqueue_first_trials(
+        study,
+        first_trials(
             config.search_space,
-            config.reference,
             with_defaults(config.training),
+            config.reference,
+            enqueue_reference=config.study.enqueue_reference,
             n_train=len(prepared.splits["train"]),
-        )
-        if params:
-            # skip_if_exists: two workers starting on an empty study enqueue it once.
-            study.enqueue_trial(params, user_attrs={REFERENCE_ATTR: True}, skip_if_exists=True)
-            logger.info("Enqueued the reference setup as trial 0: %s", params)
+        ),
+    )
     layout = RunLayout(config.output_dir)
     write_atomically(layout.config_file, config.to_yaml(absolute=True))
     study.set_user_attr(CONFIG_FILE_ATTR, str(layout.config_file.absolute()))
@@ -296,7 +294,7 @@ def _logged(hp_space: Any, started: list[int], study: optuna.Study, target: int)
             frozen = study.get_trials(deepcopy=False)[trial.number]
             retry = frozen.system_attrs.get("failed_trial")
             again = f", rerun of trial {retry}" if retry is not None else ""
-            ref = ", the reference setup" if trial.user_attrs.get(REFERENCE_ATTR) else ""
+            ref = "".join(f", {name}" for name in first_trial_names(trial.user_attrs))
             logger.info(
                 "Trial %d started (%d/%d finished%s%s): %s",
                 trial.number,

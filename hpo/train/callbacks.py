@@ -1,5 +1,5 @@
-"""Trainer callbacks of a trial: when to evaluate, when to stop, what the steps cost, what the
-terminal shows."""
+"""Trainer callbacks of a trial: when to evaluate, when to stop, which weights to keep, what the
+steps cost, what the terminal shows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from transformers import (
@@ -79,6 +79,51 @@ class StopAtEpochCallback(TrainerCallback):
     ) -> None:
         if (state.epoch or 0.0) >= self.epoch - 1e-6:
             control.should_training_stop = True
+
+
+class KeepBestCallback(TrainerCallback):
+    """Keep the weights of the best evaluation so far in memory and put them back when training
+    ends, so the model is its best point on the evaluation split. (``load_best_model_at_end``
+    would write a checkpoint to disk at every evaluation to get the same.)"""
+
+    def __init__(self, value_of: Callable[[dict[str, float]], float]) -> None:
+        self.value_of = value_of
+        self.best: float | None = None
+        self.epoch: float | None = None
+        self.history: list[tuple[float, float]] = []
+        self._weights: dict[str, Any] | None = None
+
+    def on_evaluate(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        metrics: dict[str, float] | None = None,
+        model: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if metrics is None or model is None:
+            return
+        value = self.value_of(metrics)
+        epoch = round(state.epoch or 0.0, 4)
+        self.history.append((epoch, value))
+        if self.best is None or value > self.best:
+            self.best, self.epoch = value, epoch
+            self._weights = {
+                k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+            }
+
+    def on_train_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if self._weights is not None and model is not None:
+            model.load_state_dict(self._weights)
+            self._weights = None
 
 
 class StepTimer(TrainerCallback):

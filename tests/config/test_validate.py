@@ -16,7 +16,7 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown study key", {"study": {"n_trial": 3}}, "study.n_trial: unknown key"),
     ("wrong type", {"study": {"n_trials": "many"}}, "study.n_trials: expected int, got str"),
     ("bool is not int", {"study": {"n_trials": True}}, "study.n_trials: expected int, got bool"),
-    ("n_trials < 1", {"study": {"n_trials": 0}}, "study.n_trials must be >= 1"),
+    ("n_trials < 0", {"study": {"n_trials": -1}}, "study.n_trials must be >= 0"),
     ("direction", {"study": {"direction": "minimize"}}, "must be 'maximize'"),
     ("ship", {"study": {"ship": "tfidf"}}, "study.ship: 'tfidf' is not one of best, tuned"),
     ("bad study name", {"study": {"name": "a b/c"}}, "study.name"),

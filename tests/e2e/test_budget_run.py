@@ -41,7 +41,7 @@ def test_plan_prints_and_writes_nothing_but_the_cache(
     ("budget", "message"),
     [
         ("soon", "--budget: expected a number with a unit s, m or h"),
-        ("2s", "too small for one trial and the final stage"),
+        ("2s", "too small for the final stage"),
     ],
 )
 def test_a_budget_that_cannot_work_is_one_line(
@@ -98,7 +98,8 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
     counts = _count_loads(monkeypatch)
     argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--quiet"]
     argv += ["--budget", "100s", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
-    argv += ["--set", "data.label_names=[neg, pos]"]
+    # 60 validation examples are too few for the planner to search on: two trials of yours.
+    argv += ["--set", "data.label_names=[neg, pos]", "--set", "study.n_trials=2"]
     start = time.time()
     assert main(argv) == 0
     took = time.time() - start
@@ -131,3 +132,35 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
     assert main(argv) == 0
     assert (runs / "final" / "metrics.json").stat().st_mtime_ns == stamp
     assert json.loads((runs / "plan.json").read_text())["choices"] == plan["choices"]
+
+
+def test_a_budget_with_no_search_trains_the_strong_default(
+    tiny_models, tiny_data, tmp_path: Path, monkeypatch
+) -> None:
+    """60 validation examples rank settings only to ±12.7 points: the plan searches nothing,
+    the final stage trains the strong default for the time left and keeps its best point on
+    validation, and the report says why; no study is stored."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--quiet"]
+    argv += ["--budget", "90s", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    argv += ["--set", "data.label_names=[neg, pos]"]
+    start = time.time()
+    assert main(argv) == 0
+    assert time.time() - start <= 90 * 1.05
+    runs = tmp_path / "runs" / tiny_data.name
+    plan = json.loads((runs / "plan.json").read_text())
+    assert plan["search"]["chosen"] is False
+    assert plan["search"]["why"].startswith("no search: 60 validation examples")
+    assert {c["key"]: c["value"] for c in plan["choices"]}["study.n_trials"] == 0
+    metrics = json.loads((runs / "final" / "metrics.json").read_text())
+    assert metrics["source"] == "strong default (no search)"
+    assert metrics["params"]["learning_rate"] == 5e-5
+    assert metrics["inputs"]["keep_best"] is True and metrics["validation_curve"]
+    assert metrics["best_epoch"] in [point[0] for point in metrics["validation_curve"]]
+    report = (runs / "report.md").read_text()
+    assert "## Search\n\nNone: no search: 60 validation examples" in report
+    assert "strong default, no search" in report
+    import yaml
+
+    assert yaml.safe_load((runs / "config.yaml").read_text())["study"]["n_trials"] == 0
+    assert not (tmp_path / "storage").exists(), "no search, no study"

@@ -109,3 +109,39 @@ def test_ship_tuned_trains_on_train_plus_validation(searched: Path, tmp_path: Pa
     metrics = train_and_test(config, plan, out, quiet=True)
     assert metrics.train_size == 600 and metrics.validation_held == 0
     assert not (out / PROBABILITIES).exists() and "holdout" not in metrics.inputs
+
+
+def test_keep_best_trains_the_epochs_and_keeps_the_best_point_on_validation(
+    make_config, tmp_path: Path
+) -> None:
+    """No search: the strong default, trained for the epochs given, with validation scored
+    twice an epoch; the saved model is the best point's, as its validation figures show."""
+    import dataclasses
+
+    import numpy as np
+
+    from hpo.config.reference import FINAL_EVALS_PER_EPOCH, STRONG_DEFAULT
+    from hpo.final.retrain import plan_default
+
+    config = load_config(make_config({"study": {"n_trials": 0}}))
+    plan = dataclasses.replace(
+        plan_default(config.search_space, config.training, epochs=2), keep_best=True
+    )
+    assert plan.source == "strong default (no search)"
+    assert plan.params["learning_rate"] == STRONG_DEFAULT["learning_rate"]
+    out = tmp_path / "final"
+    metrics = train_and_test(config, plan, out, quiet=True)
+    assert metrics.inputs["keep_best"] is True
+    assert metrics.epochs_trained == pytest.approx(2.0, abs=0.05)
+    curve = metrics.validation_curve
+    assert len(curve) == 2 * FINAL_EVALS_PER_EPOCH
+    best_epoch, best = max(curve, key=lambda point: point[1])
+    assert metrics.best_epoch == best_epoch
+    # The saved model's validation accuracy is the best point's, not the last one's.
+    val, _ = load_probabilities(out / PROBABILITIES)
+    from hpo.data.sources import load_raw
+    from hpo.data.splits import stage_splits
+
+    raw, _ = load_raw(config.data)
+    labels = np.asarray(stage_splits(raw, config.data, "holdout").splits["validation"]["label"])
+    assert float((val.argmax(1) == labels).mean()) == pytest.approx(best, abs=1e-9)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hpo.config.reference import DEFAULT_EPOCHS
 from hpo.config.validate import config_from_dict
 from hpo.plan.constants import FILL
 from hpo.plan.decision import BudgetTooSmall
@@ -78,12 +79,14 @@ def plan(cfg=None, prof=None, budget=1800.0, **kwargs: Any):
     )
 
 
-def test_short_texts_are_not_cut_and_get_many_epochs() -> None:
+def test_short_texts_are_not_cut_and_get_the_recipes_epochs() -> None:
     made = plan(prof=profile(lengths=[12] * 1000 + [30] * 990 + [90] * 10), budget=1800)
     assert made.value("data.max_length") == 32  # 99% of texts fit whole
     assert made.value("data.truncation") == "head"
-    epochs = made.value("search_space.num_train_epochs")
-    assert epochs["low"] == 1 and epochs["high"] > 2
+    # Trials train the strong default's epochs of their subset; the final stage plans as many.
+    assert made.value("training.num_train_epochs") == DEFAULT_EPOCHS
+    assert made.facts["final_epochs"] == DEFAULT_EPOCHS and made.facts["final_keep_best"]
+    assert "search_space.num_train_epochs" not in made.overrides()
     assert made.total_seconds <= 1800
 
 
@@ -93,8 +96,8 @@ def test_long_texts_get_the_length_the_final_stage_affords_and_head_tail() -> No
     length = made.value("data.max_length")
     assert 64 <= length < 512
     assert made.value("data.truncation") == "head+tail"
-    assert made.value("training.num_train_epochs") == 1
-    assert made.value("study.evals_per_epoch") == 2
+    # 22,500 examples see enough samples in one epoch: length comes before more epochs.
+    assert 1 <= made.facts["final_epochs"] <= DEFAULT_EPOCHS
     # A bigger budget buys more context.
     assert plan(prof=long, budget=3 * 3600).value("data.max_length") > length
 
@@ -135,7 +138,7 @@ def test_a_budget_too_small_names_the_minimum() -> None:
     with pytest.raises(BudgetTooSmall) as err:
         plan(prof=profile(n_train=22_500, lengths=[600] * 2000), budget=120)
     message = str(err.value)
-    assert "too small for one trial and the final stage" in message
+    assert "too small for the final stage" in message
     assert "needs at least" in message and "--budget" in message
 
 
@@ -157,16 +160,15 @@ def test_few_examples_per_class_are_noted() -> None:
     assert any("rarest class" in note for note in made.notes)
 
 
-def test_a_reference_outside_the_epochs_searched_is_moved_inside() -> None:
-    made = plan(prof=profile(n_train=2000), budget=400)
-    assert made.value("search_space.num_train_epochs") == {"type": "int", "low": 1, "high": 2}
-    assert made.value("reference.num_train_epochs") == 2  # its own 3 is not searched
-
-
-def test_a_tight_budget_trains_the_fewest_epochs() -> None:
+def test_a_tight_budget_trains_the_strong_default_with_no_search() -> None:
     tight = plan(prof=profile(n_train=2000), budget=200)
-    assert tight.value("training.num_train_epochs") == 1
-    assert tight.value("data.max_train_samples") < 1000  # below the floor of a search worth having
+    assert tight.value("study.n_trials") == 0
+    assert not tight.facts["search"]["chosen"]
+    # 222 validation examples: ±6.6 points, too wide to rank settings by.
+    assert tight.facts["search"]["why"].startswith("no search: 222 validation examples")
+    assert next(s for s in tight.stages if s.name == "search").seconds == 0
+    assert tight.shortest_trial_seconds == 0
+    assert tight.total_seconds <= 200
 
 
 def test_keys_that_overrun_the_budget_are_noted_and_the_search_is_cut_to_fit() -> None:
@@ -181,9 +183,9 @@ def test_keys_that_overrun_the_budget_are_noted_and_the_search_is_cut_to_fit() -
     assert any("the deadline will end the search early" in note for note in made.notes)
     after = sum(s.seconds for s in made.stages if s.name not in ("prepare", "search"))
     assert made.search_ends_at + after <= 7200 * (1 - MARGIN) + 1e-6
-    # Too small even for one trial of the fixed subset: the minimum named is one that works.
+    # Too small even for the final stage: the minimum named is one that works.
     with pytest.raises(BudgetTooSmall) as err:
-        plan(cfg=cfg, prof=long, budget=5000)
+        plan(cfg=cfg, prof=long, budget=3000)
     need = re.search(r"needs at least (\d+) h (\d+) min", str(err.value))
     assert need is not None
     minimum = (int(need[1]) * 60 + int(need[2]) + 1) * 60
@@ -191,13 +193,13 @@ def test_keys_that_overrun_the_budget_are_noted_and_the_search_is_cut_to_fit() -
 
 
 def test_below_the_floor_every_size_down_to_the_smallest_is_tried() -> None:
-    """A budget the floor search (1,000 examples, 6 trials) does not fit: the search takes the
-    largest subset at which the target trials fit, not the smallest subset at once."""
-    tight = plan(budget=480.0)
+    """Your trials where the floor (1,000 examples) does not fit them: the search takes the
+    largest subset at which they fit, not the smallest subset at once."""
+    tight = plan(cfg=config(study={"n_trials": 10}), budget=1200.0)
     chosen = {c.key: c.value for c in tight.choices}
     assert chosen["study.n_trials"] == 10
     assert 200 < chosen["data.max_train_samples"] < 1000
-    assert tight.total_seconds <= 480.0
+    assert tight.total_seconds <= 1200.0
 
 
 @pytest.mark.parametrize("speed", [10, 50, 200])
@@ -222,3 +224,32 @@ def test_a_plan_held_back_by_your_keys_says_which() -> None:
     assert held.total_seconds < FILL * 7200.0
     (note,) = [n for n in held.notes if "what holds it" in n]
     assert "study.n_trials 4 (set by you)" in note
+
+
+def test_the_search_share_is_a_decision_with_its_reason() -> None:
+    """The same data: a budget whose share beside the final stage holds no search worth
+    having trains the strong default; a larger one searches, with at least 50 a class."""
+    many = profile(n_train=15_000, n_classes=150)
+    small = plan(prof=many, budget=1800.0)
+    assert small.value("study.n_trials") == 0
+    why = small.facts["search"]["why"]
+    assert why.startswith("no search: 6 trials of 7,500 examples (50 a class) would take")
+    assert "the strong default is trained" in why
+    # No search: the final stage takes the share, more epochs, the best kept on validation.
+    assert small.facts["final_epochs"] > DEFAULT_EPOCHS
+    assert small.total_seconds >= FILL * 1800.0
+    large = plan(prof=many, budget=6 * 3600.0)
+    assert large.value("study.n_trials") >= 6
+    assert large.value("data.max_train_samples") is None or (
+        large.value("data.max_train_samples") >= 50 * 150
+    )
+    assert large.facts["search"]["chosen"]
+    assert "a search can tell settings apart" in large.facts["search"]["why"]
+    assert large.value("training.num_train_epochs") == DEFAULT_EPOCHS
+
+
+def test_no_search_when_you_set_no_trials() -> None:
+    made = plan(cfg=config(study={"n_trials": 0}), budget=3600.0)
+    assert made.value("study.n_trials") == 0
+    assert "set by you" in made.facts["search"]["why"]
+    assert next(s for s in made.stages if s.name == "search").what.startswith("none")

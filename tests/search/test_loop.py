@@ -92,10 +92,10 @@ def test_tiny_model_learns(make_config) -> None:
     assert study.best_value > 0.8
 
 
-def test_reference_setup_is_trial_zero(make_config) -> None:
+def test_the_strong_default_is_trial_zero_and_the_reference_trial_one(make_config) -> None:
     path = make_config(
         {
-            "study": {"n_trials": 1, "enqueue_reference": True},
+            "study": {"n_trials": 2, "enqueue_reference": True},
             "search_space": {
                 "learning_rate": {"low": 1e-5, "high": 1e-3},
                 "num_train_epochs": {"low": 1, "high": 3},
@@ -103,12 +103,20 @@ def test_reference_setup_is_trial_zero(make_config) -> None:
         }
     )
     study = run_search(load_config(path), quiet=True)
-    assert study.trials[0].params == {
+    default, reference = study.trials[0], study.trials[1]
+    # The strong default's searched keys; its epochs are the sampler's (the recipe has none).
+    assert {k: v for k, v in default.params.items() if k != "num_train_epochs"} == {
+        "learning_rate": 5e-5,
+        "per_device_train_batch_size": 32,
+    }
+    assert default.user_attrs["strong_default"] is True
+    assert "reference" not in default.user_attrs
+    assert reference.params == {
         "learning_rate": 2e-5,
         "per_device_train_batch_size": 16,
         "num_train_epochs": 3,
     }
-    assert study.trials[0].user_attrs["reference"] is True
+    assert reference.user_attrs["reference"] is True
 
 
 def test_pruner_prunes_on_samples_axis(make_config) -> None:

@@ -50,3 +50,27 @@ def test_a_search_logged_to_a_file_has_no_carriage_returns(make_config, capsys) 
     assert main(["search", str(make_config({"study": {"n_trials": 1}}))]) == 0
     err = capsys.readouterr().err
     assert "\r" not in err, err[:500]
+
+
+def test_keep_best_puts_the_best_points_weights_back() -> None:
+    import torch
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from hpo.train.callbacks import KeepBestCallback
+
+    model = torch.nn.Linear(2, 2)
+    keep = KeepBestCallback(lambda metrics: metrics["eval_accuracy"])
+    args, control = TrainingArguments(output_dir="unused", report_to=[]), TrainerControl()
+    kept = None
+    for epoch, accuracy in [(0.5, 0.6), (1.0, 0.8), (1.5, 0.7)]:
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        state = TrainerState(epoch=epoch)
+        keep.on_evaluate(args, state, control, metrics={"eval_accuracy": accuracy}, model=model)
+        if epoch == 1.0:
+            kept = model.weight.detach().clone()
+    assert (keep.best, keep.epoch) == (0.8, 1.0)
+    assert keep.history == [(0.5, 0.6), (1.0, 0.8), (1.5, 0.7)]
+    assert not torch.equal(model.weight, kept)
+    keep.on_train_end(args, TrainerState(epoch=1.5), control, model=model)
+    assert torch.equal(model.weight, kept)

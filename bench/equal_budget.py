@@ -1,0 +1,177 @@
+"""Equal budget: does `hpo run --budget B` beat a strong default given the same minutes?
+
+For one data set and budget, on the same machine, one after the other, on the same test
+examples (issue 34):
+
+- **(a) hpo run**: ``hpo run --data DIR --budget B``, as a user runs it.
+- **(b) no search**: the strong default (:data:`hpo.config.reference.STRONG_DEFAULT`, the
+  recipe published for encoders of this size, fixed before any run and tuned on nothing),
+  ``hpo run --budget B --set study.n_trials=0`` at a length this benchmark fixes by its own rule
+  (:func:`default_length`), trained on all of train for as many epochs as B holds at the
+  machine's measured rates, with the same profile, baselines and report inside B. Nothing the
+  planner decides changes it: no search is set, and the length is the benchmark's.
+- **(c) random sampler** (``--random``): (a) with Optuna's ``RandomSampler``, same plan.
+
+Prints and records per arm: minutes used against the budget, the plan's search decision, the
+transformer's test accuracy with its 95% interval, the shipped model's (chosen on validation),
+and McNemar's p of (a) against each other arm (transformer against transformer, shipped against
+shipped).
+
+    python bench/equal_budget.py --data ../shared/data/imdb --budget 30m
+    python bench/equal_budget.py --data ../shared/data/clinc150 --budget 15m \\
+        --set data.label_column=intent
+    python bench/equal_budget.py --data ../shared/data/bbc_news --budget 10m --random
+
+Results go to ``bench/results/<date>-<host>.equal-budget.json``. Nothing else may run on the
+machine meanwhile: every arm keeps its deadline by the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import _record  # bench/_record.py: commit, machine and results file of every benchmark
+from budget import REPO, run_one  # bench/budget.py: one timed `hpo run --budget`
+
+#: (b)'s lengths: the shortest that holds 95% of a sample of training texts whole, at most 256,
+#: all-MiniLM-L6-v2's own limit (its model card: longer input is cut at 256 word pieces).
+DEFAULT_LENGTHS = (32, 64, 128, 256)
+SAMPLE = 2000
+
+
+def default_length(data: str, sets: list[str]) -> int:
+    """(b)'s length, by the rule above, from the data's own training texts."""
+    from hpo.api import load_config
+    from hpo.data.sources import load_raw
+    from hpo.train.model import load_tokenizer
+
+    config = load_config(None, list(sets), data=data, check_training=False)
+    raw, _ = load_raw(config.data)
+    train = raw["train"].shuffle(seed=0).select(range(min(SAMPLE, len(raw["train"]))))
+    tokenizer = load_tokenizer(config.model)
+    texts = train[config.data.text_column]
+    pairs = train[config.data.text_pair_column] if config.data.text_pair_column else None
+    encoded = tokenizer(texts, pairs) if pairs is not None else tokenizer(texts)
+    lengths = sorted(len(ids) for ids in encoded["input_ids"])
+    p95 = lengths[int(0.95 * (len(lengths) - 1))]
+    return next((n for n in DEFAULT_LENGTHS if n >= p95), DEFAULT_LENGTHS[-1])
+
+
+def _p(a: list[int] | None, b: list[int] | None, labels: list[int]) -> float | None:
+    import numpy as np
+
+    from hpo.final.scoring import mcnemar
+
+    if not a or not b or len(a) != len(labels) or len(b) != len(labels):
+        return None
+    truth = np.asarray(labels)
+    return float(mcnemar(np.asarray(a) == truth, np.asarray(b) == truth)["p_value"])
+
+
+def _predictions(row: dict[str, Any]) -> dict[str, list[int] | None]:
+    """The tuned transformer's and the shipped model's test predictions of one arm's run."""
+    runs = Path(row["runs"])
+    tuned = json.loads((runs / "final" / "metrics.json").read_text())
+    choice_file = runs / "final" / "choice.json"
+    shipped = None
+    if choice_file.is_file():
+        made = json.loads(choice_file.read_text())
+        shipped = made["test"][made["shipped"]].get("predictions")
+    return {"tuned": tuned.get("predictions"), "shipped": shipped}
+
+
+def main() -> None:
+    """Run the arms in turn, print the table, write the JSON record."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="data folder")
+    parser.add_argument("--budget", required=True, help="e.g. 30m")
+    parser.add_argument("--set", action="append", default=[], help="passed to every arm")
+    parser.add_argument("--random", action="store_true", help="also arm (c), RandomSampler")
+    parser.add_argument("--workdir", help="keep the runs here (default: a temporary folder)")
+    parser.add_argument("--machine-cache", default=str(Path.home() / ".cache" / "hpo"))
+    parser.add_argument("--out", default=str(REPO / "bench" / "results"))
+    opts = parser.parse_args()
+    length = default_length(opts.data, opts.set)
+    arms = {
+        "a": [],
+        "b": ["study.n_trials=0", f"data.max_length={length}"],
+    }
+    if opts.random:
+        arms["c"] = ["study.sampler={type: RandomSampler, seed: 42}"]
+    rows: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="hpo-equal-") as tmp:
+        root = Path(opts.workdir) if opts.workdir else Path(tmp)
+        for arm, sets in arms.items():
+            args = argparse.Namespace(
+                config=None,
+                data=opts.data,
+                set=[*opts.set, *sets],
+                machine_cache=opts.machine_cache,
+            )
+            row = run_one(args, opts.budget, root / arm)
+            row["arm"], row["sets"] = arm, sets
+            row["predictions"] = _predictions(row) if "tuned_accuracy" in row else {}
+            rows[arm] = row
+            print(json.dumps({k: v for k, v in row.items() if k != "predictions"}), flush=True)
+        labels = run_labels(rows["a"])
+    for arm, row in rows.items():
+        if arm == "a" or "tuned_accuracy" not in row:
+            continue
+        ours, theirs = rows["a"]["predictions"], row["predictions"]
+        row["a_vs_this_tuned_p"] = _p(ours.get("tuned"), theirs.get("tuned"), labels)
+        row["a_vs_this_shipped_p"] = _p(ours.get("shipped"), theirs.get("shipped"), labels)
+    summarize(rows)
+    for row in rows.values():
+        row.pop("predictions", None)
+    _record.write(
+        opts.out,
+        "equal-budget",
+        {
+            "data": opts.data,
+            "budget": opts.budget,
+            "sets": opts.set,
+            "default_length": length,
+            "arms": rows,
+        },
+    )
+
+
+def run_labels(row: dict[str, Any]) -> list[int]:
+    """The test split's labels, in order, as the run read them."""
+    from budget import _test_labels
+
+    return _test_labels(Path(row["runs"])) if "runs" in row else []
+
+
+def summarize(rows: dict[str, dict[str, Any]]) -> None:
+    """One line per arm."""
+    names = {"a": "hpo run", "b": "no search (default)", "c": "random sampler"}
+    print(
+        f"\n{'arm':<22}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
+        f"{'transformer':>13}{'95% CI':>16}{'p vs a':>9}{'shipped':>10}{'acc':>8}{'p vs a':>9}"
+    )
+    for arm, r in rows.items():
+        if "tuned_accuracy" not in r:
+            print(f"{names[arm]:<22}failed (exit {r.get('exit_code')}), see {r.get('log')}")
+            continue
+        c = r["choices"]
+        low, high = r["tuned_ci95"]
+        p1, p2 = r.get("a_vs_this_tuned_p"), r.get("a_vs_this_shipped_p")
+        interval = f"{100 * low:.2f}-{100 * high:.2f}"
+        print(
+            f"{names[arm]:<22}{r['seconds'] / 60:>7.1f}m{r['ratio_to_budget']:>7.2f}"
+            f"{c.get('data.max_length')!s:>7}{c.get('study.n_trials')!s:>7}"
+            f"{r.get('stop_epoch')!s:>8}{100 * r['tuned_accuracy']:>12.2f}%"
+            f"{interval:>16}{(f'{p1:.2g}' if p1 is not None else '-'):>9}"
+            f"{r.get('shipped', '-')!s:>10}{100 * r.get('shipped_accuracy', 0):>7.2f}%"
+            f"{(f'{p2:.2g}' if p2 is not None else '-'):>9}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""A plan's record from the planner's decisions: each key's value, who chose it and why, the
+stages and their seconds, and the notes (:func:`assemble`, called by
+:func:`hpo.plan.planner.make_plan`, which decides)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hpo.config.budget import format_minutes
+from hpo.plan.constants import FILL, KEEP_WHOLE, MARGIN, PRUNER_STARTUP
+from hpo.plan.costs import Costs, trial_seconds
+from hpo.plan.decision import Choice, Plan, StagePlan, data_notes, unused_budget_note
+
+if TYPE_CHECKING:
+    from hpo.config.schema import HpoConfig
+    from hpo.plan.profile import DataProfile
+
+
+@dataclass(frozen=True)
+class Search:
+    """The search a plan affords: trials on a subset of train, and their planned seconds."""
+
+    examples: int
+    trials: int
+    seconds: float
+
+
+def assemble(
+    config: HpoConfig,
+    profile: DataProfile,
+    budget_seconds: float,
+    *,
+    length: int,
+    whole_length: int,
+    epochs: float,
+    trial_epochs: tuple[int, int],
+    evals: int,
+    costs: Costs,
+    search: Search | None,
+    search_why: str,
+    keep_best: bool,
+    stage_seconds: Mapping[str, float],
+    eval_examples: int,
+) -> Plan:
+    """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``)."""
+    explicit = config.explicit
+    cut = profile.share_cut(length)
+    choices: list[Choice] = []
+
+    def choose(key: str, value: Any, why: str, *, also: Sequence[str] = ()) -> None:
+        mine = key in explicit or any(k in explicit for k in also)
+        current = config.value_of(key)
+        choices.append(Choice(key, current if mine else value, "you" if mine else "planner", why))
+
+    p95, p99 = profile.percentile(95), profile.percentile(99)
+    holdout = config.study.ship == "best"
+    final_train, final_scored = profile.final_examples(holdout=holdout)
+    if length >= whole_length:
+        why_length = f"keeps {100 * (1 - cut):.1f}% of training examples whole (p99 {p99} tokens)"
+    else:
+        why_length = (
+            f"the longest at which the final stage's {epochs:g} epoch(s) of {final_train:,} fit; "
+            f"cuts {100 * cut:.0f}% of training examples (p95 {p95} tokens)"
+        )
+    choose("data.max_length", length, why_length)
+    truncation = "head+tail" if cut > 1 - KEEP_WHOLE else "head"
+    if profile.pairs:
+        truncation = "head"
+    choose(
+        "data.truncation",
+        truncation,
+        "cut texts keep their start and their end" if truncation == "head+tail" else "no cut",
+    )
+    low, top = trial_epochs
+    if top > low:  # you searched epochs
+        choose(
+            "search_space.num_train_epochs",
+            {"type": "int", "low": low, "high": top},
+            "set by you",
+            also=("training.num_train_epochs",),
+        )
+    else:
+        final_epochs = (
+            f"the final stage trains {epochs:g} (more if time is left) and keeps the best point "
+            "on validation"
+            if keep_best
+            else f"the final stage trains {epochs:g}"
+        )
+        choose(
+            "training.num_train_epochs",
+            top,
+            ("each trial trains this many of its subset; " if search else "")
+            + f"{final_epochs} on {final_train:,} examples",
+            also=("search_space.num_train_epochs",),
+        )
+    examples = search.examples if search else profile.n_train
+    sub = examples if examples < profile.n_train else None
+    choose(
+        "data.max_train_samples",
+        sub,
+        f"{examples:,} of {profile.n_train:,} search examples"
+        + (" (all)" if sub is None else ", stratified")
+        if search
+        else "no search",
+    )
+    val = eval_examples if eval_examples < profile.n_validation else None
+    choose(
+        "data.max_eval_samples",
+        val,
+        f"{eval_examples:,} of {profile.n_validation:,} validation examples scored",
+    )
+    choose("study.n_trials", search.trials if search else 0, search_why)
+    choose(
+        "study.evals_per_epoch",
+        evals,
+        "two points an epoch for the pruner" if evals > 1 else "one point an epoch",
+    )
+    choose(
+        "study.pruner",
+        {"type": "MedianPruner", "n_startup_trials": PRUNER_STARTUP},
+        "prunes on samples seen after the first trials",
+    )
+    trials = search.trials if search else 0
+    sampler = dict(config.study.sampler)
+    if sampler.get("type") == "TPESampler":
+        sampler["n_startup_trials"] = max(2, min(10, trials // 3))
+    choose("study.sampler", sampler, "TPE after a third of the trials at random")
+
+    c = costs
+    stages = [
+        StagePlan("prepare", "profile, measure, tokenize", stage_seconds["prepare"]),
+        StagePlan(
+            "search",
+            f"{search.trials} trials x {search.examples:,} examples, "
+            + (f"epochs {low}-{top}" if top > low else f"{top} epoch(s)")
+            if search
+            else "none: the strong default is trained",
+            search.seconds if search else 0.0,
+        ),
+        StagePlan(
+            "final",
+            f"train {final_train:,} x {epochs:g} epoch(s)"
+            + (", keep the best on validation" if keep_best else "")
+            + f", score {final_scored:,}",
+            stage_seconds["final"],
+        ),
+        StagePlan(
+            "baselines",
+            "TF-IDF tuned on validation" + (", the model chosen" if holdout else ""),
+            stage_seconds["baselines"],
+        ),
+    ]
+    if stage_seconds["reference"]:
+        stages.append(
+            StagePlan("reference", "reference setup, same budget", stage_seconds["reference"])
+        )
+    stages.append(StagePlan("report", "report and plots", stage_seconds["report"]))
+    # Seconds from the start: the search ends when what follows it just fits before the budget
+    # (less its margin), however long the search was planned to take.
+    search_ends = budget_seconds * (1 - MARGIN) - sum(
+        s.seconds for s in stages if s.name not in ("prepare", "search")
+    )
+    notes = data_notes(profile, trials)
+    planned = sum(stage.seconds for stage in stages)
+    if planned < FILL * budget_seconds:
+        notes.append(
+            unused_budget_note(choices, planned, budget_seconds, uncut=length >= whole_length)
+        )
+    if planned > budget_seconds:
+        notes.append(
+            f"the keys you set need {format_minutes(planned)} against the budget of "
+            f"{format_minutes(budget_seconds)}: the deadline will end the search early"
+        )
+    shortest = (
+        trial_seconds(c, search.examples, low, eval_examples, evals) if search is not None else 0.0
+    )
+    return Plan(
+        budget_seconds=budget_seconds,
+        choices=tuple(choices),
+        stages=tuple(stages),
+        search_ends_at=search_ends,
+        shortest_trial_seconds=shortest,
+        notes=tuple(notes),
+        facts={
+            "cost_model": {
+                "length": length,
+                "train_seconds_per_example": c.train,
+                "eval_seconds_per_example": c.eval,
+                "load_seconds": c.load,
+            },
+            # The final stage trains without validation, and scores it too (study.ship: best).
+            "final_holdout": holdout,
+            # ... and scores it after each epoch, keeping the best: its epochs are the time's.
+            "final_keep_best": keep_best,
+            "final_epochs": epochs,
+            "search": {"chosen": search is not None, "why": search_why},
+        },
+    )
