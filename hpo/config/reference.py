@@ -47,9 +47,11 @@ STRONG_DEFAULT: dict[str, Any] = {
 #: Epochs of the recipe above, the final stage's plan before any time is left over; the run
 #: keeps the epoch that scores best on validation (:mod:`hpo.final.retrain`).
 DEFAULT_EPOCHS = 3
-#: Validation points an epoch of a final stage that keeps its best point: its epochs are planned
-#: on this grid too (half epochs), so a budget is not left unspent for want of a whole epoch.
+#: Validation points an epoch of a final stage that keeps its best point (and one where it
+#: stops). Its epochs are planned in :data:`FINAL_EPOCH_STEPS` ths of an epoch, so a budget is not
+#: left unspent for want of a whole epoch.
 FINAL_EVALS_PER_EPOCH = 2
+FINAL_EPOCH_STEPS = 20
 #: Search trials are strong-default trials marked with this user attr (``hpo trials`` and the
 #: report name them).
 DEFAULT_ATTR = "strong_default"
@@ -239,3 +241,9 @@ def default_params(
 
 def _batch(training: Mapping[str, Any]) -> int:
     return int(training.get("per_device_train_batch_size") or 8)
+
+
+def final_evaluations(epochs: float) -> int:
+    """Validation scorings of a final stage that keeps its best point and trains ``epochs``:
+    one at each of its grid points and one where it stops."""
+    return math.ceil(epochs * FINAL_EVALS_PER_EPOCH - 1e-9) + 1

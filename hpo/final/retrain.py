@@ -190,7 +190,7 @@ def train_and_test(
                 **{k: v for k, v in params.items() if k not in config.search_space},
             },
         )
-        trainer.add_callback(StopAtEpochCallback(plan.stop_epoch))
+        trainer.add_callback(StopAtEpochCallback(plan.stop_epoch, evaluate=keep_best))
         best = KeepBestCallback(trainer.objective_of) if keep_best else None
         if best is not None:
             trainer.add_callback(best)

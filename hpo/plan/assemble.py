@@ -90,7 +90,7 @@ def assemble(
         )
         choose(
             "training.num_train_epochs",
-            top,
+            top if search else epochs,
             ("each trial trains this many of its subset; " if search else "")
             + f"{final_epochs} on {final_train:,} examples",
             also=("search_space.num_train_epochs",),

@@ -14,15 +14,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes, parse_budget
-from hpo.config.reference import FINAL_EVALS_PER_EPOCH
+from hpo.config.reference import FINAL_EPOCH_STEPS, final_evaluations
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
 from hpo.plan.check import (
@@ -234,7 +233,7 @@ def _final_seconds(
     load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
     trained, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
     if clock.plan.facts.get("final_keep_best"):  # validation scored at every point too
-        scored += math.ceil(epoch * FINAL_EVALS_PER_EPOCH) * profile.n_validation
+        scored += final_evaluations(epoch) * profile.n_validation
     one = load + trained * epoch * train + scored * score
     return one * retrains
 
@@ -301,7 +300,7 @@ def final_epochs(
     it does not hold the plan's), on its evaluation grid, at the rates the trials measured, else
     the plan's own. Time a search left unspent, or a machine faster than planned, goes to
     training."""
-    step = FINAL_EVALS_PER_EPOCH
+    step = FINAL_EPOCH_STEPS
     planned = max(1, round(planned_epochs(clock.plan) * step))
     rates = measured_rates(study) if study is not None else None
     if rates is None:
@@ -316,10 +315,10 @@ def final_epochs(
         return _final_seconds(clock, profile, rates, points / step, retrains) <= left
 
     points = planned
-    while points < MAX_EPOCHS * step and fits(points + 1):
-        points += 1
-    while points > 1 and not fits(points):
-        points -= 1
+    if fits(points):
+        points = _largest_fitting(fits, points, MAX_EPOCHS * step)
+    else:
+        points = _largest_fitting(fits, 1, points) if fits(1) else 1
     if points != planned:
         clock.note(
             f"final stage re-planned with {format_minutes(max(0.0, left))} left: "
@@ -327,6 +326,14 @@ def final_epochs(
             "point kept on validation" + ("" if fits(points) else " (even that runs over)")
         )
     return points / step
+
+
+def _largest_fitting(fits: Any, low: int, high: int) -> int:
+    """The largest of [low, high] that ``fits`` (which holds at ``low`` and falls off once)."""
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
 
 
 def save_plan_on_study(study: optuna.Study, plan: Plan) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
-from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EVALS_PER_EPOCH
+from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS, final_evaluations
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
@@ -112,7 +112,7 @@ def make_plan(
     keep_best = holdout and epochs_fixed is None
 
     def final_seconds(c: Costs, epochs: float) -> float:
-        evals = math.ceil(epochs * FINAL_EVALS_PER_EPOCH) if keep_best else 0
+        evals = final_evaluations(epochs) if keep_best else 0
         scored = final_scored + evals * profile.n_validation
         return (c.load + final_train * epochs * c.train + scored * c.eval) * retrains
 
@@ -203,7 +203,7 @@ def make_plan(
         # epochs (at least the fewest that see enough samples; the best kept on validation)
         # that fill it, the longest length, then the most epochs (else the pair that fills
         # most).
-        step = FINAL_EVALS_PER_EPOCH
+        step = FINAL_EPOCH_STEPS
         options = [
             (final_seconds(costs_at(profile, rates, n, grouped=grouped), k / step), n, k / step)
             for n in lengths

@@ -69,16 +69,20 @@ class WarmupCheckCallback(TrainerCallback):
 
 class StopAtEpochCallback(TrainerCallback):
     """Stop training once ``epoch`` is reached, keeping the learning-rate schedule of the full
-    ``num_train_epochs`` run (``max_steps`` would squeeze the schedule instead)."""
+    ``num_train_epochs`` run (``max_steps`` would squeeze the schedule instead). ``evaluate``:
+    score the evaluation split at that last step too (a stop between grid points)."""
 
-    def __init__(self, epoch: float) -> None:
+    def __init__(self, epoch: float, *, evaluate: bool = False) -> None:
         self.epoch = epoch
+        self.evaluate = evaluate
 
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         if (state.epoch or 0.0) >= self.epoch - 1e-6:
             control.should_training_stop = True
+            if self.evaluate:
+                control.should_evaluate = True
 
 
 class KeepBestCallback(TrainerCallback):

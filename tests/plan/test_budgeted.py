@@ -194,7 +194,7 @@ def test_the_search_deadline_moves_with_the_trials_rates(tmp_path: Path) -> None
 
 
 def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: Path) -> None:
-    """Time left over goes to more epochs (on the half-epoch grid); a slower machine than
+    """Time left over goes to more epochs (in twentieths of an epoch); a slower machine than
     planned gets fewer, and the clock says so."""
     from hpo.plan.budgeted import final_epochs
 
@@ -209,11 +209,11 @@ def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: P
         "final_epochs": 3,
     }
     profile = _profile(n_final=10_000, n_test=1000)  # 100 s an epoch at the planned rate
-    # No search: the plan's own rates. 578 s left less 10 s for what follows: 5.5 epochs.
+    # No search: the plan's own rates. 588 s left less 10 s for what follows: 5.75 epochs.
     clock = StageClock(tmp_path / "plan.json", _plan(600, **facts), started=time.time())
-    assert final_epochs(clock, None, profile=profile, retrains=1) == 5.5
-    assert "5.5 epoch(s) instead of the planned 3" in clock.events[0]
-    # Trials measured twice the planned training time: 2.5 epochs fit.
+    assert final_epochs(clock, None, profile=profile, retrains=1) == 5.75
+    assert "5.75 epoch(s) instead of the planned 3" in clock.events[0]
+    # Trials measured twice the planned training time: 2.85 epochs fit.
     slow = _study(
         [
             {
@@ -225,7 +225,7 @@ def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: P
         ]
     )
     clock = StageClock(tmp_path / "plan.json", _plan(600, **facts), started=time.time())
-    assert final_epochs(clock, slow, profile=profile, retrains=1) == 2.5
+    assert final_epochs(clock, slow, profile=profile, retrains=1) == 2.85
     # Exactly the plan's: no note.
     clock = StageClock(tmp_path / "plan.json", _plan(320, **facts), started=time.time())
     assert final_epochs(clock, None, profile=profile, retrains=1) == 3.0
