@@ -54,8 +54,8 @@ def default_length(data: str, sets: list[str]) -> int:
     raw, _ = load_raw(config.data)
     train = raw["train"].shuffle(seed=0).select(range(min(SAMPLE, len(raw["train"]))))
     tokenizer = load_tokenizer(config.model)
-    texts = train[config.data.text_column]
-    pairs = train[config.data.text_pair_column] if config.data.text_pair_column else None
+    texts = list(train[config.data.text_column])
+    pairs = list(train[config.data.text_pair_column]) if config.data.text_pair_column else None
     encoded = tokenizer(texts, pairs) if pairs is not None else tokenizer(texts)
     lengths = sorted(len(ids) for ids in encoded["input_ids"])
     p95 = lengths[int(0.95 * (len(lengths) - 1))]
