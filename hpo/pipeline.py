@@ -54,6 +54,7 @@ def run_all(
     from hpo.plan.budgeted import (
         StageClock,
         final_epochs,
+        final_stop_by,
         plan_budget,
         planned_epochs,
         replan_final,
@@ -100,9 +101,14 @@ def run_all(
         final = plan_default(
             config.search_space,
             with_defaults(config.training),
-            epochs=round(planned_epochs(clock.plan)) if clock is not None else DEFAULT_EPOCHS,
+            epochs=planned_epochs(clock.plan) if clock is not None else DEFAULT_EPOCHS,
         )
-    keep_best = clock is not None and bool(clock.plan.facts.get("final_keep_best"))
+        # Trained without validation, the strong default keeps its best point on it.
+        final = dataclasses.replace(final, keep_best=config.study.ship == "best")
+    # A budget's final stage that keeps its best point: its epochs are the time left's.
+    epochs_from_time = clock is not None and bool(clock.plan.facts.get("final_keep_best"))
+    if epochs_from_time:
+        final = dataclasses.replace(final, keep_best=True)
     done = _finished_plan(layout.final / "metrics.json", final.params)
     if done is not None:  # a rerun: the model trained before is the job's, not redone
         final = dataclasses.replace(
@@ -111,14 +117,15 @@ def run_all(
             stop_epoch=done["stop_epoch"],
             keep_best=bool(done.get("keep_best")),
         )
-    elif clock is not None and keep_best:
-        # The epochs the time left holds, the best of them kept on validation.
+    elif clock is not None and epochs_from_time:
         epochs = final_epochs(clock, study, profile=profile, retrains=2 if with_reference else 1)
         final = dataclasses.replace(
             final,
             params={**final.params, "num_train_epochs": epochs},
             stop_epoch=float(epochs),
             keep_best=True,
+            # The reference retrain after it has its own share: no clock of its own to stop by.
+            stop_by=None if with_reference else final_stop_by(clock, study, profile=profile),
         )
     elif clock is not None and study is not None:
         stop = replan_final(
@@ -131,7 +138,12 @@ def run_all(
         )
         final = dataclasses.replace(final, stop_epoch=stop)
     with _timed(clock, "final"):
-        train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
+        trained = train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
+    if final.stop_by is not None and trained.epochs_trained < final.stop_epoch - 0.01:
+        clock.note(
+            f"final stage stopped by the deadline at epoch {trained.epochs_trained:g} of "
+            f"{final.stop_epoch:g}; its best point on validation (epoch {trained.best_epoch}) kept"
+        )
     with _timed(clock, "baselines"):
         run_baselines(config)
         ship_best(config)

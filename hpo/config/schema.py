@@ -69,6 +69,7 @@ class StudySection:
     #: classes, ``f1`` (F1 of ``data.positive_label``). A study keeps the metric it began with.
     metric: str = "accuracy"
     #: Total trials for the study, counted over every run that resumes it (COMPLETE + PRUNED).
+    #: 0: no search; ``hpo run`` trains the strong default (a budget's plan may choose it).
     n_trials: int = 20
     #: Optuna sampler: ``type`` is a class in ``optuna.samplers``, the other keys its arguments.
     sampler: dict[str, Any] = field(default_factory=lambda: {"type": "TPESampler", "seed": 42})
@@ -79,7 +80,8 @@ class StudySection:
     #: Evaluations per epoch. More than one gives the pruner something to act on mid-epoch.
     evals_per_epoch: int = 1
     #: Enqueue the reference setup (the ``reference`` section: lr 2e-5, batch 16, 3 epochs,
-    #: weight decay 0.01, warmup ``auto``) as trial 0 of a new study.
+    #: weight decay 0.01, warmup ``auto``) in a new study, after the strong default (which every
+    #: new study starts with where its search space holds it).
     enqueue_reference: bool = True
     #: Seconds between a running trial's heartbeats in storage.
     heartbeat_interval: int = 10
@@ -187,8 +189,8 @@ class HpoConfig:
     #: run folder (default ``runs/<study>``).
     training: dict[str, Any] = field(default_factory=dict)
     #: The reference setup the search is measured against: ``TrainingArguments`` values,
-    #: enqueued as trial 0 (its searched keys) and retrained by ``hpo run`` for the tuned
-    #: model's epoch budget. Default: lr 2e-5, batch 16, 3 epochs, weight decay 0.01,
+    #: enqueued after the strong default (its searched keys) and retrained by ``hpo run`` for
+    #: the tuned model's epoch budget. Default: lr 2e-5, batch 16, 3 epochs, weight decay 0.01,
     #: ``warmup_steps: auto`` (the same share of the run at any size).
     reference: dict[str, Any] = field(default_factory=lambda: dict(REFERENCE_PARAMS))
     #: The file this config came from ("<dict>" when built in code).

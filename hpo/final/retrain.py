@@ -72,6 +72,9 @@ class RetrainPlan:
     #: Score validation at each evaluation point and keep the best point's weights (a budgeted
     #: run whose final stage trains without validation: its epochs are the budget's).
     keep_best: bool = False
+    #: ``time.time()`` by which training stops whatever its epoch (a budget's deadline; not an
+    #: input of the result: a rerun reuses the model trained).
+    stop_by: float | None = None
 
 
 def plan_from_study(study: optuna.Study, evals_per_epoch: int) -> RetrainPlan:
@@ -109,7 +112,7 @@ def plan_reference(
 
 
 def plan_default(
-    search_space: Mapping[str, ParamSpec], training: Mapping[str, Any], *, epochs: int
+    search_space: Mapping[str, ParamSpec], training: Mapping[str, Any], *, epochs: float
 ) -> RetrainPlan:
     """The strong default (:data:`~hpo.config.reference.STRONG_DEFAULT`) for ``epochs``, where
     there is no search; the searched keys it leaves out take the training settings."""
@@ -190,7 +193,11 @@ def train_and_test(
                 **{k: v for k, v in params.items() if k not in config.search_space},
             },
         )
-        trainer.add_callback(StopAtEpochCallback(plan.stop_epoch, evaluate=keep_best))
+        trainer.add_callback(
+            StopAtEpochCallback(
+                plan.stop_epoch, evaluate=keep_best, stop_by=plan.stop_by if keep_best else None
+            )
+        )
         best = KeepBestCallback(trainer.objective_of) if keep_best else None
         if best is not None:
             trainer.add_callback(best)

@@ -302,13 +302,7 @@ def final_epochs(
     training."""
     step = FINAL_EPOCH_STEPS
     planned = max(1, round(planned_epochs(clock.plan) * step))
-    rates = measured_rates(study) if study is not None else None
-    if rates is None:
-        model = clock.plan.facts.get("cost_model", {})
-        rates = (
-            float(model.get("train_seconds_per_example", 0.0)),
-            float(model.get("eval_seconds_per_example", 0.0)),
-        )
+    rates = _rates(clock, study)
     left = clock.left() - _later_seconds(clock.plan)
 
     def fits(points: int) -> bool:
@@ -326,6 +320,33 @@ def final_epochs(
             "point kept on validation" + ("" if fits(points) else " (even that runs over)")
         )
     return points / step
+
+
+def final_stop_by(clock: StageClock, study: optuna.Study | None, *, profile: DataProfile) -> float:
+    """``time.time()`` by which a final stage that keeps its best point stops training,
+    whatever its epoch, so that scoring validation and test and what follows still fit the
+    budget: its rates may be off (a length no trial trained at; a machine slower today)."""
+    _, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
+    after = scored * _rates(clock, study)[1]
+    return (
+        clock.started
+        + clock.plan.budget_seconds * (1 - MARGIN / 2)
+        - after
+        - _later_seconds(clock.plan)
+    )
+
+
+def _rates(clock: StageClock, study: optuna.Study | None) -> tuple[float, float]:
+    """(training, scoring) seconds per example: the trials' where they measured them, else the
+    plan's cost model."""
+    rates = measured_rates(study) if study is not None else None
+    if rates is not None:
+        return rates
+    model = clock.plan.facts.get("cost_model", {})
+    return (
+        float(model.get("train_seconds_per_example", 0.0)),
+        float(model.get("eval_seconds_per_example", 0.0)),
+    )
 
 
 def _largest_fitting(fits: Any, low: int, high: int) -> int:

@@ -24,7 +24,8 @@ def render_plan(plan: Mapping[str, Any]) -> str:
     ]
     search = plan.get("search")
     if search:
-        lines += [f"Search: {'yes' if search['chosen'] else 'none'}: {search['why']}", ""]
+        # A "no search" reason says so itself.
+        lines += [f"Search: {'yes: ' if search['chosen'] else ''}{search['why']}", ""]
     rows = [(c["key"], _value(c["value"]), c["by"], c["why"]) for c in plan["choices"]]
     widths = [max(len(r[i]) for r in [("key", "value", "set by", ""), *rows]) for i in range(3)]
     lines.append(f"  {'key':<{widths[0]}}  {'value':<{widths[1]}}  {'set by':<{widths[2]}}  why")

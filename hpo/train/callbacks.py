@@ -70,16 +70,22 @@ class WarmupCheckCallback(TrainerCallback):
 class StopAtEpochCallback(TrainerCallback):
     """Stop training once ``epoch`` is reached, keeping the learning-rate schedule of the full
     ``num_train_epochs`` run (``max_steps`` would squeeze the schedule instead). ``evaluate``:
-    score the evaluation split at that last step too (a stop between grid points)."""
+    score the evaluation split at that last step too (a stop between grid points). ``stop_by``
+    (``time.time()``): stop there too, whatever the epoch (a budget's deadline; with the best
+    point kept on validation, stopping early loses only the epochs not trained)."""
 
-    def __init__(self, epoch: float, *, evaluate: bool = False) -> None:
+    def __init__(
+        self, epoch: float, *, evaluate: bool = False, stop_by: float | None = None
+    ) -> None:
         self.epoch = epoch
         self.evaluate = evaluate
+        self.stop_by = stop_by
 
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        if (state.epoch or 0.0) >= self.epoch - 1e-6:
+        late = self.stop_by is not None and time.time() >= self.stop_by
+        if late or (state.epoch or 0.0) >= self.epoch - 1e-6:
             control.should_training_stop = True
             if self.evaluate:
                 control.should_evaluate = True

@@ -230,3 +230,21 @@ def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: P
     clock = StageClock(tmp_path / "plan.json", _plan(320, **facts), started=time.time())
     assert final_epochs(clock, None, profile=profile, retrains=1) == 3.0
     assert clock.events == []
+
+
+def test_the_final_stage_stops_by_the_time_that_leaves_its_scoring_and_what_follows(
+    tmp_path: Path,
+) -> None:
+    from hpo.plan.budgeted import final_stop_by
+
+    facts = {
+        "cost_model": {"train_seconds_per_example": 0.01, "eval_seconds_per_example": 0.002},
+        "final_holdout": True,
+        "final_keep_best": True,
+    }
+    started = time.time()
+    clock = StageClock(tmp_path / "plan.json", _plan(600, **facts), started=started)
+    # 588 s of budget (less half the margin), 10 s for the baselines and the report, 1,000 test
+    # examples scored at 0.002 s: training stops by 576 s after the start.
+    profile = _profile(n_final=10_000, n_test=1000)
+    assert final_stop_by(clock, None, profile=profile) == pytest.approx(started + 576.0)

@@ -26,3 +26,19 @@ def test_render_and_compare() -> None:
     assert "note: only a few trials fit" in text
     plan["actual_seconds"] = {"search": 500.0}
     assert planned_against_actual(plan) == [("search", 600.0, 500.0), ("final", 900.0, None)]
+
+
+def test_the_search_decision_is_the_first_line_after_the_budget() -> None:
+    def rendered(chosen: bool, why: str) -> list[str]:
+        plan = Plan(
+            budget_seconds=600,
+            choices=(Choice("study.n_trials", 8 if chosen else 0, "planner", why),),
+            stages=(StagePlan("final", "train", 500.0),),
+            search_ends_at=0,
+            shortest_trial_seconds=0,
+            facts={"search": {"chosen": chosen, "why": why}},
+        ).to_dict()
+        return render_plan(plan).splitlines()
+
+    assert rendered(False, "no search: too few a class")[2] == "Search: no search: too few a class"
+    assert rendered(True, "60 a class")[2] == "Search: yes: 60 a class"

@@ -74,3 +74,24 @@ def test_keep_best_puts_the_best_points_weights_back() -> None:
     assert not torch.equal(model.weight, kept)
     keep.on_train_end(args, TrainerState(epoch=1.5), control, model=model)
     assert torch.equal(model.weight, kept)
+
+
+def test_stop_at_epoch_stops_at_its_deadline_and_scores_there() -> None:
+    import time
+
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from hpo.train.callbacks import StopAtEpochCallback
+
+    args = TrainingArguments(output_dir="unused", report_to=[])
+    on_time = StopAtEpochCallback(3.0, evaluate=True, stop_by=time.time() + 3600)
+    control = TrainerControl()
+    on_time.on_step_end(args, TrainerState(epoch=1.2), control)
+    assert not control.should_training_stop and not control.should_evaluate
+    late = StopAtEpochCallback(3.0, evaluate=True, stop_by=time.time() - 1)
+    late.on_step_end(args, TrainerState(epoch=1.2), control)
+    assert control.should_training_stop and control.should_evaluate
+    # Without an evaluation split to score, it only stops.
+    control = TrainerControl()
+    StopAtEpochCallback(1.0).on_step_end(args, TrainerState(epoch=1.0), control)
+    assert control.should_training_stop and not control.should_evaluate
