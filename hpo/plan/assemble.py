@@ -140,16 +140,16 @@ def assemble(
             search.seconds if search else 0.0,
         ),
         StagePlan(
+            "baselines",
+            "TF-IDF tuned on validation" + (", the model chosen" if holdout else ""),
+            stage_seconds["baselines"],
+        ),
+        StagePlan(
             "final",
             f"train {final_train:,} x {epochs:g} epoch(s)"
             + (", keep the best on validation" if keep_best else "")
             + f", score {final_scored:,}",
             stage_seconds["final"],
-        ),
-        StagePlan(
-            "baselines",
-            "TF-IDF tuned on validation" + (", the model chosen" if holdout else ""),
-            stage_seconds["baselines"],
         ),
     ]
     if stage_seconds["reference"]:

@@ -238,8 +238,15 @@ def _final_seconds(
     return one * retrains
 
 
-def _later_seconds(plan: Plan) -> float:
-    return sum(s.seconds for s in plan.stages if s.name in ("baselines", "report"))
+def _later_seconds(clock: StageClock) -> float:
+    """Planned seconds of what the final stage still waits on: the report, and the baselines
+    until they have run (a run fits them in before the final stage, whose epochs then take
+    the time they actually left)."""
+    return sum(
+        s.seconds
+        for s in clock.plan.stages
+        if s.name in ("baselines", "report") and s.name not in clock.actual
+    )
 
 
 def search_deadline(
@@ -255,7 +262,7 @@ def search_deadline(
         return planned
     final = _final_seconds(clock, profile, rates, planned_epochs(clock.plan), retrains)
     end = clock.started + clock.plan.budget_seconds * (1 - MARGIN) - final
-    return end - _later_seconds(clock.plan)
+    return end - _later_seconds(clock)
 
 
 def replan_final(
@@ -277,7 +284,7 @@ def replan_final(
     def seconds(epoch: float) -> float:
         return _final_seconds(clock, profile, rates, epoch, retrains)
 
-    left = clock.left() - _later_seconds(clock.plan)
+    left = clock.left() - _later_seconds(clock)
     if seconds(stop_epoch) <= left:
         return stop_epoch
     point = int(stop_epoch * evals_per_epoch)
@@ -303,7 +310,7 @@ def final_epochs(
     step = FINAL_EPOCH_STEPS
     planned = max(1, round(planned_epochs(clock.plan) * step))
     rates = _rates(clock, study)
-    left = clock.left() - _later_seconds(clock.plan)
+    left = clock.left() - _later_seconds(clock)
 
     def fits(points: int) -> bool:
         return _final_seconds(clock, profile, rates, points / step, retrains) <= left
@@ -329,10 +336,7 @@ def final_stop_by(clock: StageClock, study: optuna.Study | None, *, profile: Dat
     _, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
     after = scored * _rates(clock, study)[1]
     return (
-        clock.started
-        + clock.plan.budget_seconds * (1 - MARGIN / 2)
-        - after
-        - _later_seconds(clock.plan)
+        clock.started + clock.plan.budget_seconds * (1 - MARGIN / 2) - after - _later_seconds(clock)
     )
 
 

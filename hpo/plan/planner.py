@@ -107,8 +107,8 @@ def make_plan(
     )
     holdout = study.ship == "best"
     final_train, final_scored = profile.final_examples(holdout=holdout)
-    # Trained without validation, the final stage scores it after each epoch and keeps the
-    # best one; so its epochs are the budget's to choose (unless you fixed them).
+    # Trained without validation, the final stage scores it as it trains and keeps the best
+    # point; so its epochs are the budget's to choose (unless you fixed them).
     keep_best = holdout and epochs_fixed is None
 
     def final_seconds(c: Costs, epochs: float) -> float:
