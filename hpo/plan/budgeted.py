@@ -18,7 +18,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes, parse_budget
 from hpo.config.reference import FINAL_EPOCH_STEPS, final_evaluations
@@ -33,7 +33,7 @@ from hpo.plan.check import (
 from hpo.plan.constants import KEEP_WHOLE, LENGTHS, MARGIN, MAX_CHECKS, MAX_EPOCHS
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
-from hpo.plan.planner import make_plan
+from hpo.plan.planner import largest, make_plan
 from hpo.plan.profile import DataProfile, profile_data
 from hpo.runs import write_atomically
 from hpo.train.trial_record import TrialRecord
@@ -315,11 +315,8 @@ def final_epochs(
     def fits(points: int) -> bool:
         return _final_seconds(clock, profile, rates, points / step, retrains) <= left
 
-    points = planned
-    if fits(points):
-        points = _largest_fitting(fits, points, MAX_EPOCHS * step)
-    else:
-        points = _largest_fitting(fits, 1, points) if fits(1) else 1
+    # The most that fit, from the plan's up; else from one point up; else one point.
+    points = largest(fits, planned, MAX_EPOCHS * step) or largest(fits, 1, planned) or 1
     if points != planned:
         clock.note(
             f"final stage re-planned with {format_minutes(max(0.0, left))} left: "
@@ -351,14 +348,6 @@ def _rates(clock: StageClock, study: optuna.Study | None) -> tuple[float, float]
         float(model.get("train_seconds_per_example", 0.0)),
         float(model.get("eval_seconds_per_example", 0.0)),
     )
-
-
-def _largest_fitting(fits: Any, low: int, high: int) -> int:
-    """The largest of [low, high] that ``fits`` (which holds at ``low`` and falls off once)."""
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid - 1)
-    return low
 
 
 def save_plan_on_study(study: optuna.Study, plan: Plan) -> None:

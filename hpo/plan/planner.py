@@ -258,9 +258,9 @@ def _sized(
     if fixed_train:
         examples = least
     else:
-        examples = _largest(lambda s: cost(s, aim) <= seconds, least, profile.n_train) or least
+        examples = largest(lambda s: cost(s, aim) <= seconds, least, profile.n_train) or least
     if not trials:
-        aim = _largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS) or aim
+        aim = largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS) or aim
         if examples < profile.n_train:
             aim = min(aim, TARGET_TRIALS)
     if examples < profile.n_train and not fixed_train:
@@ -275,7 +275,7 @@ def _smallest(cost: Any, profile: DataProfile, fixed_train: int | None, trials: 
     return Search(examples, trials, cost(examples, trials))
 
 
-def _largest(ok: Any, low: int, high: int) -> int | None:
+def largest(ok: Any, low: int, high: int) -> int | None:
     """The largest integer in [low, high] for which ``ok`` holds (``ok`` falls off once)."""
     if high < low or not ok(low):
         return None
