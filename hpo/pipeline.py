@@ -96,7 +96,6 @@ def run_all(
         export_best(study, config, layout.best_params)
         final = plan_from_study(study, config.study.evals_per_epoch)
     else:  # no search (the plan's choice, or yours): the strong default
-        layout.root.mkdir(parents=True, exist_ok=True)
         write_atomically(layout.config_file, config.to_yaml(absolute=True))
         final = plan_default(
             config.search_space,
@@ -107,8 +106,6 @@ def run_all(
         final = dataclasses.replace(final, keep_best=config.study.ship == "best")
     # A budget's final stage that keeps its best point: its epochs are the time left's.
     epochs_from_time = clock is not None and bool(clock.plan.facts.get("final_keep_best"))
-    if epochs_from_time:
-        final = dataclasses.replace(final, keep_best=True)
     # TF-IDF needs nothing of the final stage: it runs first, so that the final stage's epochs
     # take the time it actually left (its planned seconds are an allowance).
     with _timed(clock, "baselines"):
@@ -121,7 +118,7 @@ def run_all(
             stop_epoch=done["stop_epoch"],
             keep_best=bool(done.get("keep_best")),
         )
-    elif clock is not None and epochs_from_time:
+    elif epochs_from_time:
         epochs = final_epochs(clock, study, profile=profile, retrains=2 if with_reference else 1)
         final = dataclasses.replace(
             final,

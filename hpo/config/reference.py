@@ -55,6 +55,8 @@ FINAL_EPOCH_STEPS = 20
 #: Search trials are strong-default trials marked with this user attr (``hpo trials`` and the
 #: report name them).
 DEFAULT_ATTR = "strong_default"
+#: Where a no-search final stage's params came from (``metrics.json``'s ``source``).
+DEFAULT_SOURCE = "strong default (no search)"
 
 #: The TF-IDF baseline's word n-gram ranges and inverse regularization strengths, each fitted on
 #: train and scored on validation (:mod:`hpo.final.classical`): the ranges and the grid of C a
@@ -106,12 +108,14 @@ def reference_warmup_steps(
     *,
     n_train: int,
     epochs: float | None = None,
+    share: float = REFERENCE_WARMUP_SHARE,
 ) -> int:
     """``reference.warmup_steps: auto`` in steps for a run on ``n_train`` examples.
 
     The run's batch size and epochs are the reference's own (the training settings where the
     reference has none; ``epochs`` overrides both); its warmup is the share of it that 100
-    steps were of the setup the reference comes from (:data:`REFERENCE_WARMUP_SHARE`).
+    steps were of the setup the reference comes from (:data:`REFERENCE_WARMUP_SHARE`), or
+    ``share``.
     """
     batch = int(
         reference.get("per_device_train_batch_size") or training["per_device_train_batch_size"]
@@ -120,7 +124,7 @@ def reference_warmup_steps(
     if epochs is None:
         epochs = float(reference.get("num_train_epochs") or training["num_train_epochs"])
     steps = math.ceil(math.ceil(n_train / batch) * epochs)
-    return round(REFERENCE_WARMUP_SHARE * steps)
+    return round(share * steps)
 
 
 def auto_warmup(
@@ -228,8 +232,9 @@ def default_params(
         if spec is None:
             continue
         if key == "warmup_steps" and not is_warmup_share(spec):
-            batch = int(params.get("per_device_train_batch_size") or _batch(training))
-            value = value * math.ceil(n_train / batch) * epochs
+            value = reference_warmup_steps(
+                params, training, n_train=n_train, epochs=epochs, share=value
+            )
         placed = on_grid(spec, value)
         if spec.choices is None and not math.isclose(placed, value, rel_tol=0.05, abs_tol=1e-9):
             return None
@@ -237,10 +242,6 @@ def default_params(
             return None
         params[key] = placed
     return params
-
-
-def _batch(training: Mapping[str, Any]) -> int:
-    return int(training.get("per_device_train_batch_size") or 8)
 
 
 def final_evaluations(epochs: float) -> int:

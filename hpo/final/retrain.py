@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.reference import (
+    DEFAULT_SOURCE,
     FINAL_EVALS_PER_EPOCH,
     STRONG_DEFAULT,
     resolve_auto_warmup,
@@ -119,7 +120,7 @@ def plan_default(
     params: dict[str, Any] = {**STRONG_DEFAULT, "num_train_epochs": epochs}
     for key in search_space:
         params.setdefault(key, setting(key, {}, training).value)
-    return RetrainPlan(params, float(epochs), "strong default (no search)")
+    return RetrainPlan(params, float(epochs), DEFAULT_SOURCE)
 
 
 def _on_grid(evals_per_epoch: int, epoch: float) -> float:

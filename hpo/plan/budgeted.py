@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes, parse_budget
-from hpo.config.reference import FINAL_EPOCH_STEPS, final_evaluations
+from hpo.config.reference import FINAL_EPOCH_STEPS
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
 from hpo.plan.check import (
@@ -31,6 +31,7 @@ from hpo.plan.check import (
     rates_seen_now,
 )
 from hpo.plan.constants import KEEP_WHOLE, LENGTHS, MARGIN, MAX_CHECKS, MAX_EPOCHS
+from hpo.plan.costs import Costs, final_seconds
 from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import largest, make_plan
@@ -229,12 +230,16 @@ def _final_seconds(
 ) -> float:
     """Seconds of the final stage (and the reference retrain) stopped at ``epoch``, at
     ``rates`` (training, scoring seconds per example)."""
-    train, score = rates
     load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
     trained, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
-    if clock.plan.facts.get("final_keep_best"):  # validation scored at every point too
-        scored += final_evaluations(epoch) * profile.n_validation
-    one = load + trained * epoch * train + scored * score
+    one = final_seconds(
+        Costs(train=rates[0], eval=rates[1], load=load),
+        trained,
+        scored,
+        epoch,
+        n_validation=profile.n_validation,
+        keep_best=bool(clock.plan.facts.get("final_keep_best")),
+    )
     return one * retrains
 
 
@@ -332,9 +337,7 @@ def final_stop_by(clock: StageClock, study: optuna.Study | None, *, profile: Dat
     budget: its rates may be off (a length no trial trained at; a machine slower today)."""
     _, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
     after = scored * _rates(clock, study)[1]
-    return (
-        clock.started + clock.plan.budget_seconds * (1 - MARGIN / 2) - after - _later_seconds(clock)
-    )
+    return time.time() + clock.left() - after - _later_seconds(clock)
 
 
 def _rates(clock: StageClock, study: optuna.Study | None) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.config.reference import TFIDF_C_VALUES, TFIDF_NGRAM_RANGES
+from hpo.config.reference import TFIDF_C_VALUES, TFIDF_NGRAM_RANGES, final_evaluations
 from hpo.plan.constants import (
     EVAL_OVERHEAD_SECONDS,
     PRUNED_SHARE,
@@ -60,6 +60,17 @@ def costs_at(profile: DataProfile, rates: MachineRates, length: int, *, grouped:
         eval=per_example(lengths, length, rates.eval_batch, rates.eval_cost, grouped=True),
         load=rates.load_seconds + rates.setup_seconds,
     )
+
+
+def final_seconds(
+    c: Costs, trained: int, scored: int, epochs: float, *, n_validation: int, keep_best: bool
+) -> float:
+    """Seconds of one final-stage training: ``trained`` examples for ``epochs``, ``scored``
+    examples scored once after, and, where it keeps its best point, validation
+    (``n_validation``) scored at each of its points too."""
+    if keep_best:
+        scored += final_evaluations(epochs) * n_validation
+    return c.load + trained * epochs * c.train + scored * c.eval
 
 
 def trial_seconds(

@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
-from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS, final_evaluations
+from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
@@ -51,6 +51,7 @@ from hpo.plan.constants import (
     TARGET_TRIALS,
 )
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, search_seconds
+from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
 
 if TYPE_CHECKING:
@@ -112,9 +113,15 @@ def make_plan(
     keep_best = holdout and epochs_fixed is None
 
     def final_seconds(c: Costs, epochs: float) -> float:
-        evals = final_evaluations(epochs) if keep_best else 0
-        scored = final_scored + evals * profile.n_validation
-        return (c.load + final_train * epochs * c.train + scored * c.eval) * retrains
+        one = one_final(
+            c,
+            final_train,
+            final_scored,
+            epochs,
+            n_validation=profile.n_validation,
+            keep_best=keep_best,
+        )
+        return one * retrains
 
     # 1. The final stage: the longest length at which the recipe's epochs fit, down to the
     # fewest that see MIN_FINAL_SAMPLES samples; failing that, any epochs at all.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from hpo.config.reference import DEFAULT_SOURCE
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
 from hpo.final.card import write_card
@@ -18,7 +19,7 @@ from hpo.final.metrics import FinalMetrics, Results, Scores
 from hpo.final.scoring import Verdict
 from hpo.final.ship import CHOICE_FILE
 from hpo.report.classes import confusion_lines, per_class_table
-from hpo.report.outcome import budget_lines, shipped_lines, verdict_lines
+from hpo.report.outcome import budget_lines, no_search_reason, shipped_lines, verdict_lines
 from hpo.report.plots import confusion_figure, plot_study, pyplot, score_figure
 from hpo.report.trials_table import trials_table
 from hpo.runs import RunLayout, model_dir
@@ -133,7 +134,7 @@ def result_rows(results: Results, choice: Choice | None = None) -> list[Row]:
                 f"{_pct(tuned.test_accuracy_std)}"
             )
         trained_on = "train without validation" if tuned.validation_held else "all of train"
-        what = "best trial" if tuned.source.startswith("study") else "strong default, no search"
+        what = "strong default, no search" if tuned.source == DEFAULT_SOURCE else "best trial"
         rows.append((mark(f"tuned ({what}, retrained on {trained_on})", "tuned"), tuned, note))
     blend = choice.test.get("blend") if choice else None
     if choice and blend:
@@ -271,8 +272,7 @@ def write_report(
         lines += ["", *budget_lines(plan)]
     lines += ["", "## Search", ""]
     if study is None:
-        why = ((plan or {}).get("search") or {}).get("why") or "study.n_trials 0"
-        lines += [f"None: {why}.", ""]
+        lines += [f"None: {no_search_reason(plan)}.", ""]
     else:
         lines += _search_section(study, plots, title)
     lines += _overlap_section(overlap, config)

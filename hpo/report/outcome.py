@@ -54,6 +54,11 @@ def budget_lines(plan: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def no_search_reason(plan: Mapping[str, Any] | None) -> str:
+    """Why a run had no search: the plan's reason, else the key that said so."""
+    return ((plan or {}).get("search") or {}).get("why") or "study.n_trials 0"
+
+
 def verdict_lines(
     results: Results,
     labels: Sequence[Any],
@@ -159,8 +164,7 @@ def _causes(
             f"{n_classes} classes"
         )
     if n_trials == 0:
-        why = ((plan or {}).get("search") or {}).get("why") or "study.n_trials 0"
-        causes.append(f"there was no search ({why})")
+        causes.append(f"there was no search ({no_search_reason(plan)})")
     elif n_trials < 6:
         causes.append(f"the search had {n_trials} trial(s): too few to find a good setup")
     return causes

@@ -50,9 +50,7 @@ def first_trials(
 def enqueue_first_trials(
     study: optuna.Study, trials: list[tuple[dict[str, Any], dict[str, Any]]]
 ) -> None:
-    """Enqueue ``trials`` (:func:`first_trials`) on a study that has no trial yet."""
-    if study.trials:
-        return
+    """Enqueue ``trials`` (:func:`first_trials`) on a new study."""
     for params, attrs in trials:
         # skip_if_exists: two workers starting on an empty study enqueue each once.
         study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=True)

@@ -96,16 +96,15 @@ def open_and_seed(
     study = open_study(config, storage=storage, data_identity=prepared.identity)
     study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
     fail_stale_trials(study)
-    enqueue_first_trials(
-        study,
-        first_trials(
+    if not study.trials:  # a new study: resolved once, not on every resume
+        trials = first_trials(
             config.search_space,
             with_defaults(config.training),
             config.reference,
             enqueue_reference=config.study.enqueue_reference,
             n_train=len(prepared.splits["train"]),
-        ),
-    )
+        )
+        enqueue_first_trials(study, trials)
     layout = RunLayout(config.output_dir)
     write_atomically(layout.config_file, config.to_yaml(absolute=True))
     study.set_user_attr(CONFIG_FILE_ATTR, str(layout.config_file.absolute()))
