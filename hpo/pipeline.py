@@ -51,14 +51,13 @@ def run_all(
     from hpo.final.best_params import export_best
     from hpo.final.retrain import plan_default, plan_from_study, plan_reference, train_and_test
     from hpo.final.ship import ship_best
-    from hpo.plan.budgeted import (
-        StageClock,
+    from hpo.plan.budgeted import StageClock, plan_budget, save_plan_on_study
+    from hpo.plan.replan import (
         final_epochs,
+        final_rates,
         final_stop_by,
-        plan_budget,
         planned_epochs,
         replan_final,
-        save_plan_on_study,
         search_deadline,
     )
     from hpo.report.dashboard import attach_artifacts, final_stage_files
@@ -119,14 +118,19 @@ def run_all(
             keep_best=bool(done.get("keep_best")),
         )
     elif epochs_from_time:
-        epochs = final_epochs(clock, study, profile=profile, retrains=2 if with_reference else 1)
+        with _timed(clock, "final"):
+            rates = final_rates(config, clock, profile, batch=final.train_batch(config.training))
+        retrains = 2 if with_reference else 1
+        epochs = final_epochs(clock, study, profile=profile, retrains=retrains, rates=rates)
         final = dataclasses.replace(
             final,
             params={**final.params, "num_train_epochs": epochs},
             stop_epoch=float(epochs),
             keep_best=True,
             # The reference retrain after it has its own share: no clock of its own to stop by.
-            stop_by=None if with_reference else final_stop_by(clock, study, profile=profile),
+            stop_by=None
+            if with_reference
+            else final_stop_by(clock, study, profile=profile, rates=rates),
         )
     elif clock is not None and study is not None:
         stop = replan_final(

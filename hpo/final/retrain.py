@@ -77,6 +77,14 @@ class RetrainPlan:
     #: input of the result: a rerun reuses the model trained).
     stop_by: float | None = None
 
+    def train_batch(self, training: Mapping[str, Any]) -> int:
+        """The per-device batch it trains at: its params', else the training settings' (an
+        out-of-memory retry's divided one)."""
+        batch = self.params.get("per_device_train_batch_size")
+        if batch is None:
+            batch = setting("per_device_train_batch_size", {}, training).value
+        return max(1, int(batch) // self.batch_divisor)
+
 
 def plan_from_study(study: optuna.Study, evals_per_epoch: int) -> RetrainPlan:
     """The study's best trial, stopped where it peaked (on the grid of ``evals_per_epoch``), at

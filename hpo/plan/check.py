@@ -88,9 +88,10 @@ def rates_seen_now(rates: MachineRates, checks: Sequence[RateCheck]) -> MachineR
     )
 
 
-def check_steps(rates: MachineRates, length: int) -> int:
-    """Timed steps of the check at ``length``: about :data:`CHECK_SECONDS` of them."""
-    step = rates.train_batch * rates.train_cost(length)
+def check_steps(rates: MachineRates, length: int, *, batch: int | None = None) -> int:
+    """Timed steps of the check at ``length`` (and ``batch``, default the rates' own): about
+    :data:`CHECK_SECONDS` of them."""
+    step = (batch or rates.train_batch) * rates.train_cost(length)
     return int(min(MAX_STEPS, max(MIN_STEPS, round(CHECK_SECONDS / max(step, 1e-6)))))
 
 
@@ -120,68 +121,74 @@ def batch_lengths(
 
 
 def check_rates(
-    config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int
+    config: HpoConfig,
+    profile: DataProfile,
+    rates: MachineRates,
+    length: int,
+    *,
+    batch: int | None = None,
 ) -> RateCheck:
-    """Train and score a little at ``length`` now; measured against predicted seconds."""
-    from hpo.train.callbacks import library_bars_off
+    """Train and score a little at ``length`` now; measured against predicted seconds.
 
-    with library_bars_off():
-        return _check(config, profile, rates, length)
-
-
-def _check(config: HpoConfig, profile: DataProfile, rates: MachineRates, length: int) -> RateCheck:
+    ``batch``: the training batch to check at (default: the one the rates were measured at).
+    A batch other than the rates' measures what they miss at it: per example, a larger batch
+    pays the per-step overhead fewer times, which matters most at short lengths.
+    """
     from datasets import concatenate_datasets
 
+    from hpo.train.callbacks import library_bars_off
     from hpo.train.inference import predict_logits
     from hpo.train.model import load_tokenizer
 
-    began = time.perf_counter()
-    tokenizer = load_tokenizer(config.model)
-    labels = profile.labels
-    batch, eval_batch = (
-        train_batch_size(config.search_space, config.training),
-        eval_batch_size(config.training),
-    )
-    grouped = config.training.get("train_sampling_strategy") == "group_by_length"
-    timed = check_steps(rates, length)
-    train_batches = batch_lengths(
-        profile, length, batch, WARMUP_STEPS + timed, grouped=grouped, seed=length
-    )
-    eval_batches = batch_lengths(profile, length, eval_batch, 2, grouped=True, seed=length + 1)
-    # One synthetic row set per batch, in batch order; "sequential" keeps that order, so each
-    # step is exactly one planned batch (the collator pads it to its longest, as in training).
-    rows = concatenate_datasets(
-        [synthetic_rows(tokenizer, labels, lengths) for lengths in train_batches]
-    )
-    with tempfile.TemporaryDirectory(prefix="hpo-check-") as tmp:
-        trainer, steps, _ = time_steps(
-            config,
-            tokenizer,
-            rows,
-            Path(tmp),
-            batch=batch,
-            steps=len(train_batches),
-            sampling="sequential",
+    with library_bars_off():
+        began = time.perf_counter()
+        tokenizer = load_tokenizer(config.model)
+        labels = profile.labels
+        if batch is None:
+            batch = train_batch_size(config.search_space, config.training)
+        eval_batch = eval_batch_size(config.training)
+        grouped = config.training.get("train_sampling_strategy") == "group_by_length"
+        timed = check_steps(rates, length, batch=batch)
+        train_batches = batch_lengths(
+            profile, length, batch, WARMUP_STEPS + timed, grouped=grouped, seed=length
         )
-        steps = steps[WARMUP_STEPS:]
-        predicted = sum(
-            len(b) * rates.train_cost(max(b)) for b in train_batches[WARMUP_STEPS:][: len(steps)]
+        eval_batches = batch_lengths(profile, length, eval_batch, 2, grouped=True, seed=length + 1)
+        # One synthetic row set per batch, in batch order; "sequential" keeps that order, so each
+        # step is exactly one planned batch (the collator pads it to its longest, as in training).
+        rows = concatenate_datasets(
+            [synthetic_rows(tokenizer, labels, lengths) for lengths in train_batches]
         )
-        train_ratio = float(steps.sum()) / predicted
-        scoring = concatenate_datasets(
-            [synthetic_rows(tokenizer, labels, lengths) for lengths in eval_batches]
+        with tempfile.TemporaryDirectory(prefix="hpo-check-") as tmp:
+            trainer, steps, _ = time_steps(
+                config,
+                tokenizer,
+                rows,
+                Path(tmp),
+                batch=batch,
+                steps=len(train_batches),
+                sampling="sequential",
+            )
+            steps = steps[WARMUP_STEPS:]
+            predicted = sum(
+                len(b) * rates.train_cost(max(b))
+                for b in train_batches[WARMUP_STEPS:][: len(steps)]
+            )
+            train_ratio = float(steps.sum()) / predicted
+            scoring = concatenate_datasets(
+                [synthetic_rows(tokenizer, labels, lengths) for lengths in eval_batches]
+            )
+            predict_logits(trainer, scoring.select(range(min(8, len(scoring)))))  # warm-up
+            _, _, seconds = predict_logits(trainer, scoring)
+            eval_ratio = seconds / sum(len(b) * rates.eval_cost(max(b)) for b in eval_batches)
+            del trainer
+        check = RateCheck(length, train_ratio, eval_ratio, len(steps), time.perf_counter() - began)
+        logger.info(
+            "Checked the machine's rates at %d tokens and batch %d on the data's length mix: "
+            "training %.2fx, scoring %.2fx the cached measurement%s.",
+            length,
+            batch,
+            train_ratio,
+            eval_ratio,
+            "; planning with the rates seen now" if check.applies else "",
         )
-        predict_logits(trainer, scoring.select(range(min(8, len(scoring)))))  # warm-up
-        _, _, seconds = predict_logits(trainer, scoring)
-        eval_ratio = seconds / sum(len(b) * rates.eval_cost(max(b)) for b in eval_batches)
-        del trainer
-    check = RateCheck(length, train_ratio, eval_ratio, len(steps), time.perf_counter() - began)
-    logger.info(
-        "Checked the machine's rates at %d tokens on the data's length mix: training %.2fx, "
-        "scoring %.2fx the cached measurement%s.",
-        length,
-        train_ratio,
-        eval_ratio,
-        "; planning with the rates seen now" if check.applies else "",
-    )
-    return check
+        return check

@@ -82,6 +82,20 @@ class MachineRates:
             eval={k: v * scoring for k, v in self.eval.items()},
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MachineRates:
+        """The rates :meth:`to_dict` wrote (a plan's ``machine``)."""
+        return cls(
+            key=dict(data["key"]),
+            train={int(k): float(v) for k, v in data["train_seconds_per_example"].items()},
+            eval={int(k): float(v) for k, v in data["eval_seconds_per_example"].items()},
+            load_seconds=float(data["load_seconds"]),
+            setup_seconds=float(data["setup_seconds"]),
+            train_batch=int(data["train_batch"]),
+            eval_batch=int(data["eval_batch"]),
+            measured_seconds=float(data.get("measured_seconds", 0.0)),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for ``plan.json``."""
         return {

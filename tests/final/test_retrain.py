@@ -145,3 +145,15 @@ def test_keep_best_trains_the_epochs_and_keeps_the_best_point_on_validation(
     raw, _ = load_raw(config.data)
     labels = np.asarray(stage_splits(raw, config.data, "holdout").splits["validation"]["label"])
     assert float((val.argmax(1) == labels).mean()) == pytest.approx(best, abs=1e-9)
+
+
+def test_the_batch_it_trains_at() -> None:
+    """Its params' batch, else the training settings', else Trainer's default; an
+    out-of-memory retry's divided one."""
+    from hpo.final.retrain import RetrainPlan
+
+    assert RetrainPlan({"per_device_train_batch_size": 32}, 1.0, "x").train_batch({}) == 32
+    assert RetrainPlan({}, 1.0, "x").train_batch({"per_device_train_batch_size": 12}) == 12
+    assert RetrainPlan({}, 1.0, "x").train_batch({}) == 8  # TrainingArguments' default
+    retry = RetrainPlan({"per_device_train_batch_size": 32}, 1.0, "x", batch_divisor=4)
+    assert retry.train_batch({}) == 8

@@ -1,57 +1,25 @@
-"""A budgeted run's pieces: the plan applied to a config, its clock, the final stage re-planned."""
+"""A budgeted run's pieces: the plan made and applied to a config, its clock."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from plans import stub_plan
 
 from hpo.api import load_config
 from hpo.plan import budgeted
-from hpo.plan.budgeted import (
-    StageClock,
-    apply_plan,
-    measured_rates,
-    plan_budget,
-    planned_epochs,
-    replan_final,
-    search_deadline,
-)
+from hpo.plan.budgeted import StageClock, apply_plan, plan_budget
 from hpo.plan.check import RateCheck
-from hpo.plan.decision import Choice, Plan, StagePlan
-from hpo.plan.profile import DataProfile
-
-
-def _plan(budget: float = 600.0, **facts) -> Plan:
-    return Plan(
-        budget_seconds=budget,
-        choices=(
-            Choice("data.max_length", 32, "planner"),
-            Choice(
-                "search_space.num_train_epochs", {"type": "int", "low": 1, "high": 3}, "planner"
-            ),
-            Choice("study.n_trials", 2, "you"),
-        ),
-        stages=(
-            StagePlan("search", "", 100.0),
-            StagePlan("final", "", 100.0),
-            StagePlan("baselines", "", 5.0),
-            StagePlan("report", "", 5.0),
-        ),
-        search_ends_at=200,
-        shortest_trial_seconds=10,
-        facts={"cost_model": {"load_seconds": 1.0}, **facts},
-    )
 
 
 def test_apply_plan_sets_the_planners_keys_only(make_config, delete) -> None:
     config = load_config(
         make_config({"search_space": {"num_train_epochs": delete}}), check_training=False
     )
-    planned = apply_plan(config, _plan())
+    planned = apply_plan(config, stub_plan())
     assert planned.data.max_length == 32
     assert planned.search_space["num_train_epochs"].high == 3
     assert planned.study.n_trials == config.study.n_trials  # the user's, untouched
@@ -61,7 +29,7 @@ def test_apply_plan_sets_the_planners_keys_only(make_config, delete) -> None:
 
 def test_clock_writes_planned_and_actual(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    clock = StageClock(path, _plan(), started=time.time() - 3)
+    clock = StageClock(path, stub_plan(), started=time.time() - 3)
     with clock.stage("search"):
         pass
     clock.note("cut")
@@ -70,45 +38,6 @@ def test_clock_writes_planned_and_actual(tmp_path: Path) -> None:
     assert "search" in record["actual_seconds"]
     assert record["events"] == ["cut"]
     assert record["elapsed_seconds"] >= 3
-
-
-def _study(trials: list[dict]) -> SimpleNamespace:
-    frozen = [SimpleNamespace(number=i, params={}, user_attrs=a) for i, a in enumerate(trials)]
-    return SimpleNamespace(get_trials=lambda deepcopy=False, states=(): frozen)
-
-
-def _profile(n_final: int, n_test: int) -> DataProfile:
-    return DataProfile(
-        n_train=n_final,
-        n_validation=0,
-        n_final_train=n_final,
-        n_test=n_test,
-        labels=("a", "b"),
-        class_counts=(1, 1),
-        pairs=False,
-        train_lengths=(),
-        length_percentiles={},
-        mean_chars=0.0,
-        tokenize_seconds_per_example=0.0,
-    )
-
-
-def test_the_final_stage_is_replanned_from_what_the_trials_measured(tmp_path: Path) -> None:
-    # Trials trained at 0.01 s and scored at 0.001 s an example.
-    attrs = {"samples_trained": 1000, "step_seconds": 10.0, "samples_scored": 1000}
-    study = _study([attrs | {"eval_seconds": 1.0}])
-    assert measured_rates(study) == (0.01, 0.001)
-    assert measured_rates(_study([{}])) is None
-    profile = _profile(n_final=10_000, n_test=1000)  # 100 s an epoch, 1 s to score
-    # 600 s left: three epochs (301 s) fit as planned.
-    clock = StageClock(tmp_path / "plan.json", _plan(600), started=time.time())
-    kwargs = {"evals_per_epoch": 2, "profile": profile, "retrains": 1}
-    assert replan_final(clock, study, stop_epoch=3.0, **kwargs) == 3.0
-    # 210 s left (less 10 s for the baselines and report): 1.5 epochs, the last point that fits.
-    clock = StageClock(tmp_path / "plan.json", _plan(600), started=time.time() - 395)
-    stop = replan_final(clock, study, stop_epoch=3.0, **kwargs)
-    assert stop == 1.5
-    assert "stops at epoch 1.5 instead of the best trial's peak 3" in clock.events[0]
 
 
 def test_plan_budget_on_tiny_data(make_config, monkeypatch, tmp_path: Path) -> None:
@@ -174,77 +103,3 @@ def test_a_rerun_uses_the_plan_it_was_started_with(make_config, monkeypatch, tmp
     # A broken plan.json is planned afresh too, not an error.
     saved.write_text("{not json")
     assert plan_budget(config, with_reference=False, saved=saved)[1].budget_seconds == 180
-
-
-def test_the_search_deadline_moves_with_the_trials_rates(tmp_path: Path) -> None:
-    started = time.time()
-    clock = StageClock(tmp_path / "plan.json", _plan(600), started=started)
-    profile = _profile(n_final=100, n_test=50)
-    # No trial measured yet: the plan's own deadline.
-    assert search_deadline(clock, _study([]), profile, retrains=1) == started + 200
-    # Trials at 1 s a training example and 0.2 s a scored one: the final stage (3 epochs
-    # planned) takes 1 + 300 + 10 s, and 10 s follow it, of 600 less the 4% margin.
-    study = _study(
-        [{"samples_trained": 10, "step_seconds": 10.0, "samples_scored": 10, "eval_seconds": 2.0}]
-    )
-    assert search_deadline(clock, study, profile, retrains=1) == pytest.approx(
-        started + 576 - 311 - 10
-    )
-    assert planned_epochs(clock.plan) == 3.0
-
-
-def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: Path) -> None:
-    """Time left over goes to more epochs (in twentieths of an epoch); a slower machine than
-    planned gets fewer, and the clock says so."""
-    from hpo.plan.budgeted import final_epochs
-
-    facts = {
-        "cost_model": {
-            "load_seconds": 1.0,
-            "train_seconds_per_example": 0.01,
-            "eval_seconds_per_example": 0.001,
-        },
-        "final_holdout": True,
-        "final_keep_best": True,
-        "final_epochs": 3,
-    }
-    profile = _profile(n_final=10_000, n_test=1000)  # 100 s an epoch at the planned rate
-    # No search: the plan's own rates. 588 s left less 10 s for what follows: 5.75 epochs.
-    clock = StageClock(tmp_path / "plan.json", _plan(600, **facts), started=time.time())
-    assert final_epochs(clock, None, profile=profile, retrains=1) == 5.75
-    assert "5.75 epoch(s) instead of the planned 3" in clock.events[0]
-    # Trials measured twice the planned training time: 2.85 epochs fit.
-    slow = _study(
-        [
-            {
-                "samples_trained": 1000,
-                "step_seconds": 20.0,
-                "samples_scored": 1000,
-                "eval_seconds": 1.0,
-            }
-        ]
-    )
-    clock = StageClock(tmp_path / "plan.json", _plan(600, **facts), started=time.time())
-    assert final_epochs(clock, slow, profile=profile, retrains=1) == 2.85
-    # Exactly the plan's: no note.
-    clock = StageClock(tmp_path / "plan.json", _plan(320, **facts), started=time.time())
-    assert final_epochs(clock, None, profile=profile, retrains=1) == 3.0
-    assert clock.events == []
-
-
-def test_the_final_stage_stops_by_the_time_that_leaves_its_scoring_and_what_follows(
-    tmp_path: Path,
-) -> None:
-    from hpo.plan.budgeted import final_stop_by
-
-    facts = {
-        "cost_model": {"train_seconds_per_example": 0.01, "eval_seconds_per_example": 0.002},
-        "final_holdout": True,
-        "final_keep_best": True,
-    }
-    started = time.time()
-    clock = StageClock(tmp_path / "plan.json", _plan(600, **facts), started=started)
-    # 588 s of budget (less half the margin), 10 s for the baselines and the report, 1,000 test
-    # examples scored at 0.002 s: training stops by 576 s after the start.
-    profile = _profile(n_final=10_000, n_test=1000)
-    assert final_stop_by(clock, None, profile=profile) == pytest.approx(started + 576.0)

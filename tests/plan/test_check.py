@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hpo.api import load_config
+from hpo.plan import check as check_module
 from hpo.plan.check import (
     MAX_STEPS,
     MIN_STEPS,
@@ -31,6 +32,8 @@ def test_steps_aim_at_a_fixed_time_within_bounds() -> None:
     assert check_steps(_rates(10.0), 64) == MIN_STEPS  # long steps: the fewest
     middle = check_steps(_rates(0.05), 32)  # 0.8 s a step of 16: 25 steps for 20 s
     assert MIN_STEPS < middle < MAX_STEPS
+    # At a batch twice the rates' own, a step is twice as long: half the steps.
+    assert check_steps(_rates(0.05), 32, batch=32) == pytest.approx(middle / 2, abs=1)
     # Planned from the rates, not from the clock: the same rates, the same seconds.
     assert check_seconds(_rates(0.05), 32) == check_seconds(_rates(0.05), 32)
     assert check_seconds(_rates(0.05), 64) > check_seconds(_rates(0.05), 32)
@@ -62,7 +65,7 @@ def test_applies_only_outside_the_tolerance() -> None:
     assert RateCheck(64, 1.5, 1.0, 6, 1.0).to_dict()["applied"] is True
 
 
-def test_check_runs_real_steps_against_the_cached_rates(make_config) -> None:
+def test_check_runs_real_steps_against_the_cached_rates(make_config, monkeypatch) -> None:
     config = load_config(make_config())
     profile = profile_data(config.data, load_tokenizer(config.model))
     rates = measure_machine(config, profile.labels, (16, 32, 64))
@@ -74,6 +77,19 @@ def test_check_runs_real_steps_against_the_cached_rates(make_config) -> None:
     assert fast.train[32] == pytest.approx(rates.train[32] / 10)
     slow = check_rates(config, profile, fast, 32)
     assert slow.train_ratio > 3 and slow.applies
+    # At another batch than the rates' (the final stage's own), its steps are of that batch.
+    seen = []
+    monkeypatch.setattr(check_module, "time_steps", _spy(check_module.time_steps, seen))
+    other = check_rates(config, profile, rates, 32, batch=4)
+    assert seen == [4] and other.steps == check_steps(rates, 32, batch=4)
+
+
+def _spy(time_steps, seen: list[int]):
+    def spied(*args, batch: int, **kwargs):
+        seen.append(batch)
+        return time_steps(*args, batch=batch, **kwargs)
+
+    return spied
 
 
 def test_rates_seen_now_scale_by_length() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -29,6 +31,21 @@ def test_grid_and_steps() -> None:
     assert grid_for(128) == (16, 32, 64, 128)
     assert grid_for(600) == (16, 32, 64, 128, 192, 256, 512, 600)
     assert timed_steps(16) == timed_steps(32) == 8 and timed_steps(512) == 3
+
+
+def test_rates_read_back_from_a_plan() -> None:
+    made = MachineRates(
+        key={"device": "cpu"},
+        train={32: 0.01, 64: 0.02},
+        eval={32: 0.001, 64: 0.002},
+        load_seconds=2.0,
+        setup_seconds=0.5,
+        train_batch=8,
+        eval_batch=32,
+        measured_seconds=9.0,
+    )
+    again = MachineRates.from_dict(json.loads(json.dumps(made.to_dict())))
+    assert again == made and again.train_batch == 8 and again.measured_seconds == 9.0
 
 
 def test_monotone() -> None:

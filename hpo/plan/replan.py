@@ -1,0 +1,234 @@
+"""Re-planning as a budgeted run goes: when the search ends and what the final stage trains,
+from what the run has measured.
+
+:func:`search_deadline` ends the search so that the final stage still fits at the trials'
+rates. A final stage that keeps its best point on validation times itself first
+(:func:`final_rates`: at its own batch and length, since neither the machine's measurement nor
+the trials trained at them), takes the epochs the time left holds (:func:`final_epochs`) and
+stops by the deadline whatever its epoch (:func:`final_stop_by`); one that stops where the
+best trial peaked stops sooner where that does not fit (:func:`replan_final`).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import TYPE_CHECKING
+
+from hpo.config.budget import format_minutes
+from hpo.config.reference import FINAL_EPOCH_STEPS
+from hpo.plan.check import check_rates
+from hpo.plan.constants import MARGIN, MAX_EPOCHS
+from hpo.plan.costs import Costs, final_seconds, per_example
+from hpo.plan.planner import largest
+from hpo.train.trial_record import TrialRecord
+
+if TYPE_CHECKING:
+    import optuna
+
+    from hpo.config.schema import HpoConfig
+    from hpo.plan.budgeted import StageClock
+    from hpo.plan.decision import Plan
+    from hpo.plan.profile import DataProfile
+
+
+def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
+    """(training, scoring) seconds per example, the medians of what the trials measured."""
+    from optuna.trial import TrialState
+
+    train, score = [], []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        training, scoring = TrialRecord.of(trial).seconds_per_example()
+        if training is not None:
+            train.append(training)
+        if scoring is not None:
+            score.append(scoring)
+    if not train or not score:
+        return None
+    return statistics.median(train), statistics.median(score)
+
+
+def planned_epochs(plan: Plan) -> float:
+    """The epochs the plan's final stage was costed at (the top of the searched range)."""
+    if plan.facts.get("final_epochs"):
+        return float(plan.facts["final_epochs"])
+    for choice in plan.choices:
+        if choice.key == "training.num_train_epochs" and choice.value is not None:
+            return float(choice.value)
+        if choice.key == "search_space.num_train_epochs" and isinstance(choice.value, dict):
+            return float(choice.value.get("high") or max(choice.value.get("choices") or [1]))
+    return 1.0
+
+
+def _final_seconds(
+    clock: StageClock, profile: DataProfile, rates: tuple[float, float], epoch: float, retrains: int
+) -> float:
+    """Seconds of the final stage (and the reference retrain) stopped at ``epoch``, at
+    ``rates`` (training, scoring seconds per example)."""
+    load = clock.plan.facts.get("cost_model", {}).get("load_seconds", 0.0)
+    trained, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
+    one = final_seconds(
+        Costs(train=rates[0], eval=rates[1], load=load),
+        trained,
+        scored,
+        epoch,
+        n_validation=profile.n_validation,
+        keep_best=bool(clock.plan.facts.get("final_keep_best")),
+    )
+    return one * retrains
+
+
+def _later_seconds(clock: StageClock) -> float:
+    """Planned seconds of what the final stage still waits on: the report, and the baselines
+    until they have run (a run fits them in before the final stage, whose epochs then take
+    the time they actually left)."""
+    return sum(
+        s.seconds
+        for s in clock.plan.stages
+        if s.name in ("baselines", "report") and s.name not in clock.actual
+    )
+
+
+def search_deadline(
+    clock: StageClock, study: optuna.Study, profile: DataProfile, *, retrains: int
+) -> float:
+    """When the search must end (``time.time()``) so that the final stage, at the rates the
+    trials have measured so far, and what follows it still fit the budget; the plan's own
+    deadline until a trial has measured them. A machine slower than its measurement ends the
+    search sooner instead of cutting the final stage short; a faster one lets it run on."""
+    planned = clock.started + clock.plan.search_ends_at
+    rates = measured_rates(study)
+    if rates is None:
+        return planned
+    final = _final_seconds(clock, profile, rates, planned_epochs(clock.plan), retrains)
+    end = clock.started + clock.plan.budget_seconds * (1 - MARGIN) - final
+    return end - _later_seconds(clock)
+
+
+def replan_final(
+    clock: StageClock,
+    study: optuna.Study,
+    *,
+    stop_epoch: float,
+    evals_per_epoch: int,
+    profile: DataProfile,
+    retrains: int,
+) -> float:
+    """The epoch the final retrain stops at so that it (and the reference retrain, ``retrains``
+    2) fits what is left of the budget, from the rates the trials measured: the best trial's
+    peak epoch when it fits, else the latest evaluation point that does."""
+    rates = measured_rates(study)
+    if rates is None:
+        return stop_epoch
+
+    def seconds(epoch: float) -> float:
+        return _final_seconds(clock, profile, rates, epoch, retrains)
+
+    left = clock.left() - _later_seconds(clock)
+    if seconds(stop_epoch) <= left:
+        return stop_epoch
+    point = int(stop_epoch * evals_per_epoch)
+    while point > 1 and seconds(point / evals_per_epoch) > left:
+        point -= 1
+    new = point / evals_per_epoch
+    clock.note(
+        f"final stage re-planned from the trials' rates: stops at epoch {new:g} instead of the "
+        f"best trial's peak {stop_epoch:g}, to fit the {format_minutes(max(0.0, left))} left"
+        + ("" if seconds(new) <= left else " (even that runs over)")
+    )
+    return new
+
+
+def final_epochs(
+    clock: StageClock,
+    study: optuna.Study | None,
+    *,
+    profile: DataProfile,
+    retrains: int,
+    rates: tuple[float, float] | None = None,
+) -> float:
+    """Epochs of a final stage that keeps its best point on validation (``final_keep_best``):
+    the plan's, and more while the time left holds them (up to :data:`MAX_EPOCHS`; fewer where
+    it does not hold the plan's), on its evaluation grid, at ``rates`` (the final stage's own,
+    :func:`final_rates`), else the trials', else the plan's. Time a search left unspent, or a
+    machine faster than planned, goes to training."""
+    step = FINAL_EPOCH_STEPS
+    planned = max(1, round(planned_epochs(clock.plan) * step))
+    rates = rates or _rates(clock, study)
+    left = clock.left() - _later_seconds(clock)
+
+    def fits(points: int) -> bool:
+        return _final_seconds(clock, profile, rates, points / step, retrains) <= left
+
+    # The most that fit, from the plan's up; else from one point up; else one point.
+    points = largest(fits, planned, MAX_EPOCHS * step) or largest(fits, 1, planned) or 1
+    if points != planned:
+        clock.note(
+            f"final stage re-planned with {format_minutes(max(0.0, left))} left: "
+            f"{points / step:g} epoch(s) instead of the planned {planned / step:g}, the best "
+            "point kept on validation"
+            + ("" if fits(points) else " (even that runs over)")
+            + (
+                f" (at its most, {MAX_EPOCHS} epochs: the rest of the budget is left unspent)"
+                if points == MAX_EPOCHS * step and fits(points + 1)
+                else ""
+            )
+        )
+    return points / step
+
+
+def final_rates(
+    config: HpoConfig, clock: StageClock, profile: DataProfile, *, batch: int
+) -> tuple[float, float] | None:
+    """(training, scoring) seconds per example of the final stage, timed now at its own batch
+    and length on the data's length mix (:func:`~hpo.plan.check.check_rates`), for its epochs
+    to be fixed by: neither the machine's rates (measured at the search's smallest batch) nor
+    the trials' (their batches, their subsets) are the final stage's. None where the plan
+    holds no machine measurement."""
+    from hpo.plan.measure import MachineRates
+
+    if not clock.plan.facts.get("machine"):
+        return None
+    rates = MachineRates.from_dict(clock.plan.facts["machine"])
+    length = config.data.max_length
+    check = check_rates(config, profile, rates, length, batch=batch)
+    seen = rates.scaled(check.train_ratio, check.eval_ratio)
+    grouped = config.training.get("train_sampling_strategy") == "group_by_length"
+    lengths = profile.train_lengths
+    train = per_example(lengths, length, batch, seen.train_cost, grouped=grouped)
+    scoring = per_example(lengths, length, seen.eval_batch, seen.eval_cost, grouped=True)
+    clock.note(
+        f"final stage timed at batch {batch} and {length} tokens before its epochs were fixed: "
+        f"training {check.train_ratio:.2f}x, scoring {check.eval_ratio:.2f}x the plan's rates "
+        f"(measured at batch {rates.train_batch}; the check took {check.seconds:.0f} s)"
+    )
+    return train, scoring
+
+
+def final_stop_by(
+    clock: StageClock,
+    study: optuna.Study | None,
+    *,
+    profile: DataProfile,
+    rates: tuple[float, float] | None = None,
+) -> float:
+    """``time.time()`` by which a final stage that keeps its best point stops training,
+    whatever its epoch, so that scoring validation and test and what follows still fit the
+    budget: its rates (``rates``, else the trials', else the plan's) may be off (a machine
+    slower today)."""
+    _, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
+    after = scored * (rates or _rates(clock, study))[1]
+    return time.time() + clock.left() - after - _later_seconds(clock)
+
+
+def _rates(clock: StageClock, study: optuna.Study | None) -> tuple[float, float]:
+    """(training, scoring) seconds per example: the trials' where they measured them, else the
+    plan's cost model."""
+    rates = measured_rates(study) if study is not None else None
+    if rates is not None:
+        return rates
+    model = clock.plan.facts.get("cost_model", {})
+    return (
+        float(model.get("train_seconds_per_example", 0.0)),
+        float(model.get("eval_seconds_per_example", 0.0)),
+    )
