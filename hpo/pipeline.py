@@ -52,18 +52,19 @@ def run_all(
     from hpo.final.retrain import plan_default, plan_from_study, plan_reference, train_and_test
     from hpo.final.ship import ship_best
     from hpo.plan.budgeted import StageClock, plan_budget, save_plan_on_study
+    from hpo.plan.constants import MAX_EPOCHS
     from hpo.plan.replan import (
         final_epochs,
         final_rates,
         final_stop_by,
         planned_epochs,
         replan_final,
+        scoring_seconds,
         search_deadline,
     )
     from hpo.report.dashboard import attach_artifacts, final_stage_files
     from hpo.report.markdown import make_report
     from hpo.search.loop import run_search
-    from hpo.train.settings import with_defaults
 
     started = time.time() if started is None else started
     budgeted = config.study.budget is not None
@@ -98,7 +99,7 @@ def run_all(
         write_atomically(layout.config_file, config.to_yaml(absolute=True))
         final = plan_default(
             config.search_space,
-            with_defaults(config.training),
+            config.training,
             epochs=planned_epochs(clock.plan) if clock is not None else DEFAULT_EPOCHS,
         )
         # Trained without validation, the strong default keeps its best point on it.
@@ -131,6 +132,9 @@ def run_all(
             stop_by=None
             if with_reference
             else final_stop_by(clock, study, profile=profile, rates=rates),
+            # Its steps, once timed, fit its epochs to that deadline, up to the most.
+            most_epochs=float(MAX_EPOCHS),
+            eval_seconds=scoring_seconds(clock, study, examples=profile.n_validation, rates=rates),
         )
     elif clock is not None and study is not None:
         stop = replan_final(
@@ -144,10 +148,16 @@ def run_all(
         final = dataclasses.replace(final, stop_epoch=stop)
     with _timed(clock, "final"):
         trained = train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
-    if final.stop_by is not None and trained.epochs_trained < final.stop_epoch - 0.01:
+    if trained.fitted_epochs is not None:
+        clock.note(
+            f"final stage fitted to its deadline by its first steps' pace: "
+            f"{trained.fitted_epochs:g} epoch(s) instead of {final.stop_epoch:g}"
+        )
+    stop = trained.fitted_epochs or final.stop_epoch
+    if final.stop_by is not None and trained.epochs_trained < stop - 0.01:
         clock.note(
             f"final stage stopped by the deadline at epoch {trained.epochs_trained:g} of "
-            f"{final.stop_epoch:g}; its best point on validation (epoch {trained.best_epoch}) kept"
+            f"{stop:g}; its best point on validation (epoch {trained.best_epoch}) kept"
         )
     with _timed(clock, "baselines"):
         ship_best(config)

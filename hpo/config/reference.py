@@ -219,6 +219,13 @@ def resolve_auto_warmup(
     return out
 
 
+def strong_default(space: Mapping[str, ParamSpec], training: Mapping[str, Any]) -> dict[str, Any]:
+    """The strong default where there is no search: each key of :data:`STRONG_DEFAULT` but the
+    ones ``training`` (the config's own, not Trainer's defaults) fixes and ``space`` does not
+    search: those are the user's (a batch that fits their memory, say)."""
+    return {k: v for k, v in STRONG_DEFAULT.items() if k in space or k not in training}
+
+
 def default_params(
     space: Mapping[str, ParamSpec], training: Mapping[str, Any], *, n_train: int, epochs: float
 ) -> dict[str, Any] | None:

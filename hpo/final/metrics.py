@@ -72,6 +72,9 @@ class FinalMetrics(Scores):
     #: With the best epoch kept on validation: the point kept, and (epoch, value) at each.
     best_epoch: float | None = None
     validation_curve: list[tuple[float, float]] = field(default_factory=list)
+    #: Where its timed steps fitted the stop to the deadline (:mod:`hpo.train.refit`), the
+    #: epochs they fitted; None where the plan's stood.
+    fitted_epochs: float | None = None
     train_seconds: float = 0.0
     train_samples_per_second: float = 0.0
     test_seconds: float = 0.0

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 from hpo.config.reference import (
     DEFAULT_SOURCE,
     FINAL_EVALS_PER_EPOCH,
-    STRONG_DEFAULT,
     resolve_auto_warmup,
     retrain_params,
+    strong_default,
 )
 from hpo.data.tokenized import prepare
 from hpo.final.best_params import load_params
@@ -44,6 +44,7 @@ from hpo.train.callbacks import KeepBestCallback, StopAtEpochCallback, grid_poin
 from hpo.train.inference import predict_logits
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
+from hpo.train.refit import DeadlineFitCallback, schedule_refits
 from hpo.train.settings import setting, with_defaults
 from hpo.train.tracking import final_figures
 from hpo.train.trainer import build_trainer, replay
@@ -76,6 +77,11 @@ class RetrainPlan:
     #: ``time.time()`` by which training stops whatever its epoch (a budget's deadline; not an
     #: input of the result: a rerun reuses the model trained).
     stop_by: float | None = None
+    #: With ``stop_by`` and ``keep_best``: the most epochs its steps, once timed, may fit to the
+    #: deadline (:mod:`hpo.train.refit`); None keeps the planned ones.
+    most_epochs: float | None = None
+    #: Seconds one scoring of validation is expected to take (until one is timed).
+    eval_seconds: float = 0.0
 
     def train_batch(self, training: Mapping[str, Any]) -> int:
         """The per-device batch it trains at: its params', else the training settings' (an
@@ -123,12 +129,27 @@ def plan_reference(
 def plan_default(
     search_space: Mapping[str, ParamSpec], training: Mapping[str, Any], *, epochs: float
 ) -> RetrainPlan:
-    """The strong default (:data:`~hpo.config.reference.STRONG_DEFAULT`) for ``epochs``, where
-    there is no search; the searched keys it leaves out take the training settings."""
-    params: dict[str, Any] = {**STRONG_DEFAULT, "num_train_epochs": epochs}
+    """The strong default (:func:`~hpo.config.reference.strong_default`) for ``epochs``, where
+    there is no search; the keys ``training`` (the config's) fixes stay the config's, and the
+    searched keys it leaves out take the training settings."""
+    params: dict[str, Any] = {**strong_default(search_space, training), "num_train_epochs": epochs}
     for key in search_space:
         params.setdefault(key, setting(key, {}, training).value)
     return RetrainPlan(params, float(epochs), DEFAULT_SOURCE)
+
+
+def _schedule_refits(search_space: Mapping[str, ParamSpec], training: Mapping[str, Any]) -> bool:
+    """Whether the final stage's learning-rate schedule can be fitted to a deadline as it
+    trains: set (not searched), a multiplier schedule, counted in epochs."""
+    keys = ("lr_scheduler_type", "lr_scheduler_kwargs", "max_steps")
+    found = {key: setting(key, search_space, training) for key in keys}
+    if any(s.source == "searched" for s in found.values()):
+        return False
+    return schedule_refits(
+        found["lr_scheduler_type"].value,
+        found["lr_scheduler_kwargs"].value,
+        int(found["max_steps"].value),
+    )
 
 
 def _on_grid(evals_per_epoch: int, epoch: float) -> float:
@@ -172,6 +193,16 @@ def train_and_test(
         plan.params, config.search_space, with_defaults(config.training), n_train=len(train)
     )
     base_seed = int(setting("seed", {}, config.training).value)
+    # A deadline to keep: the loop may run to the most epochs, and its steps, once timed, fit
+    # the stop and the schedule to the deadline (the schedule set to the plan's at the start).
+    fits = (
+        keep_best
+        and plan.stop_by is not None
+        and plan.most_epochs is not None
+        and plan.most_epochs > plan.stop_epoch
+        and _schedule_refits(config.search_space, config.training)
+    )
+    trained = {**params, "num_train_epochs": plan.most_epochs} if fits else params
     runs = []
     for i in range(seeds):
         seed = base_seed + i
@@ -199,14 +230,27 @@ def train_and_test(
             quiet=quiet,
             overrides={
                 "seed": seed,
-                **{k: v for k, v in params.items() if k not in config.search_space},
+                **{k: v for k, v in trained.items() if k not in config.search_space},
             },
         )
-        trainer.add_callback(
-            StopAtEpochCallback(
-                plan.stop_epoch, evaluate=keep_best, stop_by=plan.stop_by if keep_best else None
-            )
+        stop = StopAtEpochCallback(
+            plan.stop_epoch, evaluate=keep_best, stop_by=plan.stop_by if keep_best else None
         )
+        trainer.add_callback(stop)
+        fit = (
+            DeadlineFitCallback(
+                stop,
+                planned=plan.stop_epoch,
+                most=float(plan.most_epochs or plan.stop_epoch),
+                deadline=float(plan.stop_by or 0.0),
+                eval_seconds=plan.eval_seconds,
+                evals_per_epoch=FINAL_EVALS_PER_EPOCH,
+            )
+            if fits
+            else None
+        )
+        if fit is not None:
+            trainer.add_callback(fit)
         best = KeepBestCallback(trainer.objective_of) if keep_best else None
         if best is not None:
             trainer.add_callback(best)
@@ -216,7 +260,7 @@ def train_and_test(
             trial=replay(
                 trainer,
                 config.search_space,
-                params,
+                trained,
                 batch_divisor=plan.batch_divisor,
                 training=config.training,
             )
@@ -231,6 +275,11 @@ def train_and_test(
             **(
                 {"best_epoch": best.epoch, "validation_curve": best.history}
                 if best is not None
+                else {}
+            ),
+            **(
+                {"fitted_epochs": fit.fitted}
+                if fit is not None and fit.fitted not in (None, plan.stop_epoch)
                 else {}
             ),
             "train_seconds": round(train_seconds, 1),

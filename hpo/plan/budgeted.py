@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpo.config.budget import parse_budget
+from hpo.config.reference import strong_default
 from hpo.config.validate import config_from_dict
 from hpo.errors import config_source
 from hpo.plan.check import (
@@ -34,6 +35,7 @@ from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import make_plan
 from hpo.plan.profile import DataProfile, profile_data
 from hpo.runs import write_atomically
+from hpo.train.settings import setting
 
 if TYPE_CHECKING:
     import optuna
@@ -75,7 +77,7 @@ def plan_budget(
         longest = config.data.max_length
     rates = measure_machine(config, profile.labels, grid_for(min(longest, model_max)))
 
-    def planned(rates: MachineRates, spent: float) -> Plan:
+    def planned(rates: MachineRates, spent: float, final: MachineRates | None = None) -> Plan:
         return make_plan(
             config,
             profile,
@@ -84,6 +86,7 @@ def plan_budget(
             model_max_length=model_max,
             with_reference=with_reference,
             spent_seconds=spent,
+            final_rates=final,
         )
 
     # What profiling and measuring cost when they ran, cached or not, and what the checks are
@@ -102,10 +105,27 @@ def plan_budget(
         spent += check_seconds(rates, length)
         plan = planned(rates_seen_now(rates, list(checks.values())), spent)
     rates = rates_seen_now(rates, list(checks.values()))
+    # No search: the final stage trains the strong default at its batch (32, unless the config
+    # fixes another), which the machine was not measured at (per example a larger batch costs
+    # less, most at short lengths). Timed there, the plan fills the budget at what the final
+    # stage will cost; the run reuses the check (:func:`hpo.plan.replan.final_rates`).
+    default = {**config.training, **strong_default(config.search_space, config.training)}
+    batch = int(setting("per_device_train_batch_size", {}, default).value)
+    final_checks: list[RateCheck] = []
+    if (
+        not plan.facts["search"]["chosen"]
+        and plan.facts.get("final_keep_best")
+        and batch != rates.train_batch
+    ):
+        length = int(plan.value("data.max_length"))
+        final_checks.append(check_rates(config, profile, rates, length, batch=batch))
+        spent += check_seconds(rates, length, batch=batch)
+        scaled = rates.scaled(final_checks[0].train_ratio, final_checks[0].eval_ratio)
+        plan = planned(rates, spent, dataclasses.replace(scaled, train_batch=batch))
     facts = {
         **plan.facts,
         "inputs": inputs,
-        "checks": [c.to_dict() for c in checks.values()],
+        "checks": [c.to_dict() for c in [*checks.values(), *final_checks]],
         "profile": profile.to_dict(),
         "machine": rates.to_dict(),
     }

@@ -53,6 +53,8 @@ class RateCheck:
     eval_ratio: float
     steps: int
     seconds: float
+    #: The training batch it stepped at (0: not recorded, a plan made before it was).
+    batch: int = 0
 
     @property
     def applies(self) -> bool:
@@ -68,6 +70,7 @@ class RateCheck:
             "steps": self.steps,
             "seconds": round(self.seconds, 1),
             "applied": self.applies,
+            "batch": self.batch,
         }
 
 
@@ -95,11 +98,12 @@ def check_steps(rates: MachineRates, length: int, *, batch: int | None = None) -
     return int(min(MAX_STEPS, max(MIN_STEPS, round(CHECK_SECONDS / max(step, 1e-6)))))
 
 
-def check_seconds(rates: MachineRates, length: int) -> float:
+def check_seconds(rates: MachineRates, length: int, *, batch: int | None = None) -> float:
     """What the check is planned to cost (from the rates, so that a plan does not depend on
     how long the check happened to take): a model load, the steps, two scoring batches."""
-    steps = WARMUP_STEPS + check_steps(rates, length)
-    train = steps * rates.train_batch * rates.train_cost(length)
+    batch = batch or rates.train_batch
+    steps = WARMUP_STEPS + check_steps(rates, length, batch=batch)
+    train = steps * batch * rates.train_cost(length)
     scoring = 3 * rates.eval_batch * rates.eval_cost(length)
     return rates.load_seconds + rates.setup_seconds + train + scoring
 
@@ -181,7 +185,9 @@ def check_rates(
             _, _, seconds = predict_logits(trainer, scoring)
             eval_ratio = seconds / sum(len(b) * rates.eval_cost(max(b)) for b in eval_batches)
             del trainer
-        check = RateCheck(length, train_ratio, eval_ratio, len(steps), time.perf_counter() - began)
+        check = RateCheck(
+            length, train_ratio, eval_ratio, len(steps), time.perf_counter() - began, batch
+        )
         logger.info(
             "Checked the machine's rates at %d tokens and batch %d on the data's length mix: "
             "training %.2fx, scoring %.2fx the cached measurement%s.",

@@ -70,10 +70,13 @@ def make_plan(
     model_max_length: int,
     with_reference: bool,
     spent_seconds: float = 0.0,
+    final_rates: MachineRates | None = None,
 ) -> Plan:
     """The plan for ``config`` on this data and machine within ``budget_seconds``.
 
     ``spent_seconds``: already gone (profiling, measuring) when the plan is made.
+    ``final_rates``: the rates of a final stage with no search before it (the strong default,
+    at its own batch), where they were measured; else ``rates``.
     Raises :class:`BudgetTooSmall` naming the budget the smallest plan needs.
     """
     explicit = config.explicit
@@ -211,17 +214,23 @@ def make_plan(
         # that fill it, the longest length, then the most epochs (else the pair that fills
         # most).
         step = FINAL_EPOCH_STEPS
+        own = final_rates or rates
         options = [
-            (final_seconds(costs_at(profile, rates, n, grouped=grouped), k / step), n, k / step)
+            (final_seconds(costs_at(profile, own, n, grouped=grouped), k / step), n, k / step)
             for n in lengths
             if n >= length
             for k in range(step * max(1, min(enough, epochs)), step * MAX_EPOCHS + 1)
         ]
         fits = [o for o in options if o[0] <= usable]
         full = [o for o in fits if o[0] >= FILL * usable]
-        # Of those that fill the share, the longest length, then the most epochs.
-        _, length, epochs = max(full, key=lambda o: (o[1], o[2])) if full else max(fits)
-        c = costs_at(profile, rates, length, grouped=grouped)
+        # Of those that fill the share, the longest length, then the most epochs; else the
+        # one that fills most; else (its own rates slower than those it was first costed at)
+        # the cheapest, which the run's deadline then cuts.
+        if full:
+            _, length, epochs = max(full, key=lambda o: (o[1], o[2]))
+        else:
+            _, length, epochs = max(fits) if fits else min(options)
+        c = costs_at(profile, own, length, grouped=grouped)
     return assemble(
         config,
         profile,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes
 from hpo.config.reference import FINAL_EPOCH_STEPS
-from hpo.plan.check import check_rates
+from hpo.plan.check import RateCheck, check_rates
 from hpo.plan.constants import MARGIN, MAX_EPOCHS
 from hpo.plan.costs import Costs, final_seconds, per_example
 from hpo.plan.planner import largest
@@ -183,24 +183,35 @@ def final_rates(
     """(training, scoring) seconds per example of the final stage, timed now at its own batch
     and length on the data's length mix (:func:`~hpo.plan.check.check_rates`), for its epochs
     to be fixed by: neither the machine's rates (measured at the search's smallest batch) nor
-    the trials' (their batches, their subsets) are the final stage's. None where the plan
-    holds no machine measurement."""
+    the trials' (their batches, their subsets) are the final stage's. A check the plan made at
+    that length and batch (a plan with no search times the strong default's) is used again.
+    None where the plan holds no machine measurement."""
     from hpo.plan.measure import MachineRates
 
     if not clock.plan.facts.get("machine"):
         return None
     rates = MachineRates.from_dict(clock.plan.facts["machine"])
     length = config.data.max_length
-    check = check_rates(config, profile, rates, length, batch=batch)
+    # The plan timed the strong default's batch already (a plan with no search): that check.
+    planned = [
+        c
+        for c in clock.plan.facts.get("checks", [])
+        if c.get("length") == length and c.get("batch") == batch
+    ]
+    if planned:
+        check = RateCheck(length, planned[-1]["train_ratio"], planned[-1]["eval_ratio"], 0, 0.0)
+    else:
+        check = check_rates(config, profile, rates, length, batch=batch)
     seen = rates.scaled(check.train_ratio, check.eval_ratio)
     grouped = config.training.get("train_sampling_strategy") == "group_by_length"
     lengths = profile.train_lengths
     train = per_example(lengths, length, batch, seen.train_cost, grouped=grouped)
     scoring = per_example(lengths, length, seen.eval_batch, seen.eval_cost, grouped=True)
+    when = "when planned" if planned else f"now ({check.seconds:.0f} s)"
     clock.note(
-        f"final stage timed at batch {batch} and {length} tokens before its epochs were fixed: "
-        f"training {check.train_ratio:.2f}x, scoring {check.eval_ratio:.2f}x the plan's rates "
-        f"(measured at batch {rates.train_batch}; the check took {check.seconds:.0f} s)"
+        f"final stage timed at batch {batch} and {length} tokens {when}: training "
+        f"{check.train_ratio:.2f}x, scoring {check.eval_ratio:.2f}x the machine's rates "
+        f"(measured at batch {rates.train_batch}); its epochs follow from these"
     )
     return train, scoring
 
@@ -219,6 +230,17 @@ def final_stop_by(
     _, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
     after = scored * (rates or _rates(clock, study))[1]
     return time.time() + clock.left() - after - _later_seconds(clock)
+
+
+def scoring_seconds(
+    clock: StageClock,
+    study: optuna.Study | None,
+    *,
+    examples: int,
+    rates: tuple[float, float] | None = None,
+) -> float:
+    """Seconds to score ``examples`` at ``rates``, else the trials', else the plan's."""
+    return examples * (rates or _rates(clock, study))[1]
 
 
 def _rates(clock: StageClock, study: optuna.Study | None) -> tuple[float, float]:

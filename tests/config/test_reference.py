@@ -95,3 +95,16 @@ def test_reference_warmup_is_a_share_of_the_run(make_config) -> None:
     assert resolve_reference(coarse, reference, with_defaults({}), n_train=2000) == {
         "warmup_steps": 0.0
     }
+
+
+def test_the_strong_default_with_no_search_leaves_fixed_keys_to_the_config() -> None:
+    from hpo.config.reference import STRONG_DEFAULT, strong_default
+
+    searched = {"per_device_train_batch_size": ParamSpec("categorical", choices=[16, 32])}
+    assert strong_default({}, {}) == STRONG_DEFAULT
+    # Fixed and not searched: the config's, left out of the default.
+    fixed = strong_default({}, {"per_device_train_batch_size": 8, "seed": 1})
+    assert "per_device_train_batch_size" not in fixed and fixed["learning_rate"] == 5e-5
+    # Searched (the search would have chosen it): the default's.
+    both = strong_default(searched, {"per_device_train_batch_size": 8})
+    assert both["per_device_train_batch_size"] == 32

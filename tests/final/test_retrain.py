@@ -147,6 +147,29 @@ def test_keep_best_trains_the_epochs_and_keeps_the_best_point_on_validation(
     assert float((val.argmax(1) == labels).mean()) == pytest.approx(best, abs=1e-9)
 
 
+def test_with_a_deadline_its_timed_steps_fit_the_epochs(make_config, tmp_path: Path) -> None:
+    """A deadline an hour away and a ceiling of 3 epochs: the steps, once timed, move the
+    planned one epoch to the 3 that fit, and training runs them (the schedule ending there)."""
+    import dataclasses
+    import time
+
+    from hpo.final.retrain import plan_default
+
+    config = load_config(make_config({"study": {"n_trials": 0}}))
+    plan = dataclasses.replace(
+        plan_default(config.search_space, config.training, epochs=1),
+        keep_best=True,
+        stop_by=time.time() + 3600,
+        most_epochs=3.0,
+        eval_seconds=0.1,
+    )
+    metrics = train_and_test(config, plan, tmp_path / "final", quiet=True)
+    assert metrics.fitted_epochs == 3.0
+    assert metrics.epochs_trained == pytest.approx(3.0, abs=0.05)
+    assert metrics.stop_epoch == 1.0  # the plan's, as its input
+    assert len(metrics.validation_curve) == 3 * 2
+
+
 def test_the_batch_it_trains_at() -> None:
     """Its params' batch, else the training settings', else Trainer's default; an
     out-of-memory retry's divided one."""
@@ -157,3 +180,17 @@ def test_the_batch_it_trains_at() -> None:
     assert RetrainPlan({}, 1.0, "x").train_batch({}) == 8  # TrainingArguments' default
     retry = RetrainPlan({"per_device_train_batch_size": 32}, 1.0, "x", batch_divisor=4)
     assert retry.train_batch({}) == 8
+
+
+def test_with_no_search_the_strong_default_leaves_your_fixed_keys_yours() -> None:
+    from hpo.config.space import ParamSpec
+    from hpo.final.retrain import plan_default
+
+    space = {"learning_rate": ParamSpec("float", 1e-5, 1e-4)}
+    # The batch is fixed in training (it fits your memory) and not searched: it stays yours.
+    mine = plan_default(space, {"per_device_train_batch_size": 8}, epochs=2.0)
+    assert "per_device_train_batch_size" not in mine.params
+    assert mine.train_batch({"per_device_train_batch_size": 8}) == 8
+    assert mine.params["learning_rate"] == 5e-5 and mine.params["weight_decay"] == 0.01
+    # Left to the default, the strong default's batch.
+    assert plan_default(space, {}, epochs=2.0).train_batch({}) == 32

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -40,22 +41,50 @@ def test_clock_writes_planned_and_actual(tmp_path: Path) -> None:
     assert record["elapsed_seconds"] >= 3
 
 
-def test_plan_budget_on_tiny_data(make_config, monkeypatch, tmp_path: Path) -> None:
-    config = load_config(make_config({"study": {"budget": "3m"}}))
+def test_plan_budget_on_tiny_data(make_config, delete, monkeypatch, tmp_path: Path) -> None:
+    # Trials and epochs left to the plan: no search (60 validation examples), and a final
+    # stage that keeps its best point.
+    config = load_config(
+        make_config(
+            {
+                "study": {"budget": "3m", "n_trials": delete},
+                "search_space": {"num_train_epochs": delete},
+            }
+        )
+    )
     planned, plan, profile = plan_budget(config, with_reference=False)
     assert plan.budget_seconds == 180
     assert profile.n_train == 480
     assert planned.data.max_length == 48  # the config's own
     assert plan.total_seconds <= 180
     assert {"profile", "machine", "cost_model", "checks", "inputs"} <= set(plan.facts)
-    (check,) = plan.facts["checks"]  # the user's length: the only one the plan can pick
-    assert check["length"] == 48 and check["steps"] >= 6
+    # The user's length, the only one the plan can pick, at the search's smallest batch; then
+    # (60 validation examples: no search) at the strong default's, which the final stage trains.
+    check, final = plan.facts["checks"]
+    assert check["length"] == 48 and check["steps"] >= 6 and check["batch"] == 16
+    assert final["length"] == 48 and final["batch"] == 32
+    assert not plan.facts["search"]["chosen"]
     # Deterministic: planned again (profile and machine cached) with the same check of the
     # machine, the same plan.
-    fixed = RateCheck(48, 1.0, 1.0, steps=6, seconds=1.0)
-    monkeypatch.setattr(budgeted, "check_rates", lambda *a: fixed)
+    monkeypatch.setattr(budgeted, "check_rates", _checks(RateCheck(48, 1.0, 1.0, 6, 1.0)))
     once = plan_budget(config, with_reference=False)[1].to_dict()
     assert plan_budget(config, with_reference=False)[1].to_dict() == once
+    # The strong default's batch timed at 200 times the cost an example: fewer epochs fit.
+    monkeypatch.setattr(budgeted, "check_rates", _checks(RateCheck(48, 1.0, 1.0, 6, 1.0), 200.0))
+    slower = plan_budget(config, with_reference=False)[1]
+    assert slower.facts["final_epochs"] < once["final_epochs"]
+
+
+def _checks(first: RateCheck, final: float = 1.0):
+    """``check_rates`` faked: ``first`` at the plan's lengths; at the final stage's batch,
+    training at ``final`` times the rates."""
+
+    def check(config, profile, rates, length, *, batch=None) -> RateCheck:
+        if batch is None:
+            return first
+        return dataclasses.replace(first, train_ratio=final, eval_ratio=1.0, batch=batch)
+
+    return check
 
 
 def test_a_check_far_from_the_measurement_rescales_the_rates(make_config, monkeypatch) -> None:
@@ -63,7 +92,7 @@ def test_a_check_far_from_the_measurement_rescales_the_rates(make_config, monkey
     checks = {"same": RateCheck(48, 1.0, 1.0, 6, 1.0), "slow": RateCheck(48, 2.0, 1.5, 6, 1.0)}
     costs = {}
     for name, check in checks.items():
-        monkeypatch.setattr(budgeted, "check_rates", lambda *a, c=check: c)
+        monkeypatch.setattr(budgeted, "check_rates", _checks(check))
         plan = plan_budget(config, with_reference=False)[1]
         costs[name] = plan.facts["cost_model"]
         assert plan.facts["checks"][0]["applied"] is (name == "slow")
@@ -74,7 +103,7 @@ def test_a_check_far_from_the_measurement_rescales_the_rates(make_config, monkey
         1.5 * costs["same"]["eval_seconds_per_example"]
     )
     # Within the tolerance the cached rates stand.
-    monkeypatch.setattr(budgeted, "check_rates", lambda *a: RateCheck(48, 1.1, 0.9, 6, 1.0))
+    monkeypatch.setattr(budgeted, "check_rates", _checks(RateCheck(48, 1.1, 0.9, 6, 1.0)))
     near = plan_budget(config, with_reference=False)[1].facts["cost_model"]
     assert near == costs["same"]
 
@@ -85,7 +114,7 @@ def test_a_rerun_uses_the_plan_it_was_started_with(make_config, monkeypatch, tmp
     _, plan, _ = plan_budget(config, with_reference=False, saved=saved)
     StageClock(saved, plan, started=time.time())  # what a run writes
 
-    def no_check(*args):
+    def no_check(*args, **kwargs):
         raise AssertionError("a saved plan needs no check of the machine")
 
     monkeypatch.setattr(budgeted, "check_rates", no_check)
@@ -96,7 +125,7 @@ def test_a_rerun_uses_the_plan_it_was_started_with(make_config, monkeypatch, tmp
     assert reused.search_ends_at == pytest.approx(plan.search_ends_at, abs=0.1)
     assert again.study.n_trials == plan.value("study.n_trials")
     # Another budget (or any other input) is planned afresh.
-    monkeypatch.setattr(budgeted, "check_rates", lambda *a: RateCheck(48, 1.0, 1.0, 6, 1.0))
+    monkeypatch.setattr(budgeted, "check_rates", _checks(RateCheck(48, 1.0, 1.0, 6, 1.0)))
     other = load_config(make_config({"study": {"budget": "4m"}}))
     fresh = plan_budget(other, with_reference=False, saved=saved)[1]
     assert fresh.budget_seconds == 240

@@ -76,6 +76,7 @@ def plan(cfg=None, prof=None, budget=1800.0, **kwargs: Any):
         model_max_length=kwargs.pop("model_max_length", 512),
         with_reference=kwargs.pop("with_reference", False),
         spent_seconds=kwargs.pop("spent_seconds", 60.0),
+        final_rates=kwargs.pop("final_rates", None),
     )
 
 
@@ -224,6 +225,21 @@ def test_a_plan_held_back_by_your_keys_says_which() -> None:
     assert held.total_seconds < FILL * 7200.0
     (note,) = [n for n in held.notes if "what holds it" in n]
     assert "study.n_trials 4 (set by you)" in note
+
+
+def test_with_no_search_the_final_stage_is_costed_at_its_own_rates() -> None:
+    """The strong default's batch, timed at half the measured cost an example: the plan with
+    no search fills the same budget with about twice the epochs, and costs them so."""
+    many = profile(n_train=15_000, n_classes=150)
+    measured = plan(prof=many, budget=1800.0)
+    assert not measured.facts["search"]["chosen"]
+    own = plan(prof=many, budget=1800.0, final_rates=rates().scaled(0.5, 1.0))
+    assert not own.facts["search"]["chosen"]  # the search is judged at the search's rates
+    assert own.facts["final_epochs"] > 1.6 * measured.facts["final_epochs"]
+    assert own.facts["cost_model"]["train_seconds_per_example"] == pytest.approx(
+        measured.facts["cost_model"]["train_seconds_per_example"] / 2
+    )
+    assert FILL * 1800.0 <= own.total_seconds <= 1800.0
 
 
 def test_the_search_share_is_a_decision_with_its_reason() -> None:

@@ -146,6 +146,13 @@ def test_the_final_stage_times_itself_at_its_own_batch_before_its_epochs(
     assert final_stop_by(clock, None, profile=profile, rates=(0.005, 0.001)) == pytest.approx(
         clock.started + 588 - 1 - 10, abs=1
     )
+    # A plan that timed this length and batch already (no search: the strong default's): its
+    # check is used again, nothing is timed twice.
+    monkeypatch.setattr(replan, "check_rates", None)
+    checked = {**facts, "checks": [RateCheck(32, 0.5, 2.0, 10, 3.0, batch=32).to_dict()]}
+    clock = StageClock(tmp_path / "plan.json", stub_plan(600, **checked), started=time.time())
+    assert final_rates(config, clock, profile, batch=32) == pytest.approx((0.005, 0.002))
+    assert "timed at batch 32 and 32 tokens when planned" in clock.events[0]
     # A plan with no machine measurement (made elsewhere): nothing to time against.
     bare = StageClock(tmp_path / "bare.json", stub_plan(600), started=time.time())
     assert final_rates(config, bare, profile, batch=32) is None

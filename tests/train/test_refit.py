@@ -1,0 +1,93 @@
+"""The final stage fitted to its deadline by its timed steps: the schedule moved, the stop
+moved, on the grid of twentieths."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+from transformers import TrainingArguments, get_scheduler
+
+from hpo.train.refit import DeadlineFitCallback, schedule_refits, set_schedule
+
+
+def _running(total: int, steps: int, **kwargs):
+    """A linear schedule over ``total`` steps on an optimizer at learning rate 1, ``steps`` in."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=total)
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+    return optimizer, scheduler
+
+
+def _args(tmp_path, **kwargs) -> TrainingArguments:
+    return TrainingArguments(output_dir=str(tmp_path), report_to=[], **kwargs)
+
+
+def test_which_schedules_can_be_moved() -> None:
+    assert schedule_refits("linear", None, -1)
+    assert schedule_refits("cosine", None, -1)
+    assert not schedule_refits("linear", None, 500)  # counted in steps: nothing to fit
+    assert not schedule_refits("reduce_lr_on_plateau", None, -1)  # no multiplier to move
+
+
+def test_a_running_schedule_moved_to_another_end(tmp_path) -> None:
+    """Torch's LambdaLR keeps its multipliers in ``lr_lambdas``: if a release moves them, this
+    fails here first."""
+    optimizer, scheduler = _running(100, 50)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5)
+    assert set_schedule(scheduler, _args(tmp_path, warmup_steps=0), 200)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.75)  # 150 of 200 steps left
+    for _ in range(150):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+    # Not a multiplier schedule: left as it was.
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    assert not set_schedule(plateau, _args(tmp_path), 200)
+
+
+def _fit_case(tmp_path, left: float, planned: float = 3.0):
+    """Planned ``planned`` epochs of 100 steps, the loop's ceiling 10; fitted a quarter epoch
+    in at 0.1 s a step and 1 s a validation scoring, ``left`` seconds before the deadline."""
+    stop = SimpleNamespace(epoch=planned)
+    fit = DeadlineFitCallback(
+        stop,
+        planned=planned,
+        most=10.0,
+        deadline=time.time() + left,
+        eval_seconds=1.0,
+        evals_per_epoch=2,
+    )
+    args = _args(tmp_path, num_train_epochs=10, warmup_steps=0)
+    optimizer, scheduler = _running(1000, 0)
+    fit.on_train_begin(args, SimpleNamespace(max_steps=1000), None, lr_scheduler=scheduler)
+    assert fit.steps_per_epoch == 100
+    assert fit.fit_at == 5 + 20  # 5% of 300 planned steps is 15: the 20 timed at least
+    for _ in range(25):
+        optimizer.step()
+        scheduler.step()
+    epochs = fit._fit(args, SimpleNamespace(epoch=0.25), 0.1, scheduler)
+    return epochs, stop, optimizer
+
+
+def test_the_stop_and_the_schedule_fit_the_deadline(tmp_path) -> None:
+    # 64.8 s left: 5.5 epochs (52.5 s of steps, 11 validation points and the stop's, 12 s)
+    # fit; 5.55 would need 65.0.
+    epochs, stop, optimizer = _fit_case(tmp_path, left=64.8)
+    assert epochs == stop.epoch == 5.5
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 25 / 550)
+    # A slower machine than planned: fewer epochs, the learning rate ending there.
+    epochs, stop, optimizer = _fit_case(tmp_path, left=20.0)
+    assert epochs == stop.epoch < 3.0
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 25 / (epochs * 100))
+    # Within 3% of the plan: the plan stands (its schedule set at the start).
+    epochs, stop, optimizer = _fit_case(tmp_path, left=35.2)  # 3.05 fits
+    assert epochs == stop.epoch == 3.0
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 25 / 300)
+    # Never past the loop's ceiling.
+    epochs, _, _ = _fit_case(tmp_path, left=10_000.0)
+    assert epochs == 10.0
