@@ -142,6 +142,15 @@ def make_plan(
                 break
         if chosen:
             break
+    if chosen is None and fixed_length and keep_best:
+        # Your length, of which not one epoch of all of train fits: the most twentieths of an
+        # epoch that do, a random part of train read at that length (the best point kept).
+        c = costs_at(profile, rates, fixed_length, grouped=grouped)
+        part = largest(
+            lambda k: final_seconds(c, k / FINAL_EPOCH_STEPS) <= usable, 1, FINAL_EPOCH_STEPS
+        )
+        if part is not None:
+            chosen = (fixed_length, c, part / FINAL_EPOCH_STEPS)
     if chosen is None:
         smallest_length = min(lengths)
         c = costs_at(profile, rates, smallest_length, grouped=grouped)
@@ -219,7 +228,7 @@ def make_plan(
             (final_seconds(costs_at(profile, own, n, grouped=grouped), k / step), n, k / step)
             for n in lengths
             if n >= length
-            for k in range(step * max(1, min(enough, epochs)), step * MAX_EPOCHS + 1)
+            for k in range(max(1, round(step * min(enough, epochs))), step * MAX_EPOCHS + 1)
         ]
         fits = [o for o in options if o[0] <= usable]
         full = [o for o in fits if o[0] >= FILL * usable]

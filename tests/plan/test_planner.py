@@ -193,6 +193,22 @@ def test_keys_that_overrun_the_budget_are_noted_and_the_search_is_cut_to_fit() -
     assert plan(cfg=cfg, prof=long, budget=minimum).total_seconds > 0
 
 
+def test_your_long_length_where_no_epoch_fits_trains_part_of_one() -> None:
+    """Your 256 tokens on long documents, a budget that holds no whole epoch of all of train:
+    the final stage reads a random part of train at that length (twentieths of an epoch),
+    where it once refused the budget."""
+    long = profile(n_train=22_500, lengths=[600] * 2000)
+    cfg = config(data={"max_length": 256}, study={"n_trials": 0, "budget": "30m"})
+    made = plan(cfg=cfg, prof=long, budget=1800.0)
+    epochs = made.facts["final_epochs"]
+    assert 0 < epochs < 1 and round(epochs * 20) == epochs * 20
+    assert made.value("data.max_length") == 256
+    assert made.total_seconds <= 1800.0
+    # Left to the planner, the length is one at which whole epochs fit.
+    free = plan(cfg=config(study={"n_trials": 0, "budget": "30m"}), prof=long, budget=1800.0)
+    assert free.value("data.max_length") < 256 and free.facts["final_epochs"] >= 1
+
+
 def test_below_the_floor_every_size_down_to_the_smallest_is_tried() -> None:
     """Your trials where the floor (1,000 examples) does not fit them: the search takes the
     largest subset at which they fit, not the smallest subset at once."""
