@@ -25,6 +25,19 @@ from hpo.plan.replan import (
     search_deadline,
 )
 
+#: A plan's facts for a final stage that keeps its best point: 3 epochs planned at 0.01 s a
+#: training example and 0.001 s a scored one.
+KEEP_BEST = {
+    "cost_model": {
+        "load_seconds": 1.0,
+        "train_seconds_per_example": 0.01,
+        "eval_seconds_per_example": 0.001,
+    },
+    "final_holdout": True,
+    "final_keep_best": True,
+    "final_epochs": 3,
+}
+
 
 def test_the_final_stage_is_replanned_from_what_the_trials_measured(tmp_path: Path) -> None:
     # Trials trained at 0.01 s and scored at 0.001 s an example.
@@ -64,16 +77,7 @@ def test_the_search_deadline_moves_with_the_trials_rates(tmp_path: Path) -> None
 def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: Path) -> None:
     """Time left over goes to more epochs (in twentieths of an epoch); a slower machine than
     planned gets fewer, and the clock says so."""
-    facts = {
-        "cost_model": {
-            "load_seconds": 1.0,
-            "train_seconds_per_example": 0.01,
-            "eval_seconds_per_example": 0.001,
-        },
-        "final_holdout": True,
-        "final_keep_best": True,
-        "final_epochs": 3,
-    }
+    facts = KEEP_BEST
     profile = stub_profile(n_final=10_000, n_test=1000)  # 100 s an epoch at the planned rate
     # No search: the plan's own rates. 588 s left less 10 s for what follows: 5.75 epochs.
     clock = StageClock(tmp_path / "plan.json", stub_plan(600, **facts), started=time.time())
@@ -111,17 +115,7 @@ def test_the_final_stage_times_itself_at_its_own_batch_before_its_epochs(
         setup_seconds=0.0,
         train_batch=16,
     )
-    facts = {
-        "cost_model": {
-            "load_seconds": 1.0,
-            "train_seconds_per_example": 0.01,
-            "eval_seconds_per_example": 0.001,
-        },
-        "final_holdout": True,
-        "final_keep_best": True,
-        "final_epochs": 3,
-        "machine": machine.to_dict(),
-    }
+    facts = {**KEEP_BEST, "machine": machine.to_dict()}
     seen = []
 
     def check(config, profile, rates, length, *, batch):
