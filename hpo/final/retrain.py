@@ -199,7 +199,7 @@ def train_and_test(
         keep_best
         and plan.stop_by is not None
         and plan.most_epochs is not None
-        and plan.most_epochs > plan.stop_epoch
+        and plan.most_epochs >= plan.stop_epoch
         and _schedule_refits(config.search_space, config.training)
     )
     trained = {**params, "num_train_epochs": plan.most_epochs} if fits else params
