@@ -228,7 +228,7 @@ def final_stop_by(
     budget: its rates (``rates``, else the trials', else the plan's) may be off (a machine
     slower today)."""
     _, scored = profile.final_examples(holdout=bool(clock.plan.facts.get("final_holdout")))
-    after = scored * (rates or _rates(clock, study))[1]
+    after = scoring_seconds(clock, study, examples=scored, rates=rates)
     return time.time() + clock.left() - after - _later_seconds(clock)
 
 
