@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hpo.errors import ConfigError
-from hpo.plan.constants import MIN_TRIALS
+from hpo.plan.constants import MAX_EPOCHS, MIN_TRIALS
 
 if TYPE_CHECKING:
     from hpo.plan.profile import DataProfile
@@ -114,10 +114,20 @@ def unused_budget_note(choices: list[Choice], planned: float, budget: float, *, 
     ]
     value = {c.key: c.value for c in choices}
     if not held and value.get("study.n_trials") == 0:
-        held.append(
-            "no search, and the final stage's next step (a longer length, one more epoch) "
-            "does not fit"
-        )
+        most = [
+            "all of train" if value.get("data.max_train_samples") is None else "",
+            "texts whole" if uncut else "",
+            f"{MAX_EPOCHS} epochs, the most the final stage trains"
+            if float(value.get("training.num_train_epochs") or 0) >= MAX_EPOCHS
+            else "",
+        ]
+        if all(most):
+            held.append(f"no search, and every key at its most: {', '.join(most)}")
+        else:
+            held.append(
+                "no search, and the final stage's next step (a longer length, one more epoch) "
+                "does not fit"
+            )
     if not held:
         if value.get("data.max_train_samples") is None:
             held.append("all of train searched")

@@ -285,3 +285,13 @@ def test_no_search_when_you_set_no_trials() -> None:
     assert made.value("study.n_trials") == 0
     assert "set by you" in made.facts["search"]["why"]
     assert next(s for s in made.stages if s.name == "search").what.startswith("none")
+
+
+def test_a_plan_with_every_key_at_its_most_says_so() -> None:
+    """Too few validation examples for a search, and a budget that holds more than the most
+    epochs of all of train, texts whole: the plan leaves the rest and names each key's most."""
+    small = plan(prof=profile(n_train=1800), budget=7200.0)
+    assert small.value("study.n_trials") == 0
+    assert small.total_seconds < FILL * 7200.0
+    (note,) = [n for n in small.notes if "what holds it" in n]
+    assert "every key at its most: all of train, texts whole, 10 epochs" in note
