@@ -83,6 +83,9 @@ def run_search(
                 "study.n_trials is 0: there is nothing to search. Give study.n_trials >= 1 "
                 "(--n-trials), or use `hpo run`, which trains the strong default with no search."
             )
+        from hpo.search.share import refuse_other_budget
+
+        refuse_other_budget(config.study, config.storage_url)  # before anything is written
         if workers > 1:
             from hpo.search.workers import search_with_workers
 

@@ -30,6 +30,7 @@ def _load(args: argparse.Namespace, *, check_training: bool = True) -> Any:
             raise HpoError(str(exc)) from None
     extra = {"n_trials": getattr(args, "n_trials", None)}
     extra |= {key: getattr(args, key, None) for key in ("budget", "data", "model")}
+    extra["workers"] = getattr(args, "plan_workers", None)
     return api.load_config(
         args.config,
         args.overrides,

@@ -106,9 +106,16 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         help="join a study as one more worker (any machine, shared storage)",
         description="Run trials of the study in the given storage until it has study.n_trials "
         "finished trials, alongside any other workers. For many machines, use a PostgreSQL "
-        "storage: hpo worker CONFIG --storage postgresql://user:pass@host/db",
+        "storage: hpo worker CONFIG --storage postgresql://user:pass@host/db. On a study that "
+        "`hpo run --budget` started, it keeps the deadline stored on the study: it starts no "
+        "trial that cannot finish in the search's share, and exits once the share has ended.",
     )
     _add_search_args(p)
+    p.add_argument(
+        "--budget",
+        help="the budget the study was started with (a check: a worker keeps the deadline "
+        "stored on the study and brings none of its own; a different one is refused)",
+    )
 
     p = sub.add_parser(
         "launch",
@@ -201,6 +208,13 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="plan the reference setup's retrain too",
+    )
+    p.add_argument(
+        "--workers",
+        dest="plan_workers",
+        type=int,
+        help="plan the search for N trials at once: this process and N-1 `hpo worker`s that "
+        "join it, on machines like this one (sets study.workers)",
     )
 
     p = sub.add_parser(

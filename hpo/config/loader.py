@@ -74,6 +74,7 @@ SHORTCUT_KEYS = {
     "study_name": "study.name",
     "storage": "study.storage",
     "budget": "study.budget",
+    "workers": "study.workers",
     "data": "data.path",
     "model": "model.name",
 }

@@ -95,6 +95,11 @@ class StudySection:
     #: truncation, search subset, trials, epochs, evaluations) so that search, final retrain,
     #: test and baselines fit it, and the run keeps it. None: no budget, nothing planned.
     budget: str | int | float | None = None
+    #: Trials a budget's plan counts on running at once: this process and the ``hpo worker``
+    #: processes that join its search (on machines like this one, or one GPU each), which keep
+    #: its deadline. ``hpo plan --workers`` sets it; nothing starts the workers but you (or
+    #: ``hpo launch slurm``). A search that gets fewer still ends by its deadline.
+    workers: int = 1
     #: The model the final stage hands over in ``final/model``: ``best`` (the tuned transformer,
     #: the TF-IDF model or a blend of their probabilities, whichever scores highest on
     #: validation; the transformer trains on train without validation so that validation can

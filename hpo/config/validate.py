@@ -166,6 +166,11 @@ def _check_study(study: StudySection) -> None:
             f"study.n_trials must be >= 0 (0: no search, `hpo run` trains the strong default), "
             f"got {study.n_trials}."
         )
+    if study.workers < 1:
+        raise ConfigError(
+            f"study.workers must be >= 1 (the trials the plan counts on at once), got "
+            f"{study.workers}."
+        )
     if study.evals_per_epoch < 1:
         raise ConfigError(f"study.evals_per_epoch must be >= 1, got {study.evals_per_epoch}.")
     if study.heartbeat_interval < 1 or study.grace_period <= study.heartbeat_interval:

@@ -135,6 +135,7 @@ def assemble(
             "search",
             f"{search.trials} trials x {search.examples:,} examples, "
             + (f"epochs {low}-{top}" if top > low else f"{top} epoch(s)")
+            + (f", {config.study.workers} at once" if config.study.workers > 1 else "")
             if search
             else "none: the strong default is trained",
             search.seconds if search else 0.0,
@@ -195,6 +196,8 @@ def assemble(
             # ... and scores it after each epoch, keeping the best: its epochs are the time's.
             "final_keep_best": keep_best,
             "final_epochs": epochs,
+            # Trials the search was planned to run at once (this process and joined workers).
+            "workers": config.study.workers,
             "search": {"chosen": search is not None, "why": search_why},
         },
     )

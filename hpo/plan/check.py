@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hpo.plan.constants import CHECK_SECONDS, MAX_STEPS, MIN_STEPS, TOLERANCE
+from hpo.plan.costs import grouped_by_length
 from hpo.plan.measure import (
     WARMUP_STEPS,
     eval_batch_size,
@@ -151,7 +152,7 @@ def check_rates(
         if batch is None:
             batch = train_batch_size(config.search_space, config.training)
         eval_batch = eval_batch_size(config.training)
-        grouped = config.training.get("train_sampling_strategy") == "group_by_length"
+        grouped = grouped_by_length(config.training)
         timed = check_steps(rates, length, batch=batch)
         train_batches = batch_lengths(
             profile, length, batch, WARMUP_STEPS + timed, grouped=grouped, seed=length

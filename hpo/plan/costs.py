@@ -8,7 +8,7 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +53,27 @@ def per_example(
     return total / len(cut)
 
 
-def costs_at(profile: DataProfile, rates: MachineRates, length: int, *, grouped: bool) -> Costs:
+def grouped_by_length(training: Mapping[str, Any]) -> bool:
+    """Whether training batches are grouped by length (``train_sampling_strategy``), which
+    pads each batch less than batches drawn at random."""
+    return training.get("train_sampling_strategy") == "group_by_length"
+
+
+def costs_at(
+    profile: DataProfile,
+    rates: MachineRates,
+    length: int,
+    *,
+    grouped: bool,
+    batch: int | None = None,
+) -> Costs:
+    """The cost model at ``length`` on the data's length mix, training in batches of ``batch``
+    (default: the batch ``rates`` were measured at)."""
     lengths = profile.train_lengths
     return Costs(
-        train=per_example(lengths, length, rates.train_batch, rates.train_cost, grouped=grouped),
+        train=per_example(
+            lengths, length, batch or rates.train_batch, rates.train_cost, grouped=grouped
+        ),
         eval=per_example(lengths, length, rates.eval_batch, rates.eval_cost, grouped=True),
         load=rates.load_seconds + rates.setup_seconds,
     )
@@ -92,15 +109,20 @@ def search_seconds(
     epochs: tuple[int, int],
     eval_examples: int,
     evals_per_epoch: int,
+    workers: int = 1,
 ) -> float:
     """Expected seconds of ``trials`` trials: the first :data:`PRUNER_STARTUP` whole, and
-    :data:`PRUNED_SHARE` of the rest pruned at their first evaluation."""
+    :data:`PRUNED_SHARE` of the rest pruned at their first evaluation. With ``workers`` trials
+    at once (each as fast as this machine), their seconds shared among them, and the last
+    trial to start still running alone for part of a whole trial."""
     mean_epochs = (epochs[0] + epochs[1]) / 2
     whole = trial_seconds(c, examples, mean_epochs, eval_examples, evals_per_epoch)
     first = trial_seconds(c, examples, 1 / evals_per_epoch, eval_examples, evals_per_epoch)
     startup = min(trials, PRUNER_STARTUP)
     rest = trials - startup
-    return startup * whole + rest * ((1 - PRUNED_SHARE) * whole + PRUNED_SHARE * first)
+    total = startup * whole + rest * ((1 - PRUNED_SHARE) * whole + PRUNED_SHARE * first)
+    at_once = max(1, min(workers, trials))
+    return total / at_once + whole * (1 - 1 / at_once)
 
 
 def baseline_seconds(profile: DataProfile) -> float:

@@ -50,7 +50,7 @@ from hpo.plan.constants import (
     SMALLEST_SEARCH,
     TARGET_TRIALS,
 )
-from hpo.plan.costs import Costs, baseline_seconds, costs_at, search_seconds
+from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
 from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
 
@@ -81,7 +81,7 @@ def make_plan(
     """
     explicit = config.explicit
     data, study = config.data, config.study
-    grouped = config.training.get("train_sampling_strategy") == "group_by_length"
+    grouped = grouped_by_length(config.training)
     # What the user fixed; None where the planner decides.
     fixed_length = data.max_length if "data.max_length" in explicit else None
     epochs_fixed = _fixed_epochs(config.search_space, config.training, config.explicit)
@@ -167,14 +167,17 @@ def make_plan(
     trial_epochs = epochs_fixed or (target, target)
     evals = fixed_evals or (2 if trial_epochs[1] == 1 else 1)
 
+    workers = study.workers
+
     def cost(examples: int, trials: int) -> float:
-        return search_seconds(c, examples, trials, trial_epochs, eval_examples, evals)
+        return search_seconds(c, examples, trials, trial_epochs, eval_examples, evals, workers)
 
     least = min(profile.n_train, max(MIN_SEARCH_EXAMPLES, SEARCH_PER_CLASS * profile.n_classes))
     if fixed_train:
         least = min(fixed_train, profile.n_train)
     half = 1.96 * math.sqrt(0.25 / max(1, eval_examples))
     final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
+    at_once = f", {workers} at once" if workers > 1 else ""
     search: Search | None = None
     if fixed_trials == 0:
         why = "no search: study.n_trials 0 (set by you); the strong default is trained"
@@ -205,17 +208,19 @@ def make_plan(
     elif cost(least, MIN_TRIALS) > rest:
         why = (
             f"no search: {MIN_TRIALS} trials of {least:,} examples "
-            f"({least // max(1, profile.n_classes)} a class) would take "
+            f"({least // max(1, profile.n_classes)} a class{at_once}) would take "
             f"{format_minutes(cost(least, MIN_TRIALS))} and {format_minutes(max(0.0, rest))} "
             f"is left beside {final_what}; the strong default is trained"
         )
     else:
-        search = _sized(cost, rest, least, profile, fixed_train=fixed_train, trials=None)
+        search = _sized(
+            cost, rest, least, profile, fixed_train=fixed_train, trials=None, workers=workers
+        )
         assert search is not None  # the floor fits
         why = (
             f"{search.examples // max(1, profile.n_classes):,} examples a class, validation "
             f"±{100 * half:.1f} points: a search can tell settings apart in what is left "
-            f"beside {final_what}"
+            f"beside {final_what}" + (f" ({workers} trials at once)" if workers > 1 else "")
         )
     if search is None and keep_best:
         # No search: the final stage takes the whole share: of the lengths (no shorter) and
@@ -272,14 +277,17 @@ def _sized(
     *,
     fixed_train: int | None,
     trials: int | None,
+    workers: int = 1,
 ) -> Search | None:
     """The largest search from ``least`` examples up that fits ``seconds``: the subset grows up
-    to all of train at :data:`TARGET_TRIALS` trials (``trials`` when you fixed them), then the
-    trials grow; None when not even ``least`` examples at :data:`MIN_TRIALS` trials fit."""
+    to all of train at :data:`TARGET_TRIALS` trials (at least one a worker; ``trials`` when you
+    fixed them), then the trials grow; None when not even ``least`` examples at
+    :data:`MIN_TRIALS` trials fit."""
     least_trials = trials or MIN_TRIALS
     if cost(least, least_trials) > seconds:
         return None
-    aim = trials or TARGET_TRIALS
+    target = max(TARGET_TRIALS, workers)
+    aim = trials or target
     if fixed_train:
         examples = least
     else:
@@ -287,7 +295,7 @@ def _sized(
     if not trials:
         aim = largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS) or aim
         if examples < profile.n_train:
-            aim = min(aim, TARGET_TRIALS)
+            aim = min(aim, target)
     if examples < profile.n_train and not fixed_train:
         examples = max(least, examples // 100 * 100)
     return Search(examples, aim, cost(examples, aim))

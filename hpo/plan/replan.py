@@ -19,7 +19,7 @@ from hpo.config.budget import format_minutes
 from hpo.config.reference import FINAL_EPOCH_STEPS
 from hpo.plan.check import RateCheck, check_rates
 from hpo.plan.constants import MARGIN, MAX_EPOCHS
-from hpo.plan.costs import Costs, final_seconds, per_example
+from hpo.plan.costs import Costs, costs_at, final_seconds, grouped_by_length
 from hpo.plan.planner import largest
 from hpo.train.trial_record import TrialRecord
 
@@ -203,17 +203,14 @@ def final_rates(
     else:
         check = check_rates(config, profile, rates, length, batch=batch)
     seen = rates.scaled(check.train_ratio, check.eval_ratio)
-    grouped = config.training.get("train_sampling_strategy") == "group_by_length"
-    lengths = profile.train_lengths
-    train = per_example(lengths, length, batch, seen.train_cost, grouped=grouped)
-    scoring = per_example(lengths, length, seen.eval_batch, seen.eval_cost, grouped=True)
+    costs = costs_at(profile, seen, length, grouped=grouped_by_length(config.training), batch=batch)
     when = "when planned" if planned else f"now ({check.seconds:.0f} s)"
     clock.note(
         f"final stage timed at batch {batch} and {length} tokens {when}: training "
         f"{check.train_ratio:.2f}x, scoring {check.eval_ratio:.2f}x the machine's rates "
         f"(measured at batch {rates.train_batch}); its epochs follow from these"
     )
-    return train, scoring
+    return costs.train, costs.eval
 
 
 def final_stop_by(

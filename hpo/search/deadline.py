@@ -36,30 +36,39 @@ def fewest_epochs(search_space: Mapping[str, ParamSpec], training: Mapping[str, 
 
 
 def out_of_time(
-    study: optuna.Study, deadline: float, planned: float, done: int, *, fewest_epochs: float
+    study: optuna.Study,
+    deadline: float,
+    planned: float,
+    done: int,
+    *,
+    fewest_epochs: float,
+    joined: bool = False,
 ) -> bool:
     """True (and noted on the study) when the next trial could not finish before ``deadline``.
 
     A trial's cost is what the finished trials took per epoch (their median) at the fewest
     epochs, or the ``planned`` seconds before any finished. The first trial always starts (the
-    final stage needs one); a study a budget closed before stays closed for budgeted runs.
+    final stage needs one) in the process that owns the budget, not in one that ``joined`` its
+    deadline (a worker); a study a budget closed before stays closed for budgeted runs.
     """
     if study.user_attrs.get(BUDGET_CLOSED_ATTR) is not None:
         return True
-    if not done:  # without one finished trial there is nothing to retrain: run one
+    if not done and not joined:  # with no trial finished there is nothing to retrain: run one
         return False
     need = shortest_trial(study, fewest_epochs) or planned
     left = deadline - time.time()
     if left >= need:
         return False
     logger.info(
-        "The search ends by the budget with %d finished trial(s): %.0f s left of its share, and "
+        "The search %s by the budget with %d finished trial(s): %.0f s left of its share, and "
         "a trial takes about %.0f s.",
+        "ends for this worker" if joined else "ends",
         done,
         max(0.0, left),
         need,
     )
-    study.set_user_attr(BUDGET_CLOSED_ATTR, done)
+    if not joined:  # the process that owns the budget closes the study; a worker just leaves
+        study.set_user_attr(BUDGET_CLOSED_ATTR, done)
     return True
 
 

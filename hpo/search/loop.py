@@ -29,6 +29,7 @@ from hpo.search.enqueue import enqueue_first_trials, first_trial_names, first_tr
 from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.search.resilient import database_lost, failed_as_stale
 from hpo.search.retry import retry_out_of_memory
+from hpo.search.share import share_clock
 from hpo.search.storage import (
     fail_stale_trials,
     make_storage,
@@ -161,9 +162,11 @@ def run_search(
     trials measure). The search then
     ends with fewer than ``study.n_trials`` trials, and the study notes it
     (``budget_closed``), so a rerun of the same budgeted job goes on to the final stage.
+    A ``worker`` given no deadline keeps the one stored on the study (:mod:`hpo.search.share`).
     """
     tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     storage, study = open_and_seed(config, prepared)
+    clock = share_clock(study, config.study, deadline, shortest_trial, worker=worker)
     target = config.study.n_trials
     train, validation = prepared.splits["train"], prepared.splits["validation"]
     layout = RunLayout(config.output_dir)
@@ -199,14 +202,15 @@ def run_search(
             progress.update(done, study)
             if done >= target:
                 break
-            now_due = deadline(study) if callable(deadline) else deadline
+            now_due = clock.due(study)
             trainer.deadline = now_due
             if now_due is not None and out_of_time(
                 study,
                 now_due,
-                shortest_trial,
+                clock.shortest_trial,
                 done,
                 fewest_epochs=fewest_epochs(config.search_space, config.training),
+                joined=clock.joined,
             ):
                 break
             if done + running >= target:
@@ -257,6 +261,7 @@ def run_search(
                 )
     finally:
         progress.close()
+    clock.close(study)  # the final stage follows: a worker that joins now starts nothing
     update_study_note(study)
     return study
 

@@ -17,6 +17,7 @@ BAD_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("wrong type", {"study": {"n_trials": "many"}}, "study.n_trials: expected int, got str"),
     ("bool is not int", {"study": {"n_trials": True}}, "study.n_trials: expected int, got bool"),
     ("n_trials < 0", {"study": {"n_trials": -1}}, "study.n_trials must be >= 0"),
+    ("workers < 1", {"study": {"workers": 0}}, "study.workers must be >= 1"),
     ("direction", {"study": {"direction": "minimize"}}, "must be 'maximize'"),
     ("ship", {"study": {"ship": "tfidf"}}, "study.ship: 'tfidf' is not one of best, tuned"),
     ("bad study name", {"study": {"name": "a b/c"}}, "study.name"),

@@ -58,6 +58,15 @@ def test_a_budget_that_cannot_work_is_one_line(
     assert not (tmp_path / "runs").exists() and not (tmp_path / "storage").exists()
 
 
+def test_plan_for_no_workers_is_one_line(tiny_models, tiny_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["plan", "--data", str(tiny_data), "--model", str(tiny_models["bert"])]
+    assert main([*argv, "--budget", "5m", "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "study.workers must be >= 1" in err and len(err.splitlines()) == 1, err
+    assert _files(tmp_path) == []
+
+
 def test_no_config_and_no_data(capsys) -> None:
     assert main(["run", "--budget", "5m"]) == 2
     assert "--data DIR" in capsys.readouterr().err
@@ -126,6 +135,19 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
         study_name=tiny_data.name, storage=f"sqlite:///{tmp_path / 'storage' / tiny_data.name}.db"
     )
     assert study.user_attrs["plan"]["budget_seconds"] == 100
+    assert study.user_attrs["search_share"]["budget_seconds"] == 100
+
+    # A worker that joins once the search's share has ended starts no trial and exits 0; one
+    # that brings another budget is refused, and neither rewrites the saved config.
+    trials = len(study.trials)
+    worker = ["worker", str(runs / "config.yaml"), "--quiet", "--n-trials", "6"]
+    worker += ["--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    assert main(worker) == 0
+    before = (runs / "config.yaml").read_text()
+    assert main([*worker, "--budget", "5m"]) == 2
+    assert "keeps the deadline of the budget it was started with" in capsys.readouterr().err
+    assert len(study.trials) == trials
+    assert (runs / "config.yaml").read_text() == before
 
     # The same command again: the same plan, the same study, nothing trained again.
     stamp = (runs / "final" / "metrics.json").stat().st_mtime_ns

@@ -295,3 +295,24 @@ def test_a_plan_with_every_key_at_its_most_says_so() -> None:
     assert small.total_seconds < FILL * 7200.0
     (note,) = [n for n in small.notes if "what holds it" in n]
     assert "every key at its most: all of train, texts whole, 10 epochs" in note
+
+
+def test_workers_buy_a_larger_search_in_the_same_share() -> None:
+    """Trials at once (this process and the workers that join it): where one at a time holds
+    no search, four hold one on a larger subset, and eight one trial a worker at least, each
+    search within the share the final stage leaves."""
+    many = profile(n_train=15_000, n_classes=150)
+    alone = plan(prof=many, budget=3600.0)
+    assert alone.value("study.n_trials") == 0
+    four = plan(cfg=config(study={"workers": 4}), prof=many, budget=3600.0)
+    eight = plan(cfg=config(study={"workers": 8}), prof=many, budget=3600.0)
+    assert four.value("study.n_trials") >= 6 and eight.value("study.n_trials") >= 8
+    assert (eight.value("data.max_train_samples") or 15_000) >= (
+        four.value("data.max_train_samples") or 15_000
+    )
+    for made in (four, eight):
+        assert made.facts["workers"] in (4, 8)
+        assert FILL * 3600.0 <= made.total_seconds <= 3600.0
+        (search,) = [s for s in made.stages if s.name == "search"]
+        assert search.what.endswith(f"{made.facts['workers']} at once")
+        assert search.seconds <= made.search_ends_at
