@@ -11,6 +11,10 @@ examples (issue 34):
   machine's measured rates, with the same profile, baselines and report inside B. Nothing the
   planner decides changes it: no search is set, and the length is the benchmark's.
 - **(c) random sampler** (``--random``): (a) with Optuna's ``RandomSampler``, same plan.
+- **(s) a search forced** (``--search N``): (a) with ``study.n_trials=N``, where the plan chose
+  none: the planner sizes the subset and the final stage around N trials. Does a search pay
+  here against the plan's choice? ``--arms s --a-runs DIR`` runs it alone and compares it with
+  an (a) run finished before (its ``runs/<study>`` folder), so that (a) need not run again.
 
 Prints and records per arm: minutes used against the budget, the plan's search decision, the
 transformer's test accuracy with its 95% interval, the shipped model's (chosen on validation),
@@ -92,6 +96,9 @@ def main() -> None:
     parser.add_argument("--budget", required=True, help="e.g. 30m")
     parser.add_argument("--set", action="append", default=[], help="passed to every arm")
     parser.add_argument("--random", action="store_true", help="also arm (c), RandomSampler")
+    parser.add_argument("--search", type=int, help="also arm (s): study.n_trials=N, forced")
+    parser.add_argument("--arms", help="run only these arms, e.g. s (default: all asked for)")
+    parser.add_argument("--a-runs", help="(a)'s runs/<study> folder from an earlier run")
     parser.add_argument("--workdir", help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--machine-cache", default=str(Path.home() / ".cache" / "hpo"))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
@@ -103,7 +110,14 @@ def main() -> None:
     }
     if opts.random:
         arms["c"] = ["study.sampler={type: RandomSampler, seed: 42}"]
+    if opts.search:
+        arms["s"] = [f"study.n_trials={opts.search}"]
+    if opts.arms:
+        arms = {k: v for k, v in arms.items() if k in opts.arms.split(",")}
     rows: dict[str, dict[str, Any]] = {}
+    if opts.a_runs and "a" not in arms:  # (a) as it ran before: only its predictions are read
+        earlier = {"runs": str(Path(opts.a_runs).absolute())}
+        rows["a"] = {**earlier, "arm": "a", "predictions": _predictions(earlier), "earlier": True}
     with tempfile.TemporaryDirectory(prefix="hpo-equal-") as tmp:
         root = Path(opts.workdir) if opts.workdir else Path(tmp)
         for arm, sets in arms.items():
@@ -118,9 +132,9 @@ def main() -> None:
             row["predictions"] = _predictions(row) if "tuned_accuracy" in row else {}
             rows[arm] = row
             print(json.dumps({k: v for k, v in row.items() if k != "predictions"}), flush=True)
-        labels = run_labels(rows["a"])
+        labels = run_labels(rows["a"]) if "a" in rows else []
     for arm, row in rows.items():
-        if arm == "a" or "tuned_accuracy" not in row:
+        if arm == "a" or "a" not in rows or "tuned_accuracy" not in row:
             continue
         ours, theirs = rows["a"]["predictions"], row["predictions"]
         row["a_vs_this_tuned_p"] = _p(ours.get("tuned"), theirs.get("tuned"), labels)
@@ -151,11 +165,15 @@ def run_labels(row: dict[str, Any]) -> list[int]:
 def summarize(rows: dict[str, dict[str, Any]]) -> None:
     """One line per arm."""
     names = {"a": "hpo run", "b": "no search (default)", "c": "random sampler"}
+    names["s"] = "a search forced"
     print(
         f"\n{'arm':<22}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
         f"{'transformer':>13}{'95% CI':>16}{'p vs a':>9}{'shipped':>10}{'acc':>8}{'p vs a':>9}"
     )
     for arm, r in rows.items():
+        if r.get("earlier"):
+            print(f"{names[arm]:<22}run before: {r['runs']}")
+            continue
         if "tuned_accuracy" not in r:
             print(f"{names[arm]:<22}failed (exit {r.get('exit_code')}), see {r.get('log')}")
             continue
