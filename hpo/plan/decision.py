@@ -114,20 +114,18 @@ def unused_budget_note(choices: list[Choice], planned: float, budget: float, *, 
     ]
     value = {c.key: c.value for c in choices}
     if not held and value.get("study.n_trials") == 0:
-        most = [
-            "all of train" if value.get("data.max_train_samples") is None else "",
-            "texts whole" if uncut else "",
+        at_most = (
+            value.get("data.max_train_samples") is None
+            and uncut
+            and float(value.get("training.num_train_epochs") or 0) >= MAX_EPOCHS
+        )
+        held.append(
+            "no search, and every key at its most: all of train, texts whole, "
             f"{MAX_EPOCHS} epochs, the most the final stage trains"
-            if float(value.get("training.num_train_epochs") or 0) >= MAX_EPOCHS
-            else "",
-        ]
-        if all(most):
-            held.append(f"no search, and every key at its most: {', '.join(most)}")
-        else:
-            held.append(
-                "no search, and the final stage's next step (a longer length, one more epoch) "
-                "does not fit"
-            )
+            if at_most
+            else "no search, and the final stage's next step (a longer length, one more epoch) "
+            "does not fit"
+        )
     if not held:
         if value.get("data.max_train_samples") is None:
             held.append("all of train searched")

@@ -100,7 +100,7 @@ class ShareClock:
     def close(self, study: optuna.Study) -> None:
         """The owner's search has ended (its trials done, or its share): the share ends now,
         so that a worker joining later starts no trial the final stage would not use."""
-        if not self.joined and SearchShare.of(study) is not None:
+        if self.deadline is not None:  # the owner's; a plain or joined search ends nobody's
             SearchShare(time.time(), self.budget_seconds, self.shortest_trial).publish(study)
 
 
