@@ -25,12 +25,16 @@ call needs it, so ``import hpo`` stays light.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.loader import load_config as _load_structure
 from hpo.errors import ConfigError, HpoError, config_source
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import optuna
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
     from hpo.final.predict import Predictor
     from hpo.final.record import ModelRecord
     from hpo.plan.decision import Plan
-    from hpo.search.launch import SlurmJob
+    from hpo.search.launch import Launched, SlurmJob
 
 
 def load_config(
@@ -74,7 +78,8 @@ def run_search(
     """Run (or resume) the study's search until it holds ``study.n_trials`` finished trials;
     ``workers`` processes on this machine share it. ``worker``: join a study other processes
     search too (``hpo worker``): trials others left running are theirs until their heartbeat
-    goes stale."""
+    goes stale. A worker whose config has a budget waits for the budgeted run that owns the
+    study to plan it, then runs the planned config within the search's share."""
     if workers < 1:
         raise HpoError(f"--workers must be >= 1, got {workers}.")
     with config_source(config.source):
@@ -83,9 +88,26 @@ def run_search(
                 "study.n_trials is 0: there is nothing to search. Give study.n_trials >= 1 "
                 "(--n-trials), or use `hpo run`, which trains the strong default with no search."
             )
-        from hpo.search.share import refuse_other_budget
+        from hpo.search.note import CONFIG_FILE_ATTR
+        from hpo.search.share import refuse_other_budget, wait_for_share
 
         refuse_other_budget(config.study, config.storage_url)  # before anything is written
+        if worker and config.study.budget is not None:
+            # A worker of a budgeted job runs what its owner planned, once it has: the search
+            # space, lengths and trials the plan chose, not the config as the user gave it.
+            study, share = wait_for_share(config.study.name, config.storage_url)
+            if share.ended():
+                logger.info(
+                    "The search's share of study %r has ended: no trial to start.",
+                    config.study.name,
+                )
+                return study
+            planned = study.user_attrs.get(CONFIG_FILE_ATTR)
+            if planned:
+                logger.info("Running the config the budgeted run planned: %s", planned)
+                config = load_config(
+                    planned, study_name=config.study.name, storage=config.storage_url
+                )
         if workers > 1:
             from hpo.search.workers import search_with_workers
 
@@ -103,12 +125,18 @@ def run(
     quiet: bool = False,
     started: float | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    part: str | None = None,
 ) -> Path:
     """The whole job (``hpo run``): search, export, retrain and test once, baselines, the
     shipped model chosen on validation, report. A finished stage is reused. With
     ``study.budget`` the job is planned first and kept within the budget, counted from
     ``started`` (``time.time()``, default this call); ``on_plan`` is shown the plan before
-    anything runs. Returns the report's path."""
+    anything runs. Returns the report's path.
+
+    ``part`` runs a budgeted job in two processes, as ``hpo launch slurm --budget`` does:
+    ``"search"`` plans on this machine and runs the search (returns ``plan.json``'s path);
+    ``"final"`` goes on from the stored study with the same plan, its budget counted from when
+    the search part began."""
     from hpo.pipeline import run_all
 
     _check_seeds(seeds)
@@ -120,6 +148,7 @@ def run(
             with_reference=with_reference,
             started=started,
             on_plan=on_plan,
+            part=part,
         )
 
 
@@ -226,15 +255,26 @@ def trials_table(config: HpoConfig) -> str:
         return table(load_existing_study(config), config.study.metric)
 
 
-def launch_slurm(
-    config: HpoConfig, job: SlurmJob, *, dry_run: bool = False
-) -> tuple[Path, str | None]:
+def launch_slurm(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launched:
     """Prepare the study, write its Slurm job array of ``hpo worker`` tasks and submit it
-    (``hpo launch slurm``). Returns the script's path and the job id (None for ``dry_run``,
-    which only writes the script and the config its tasks run)."""
+    (``hpo launch slurm``); what was written and the job ids (None for ``dry_run``, which only
+    writes the scripts and the config the tasks run). With ``study.budget``, the whole job on
+    the cluster within it: the array (task 0 plans on its node and owns the deadline) and a
+    final job after it. A budget that cannot hold a trial and the final stage for
+    ``job.workers`` trials at once, as planned on this machine, is refused before anything is
+    written or submitted."""
     from hpo.search.launch import launch
 
     with config_source(config.source):
+        if config.study.budget is not None and not dry_run:
+            from hpo.plan.budgeted import plan_budget
+
+            plan_budget(
+                dataclasses.replace(
+                    config, study=dataclasses.replace(config.study, workers=job.workers)
+                ),
+                with_reference=False,
+            )
         return launch(config, job, dry_run=dry_run)
 
 

@@ -5,6 +5,11 @@ there is no search: the final stage trains the strong default.
 A finished stage is not done again: the search resumes (or has nothing left to do), the retrain
 and the baselines reuse their results files when their inputs are unchanged, and the report is
 rebuilt from those files.
+
+A budgeted job may run in two parts, in two processes (``hpo launch slurm --budget``: the
+search in a job array, the final stage in a job after it): ``part="search"`` plans where it
+runs, owns the search's share and stores when the budget began on the study; ``part="final"``
+goes on from the study with the same plan and the same start, so both count one budget.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hpo.errors import ConfigError, HpoError
 from hpo.runs import INPUTS_KEY, RunLayout, write_atomically
 
 if TYPE_CHECKING:
@@ -35,14 +41,17 @@ def run_all(
     with_reference: bool | None = None,
     started: float | None = None,
     on_plan: Callable[[Any], None] | None = None,
+    part: str | None = None,
 ) -> Path:
-    """Every stage in order; returns the report's path.
+    """Every stage in order; returns the report's path (``part="search"``: ``plan.json``).
 
     ``with_reference`` (default: when the config has a ``reference`` and no budget) also
     retrains the reference setup with the tuned model's epoch budget and seeds, so the report
     measures what tuning was worth on the same test examples. With ``study.budget`` the job is
     planned first (:mod:`hpo.plan`) and keeps the budget; ``started`` (``time.time()``, default
     now) is when its clock began; ``on_plan`` is shown the plan before anything runs.
+    ``part``: only the search (``"search"``) or only what follows it (``"final"``) of a
+    budgeted job whose start the study keeps.
     """
     # Imported here, not at the top: each loads torch and Transformers (seconds), and
     # importing hpo must stay light for the commands that only read.
@@ -65,9 +74,19 @@ def run_all(
     from hpo.report.dashboard import attach_artifacts, final_stage_files
     from hpo.report.markdown import make_report
     from hpo.search.loop import run_search
+    from hpo.search.share import SearchShare
+    from hpo.search.storage import load_existing_study, open_study
 
     started = time.time() if started is None else started
     budgeted = config.study.budget is not None
+    resumed = False
+    if part is not None:
+        if not budgeted:
+            raise ConfigError(
+                f"study.budget: --part {part} splits a budgeted job; give --budget (as "
+                "`hpo launch slurm --budget` does), or run the whole job with `hpo run`."
+            )
+        started, resumed = _part_start(config.study.name, config.storage_url, part, started)
     if with_reference is None:
         with_reference = bool(config.reference) and not budgeted
     clock = None
@@ -78,7 +97,11 @@ def run_all(
         )
         if on_plan is not None:
             on_plan(plan)
-        clock = StageClock(RunLayout(config.output_dir).plan, plan, started)
+        clock = StageClock(RunLayout(config.output_dir).plan, plan, started, resumed=resumed)
+        if part == "final":
+            _note_handover(clock)
+        elif part == "search" and not resumed:
+            _note_queued(clock, config.output_dir)
         retrains = 2 if with_reference else 1
         search_kwargs = {
             "deadline": functools.partial(
@@ -88,11 +111,23 @@ def run_all(
         }
     layout = RunLayout(config.output_dir)
     study = None
+    if part == "search" and clock is not None and config.study.n_trials == 0:
+        # No search planned: the study is stored with a share that has ended, so the workers
+        # waiting for the plan leave at once.
+        write_atomically(layout.config_file, config.to_yaml(absolute=True))
+        ended = SearchShare(time.time(), clock.plan.budget_seconds, 0.0, started)
+        ended.publish(open_study(config))
+        return clock.path
     if config.study.n_trials > 0:
-        with _timed(clock, "search"):
-            study = run_search(config, quiet=quiet, **search_kwargs)
+        if part == "final":  # the search ran in the job before: its study is what it left
+            study = load_existing_study(config)
+        else:
+            with _timed(clock, "search"):
+                study = run_search(config, quiet=quiet, budget_started=started, **search_kwargs)
         if clock is not None:
             save_plan_on_study(study, clock.plan)
+        if part == "search":
+            return clock.path
         export_best(study, config, layout.best_params)
         final = plan_from_study(study, config.study.evals_per_epoch)
     else:  # no search (the plan's choice, or yours): the strong default
@@ -170,6 +205,50 @@ def run_all(
         if study is not None:
             attach_artifacts(study, layout.artifacts, final_stage_files(layout))
     return report
+
+
+def _part_start(study_name: str, storage_url: str, part: str, now: float) -> tuple[float, bool]:
+    """When the budget of a job run in parts began, and whether its clock goes on from what an
+    earlier part recorded in ``plan.json``: the start stored on the study where there is one
+    (the final part, or a requeued search part, which keeps its first deadline), else ``now``
+    for the search part."""
+    from hpo.search.share import stored_share
+
+    if part not in ("search", "final"):
+        raise HpoError(f"--part must be search or final, got {part!r}.")
+    share = stored_share(study_name, storage_url)[1]
+    if share is None or share.started is None:
+        if part == "final":
+            raise HpoError(
+                f"study {study_name!r} in {storage_url} holds no budgeted search to go on "
+                "from: run `hpo run CONFIG --budget B --part search` first (task 0 of "
+                "`hpo launch slurm --budget` does)."
+            )
+        return now, False
+    return share.started, True
+
+
+def _note_handover(clock: StageClock) -> None:
+    """In ``plan.json``: the seconds between the search part's end and this final part's start
+    (the workers' last trials, the queue), counted in the budget like any other."""
+    searched = clock.started + sum(clock.actual.get(k, 0.0) for k in ("prepare", "search"))
+    gap = time.time() - searched
+    if gap >= 1.0:
+        clock.note(f"the final part started {gap:.0f} s after the search part ended")
+
+
+def _note_queued(clock: StageClock, output_dir: Path) -> None:
+    """In ``plan.json``: how long the job waited in the scheduler's queue before its search
+    part began (``hpo launch slurm`` notes when it submitted), which the budget does not count."""
+    from hpo.search.launch import slurm_folder
+
+    try:
+        record = json.loads((slurm_folder(output_dir) / "submitted.json").read_text("utf-8"))
+        waited = clock.started - float(record["submitted"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if waited >= 1.0:
+        clock.note(f"queued {waited:.0f} s before the search part began (not in the budget)")
 
 
 def _finished_plan(metrics: Path, params: dict) -> dict[str, Any] | None:

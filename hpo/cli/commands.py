@@ -55,8 +55,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     where = f"study {config.study.name!r} in {config.storage_url}"
     try:
         best = study.best_trial
-    except ValueError:  # every trial was pruned
-        print(f"{where}: no trial completed (all pruned); see `hpo trials {args.config}`.")
+    except ValueError:  # every trial was pruned, or a budget's share left none to run
+        why = "all pruned" if study.trials else "none ran"
+        print(f"{where}: no trial completed ({why}); see `hpo trials {args.config}`.")
         return 0
     metric = config.study.metric
     print(
@@ -82,20 +83,40 @@ def cmd_launch(args: argparse.Namespace) -> int:
         sbatch_args=tuple(args.sbatch_args),
     )
     config = _load(args)
-    script, job_id = api.launch_slurm(config, job, dry_run=args.dry_run)
+    done = api.launch_slurm(config, job, dry_run=args.dry_run)
     where = make_url(config.storage_url).render_as_string(hide_password=True)
+    script, job_id, final = done.script, done.job_id, done.final_script
     saved = script.parent.parent / "config.yaml"
     if job_id is None:
-        print(f"wrote {script} (not submitted); submit it with: sbatch {script}")
+        if final is None:
+            print(f"wrote {script} (not submitted); submit it with: sbatch {script}")
+        else:
+            print(
+                f"wrote {script} and {final} (not submitted); submit them with:\n"
+                f"  jid=$(sbatch --parsable {script}) && "
+                f"sbatch --dependency=afterany:$jid {final}"
+            )
         return 0
-    print(
+    jobs = job_id if final is None else f"{job_id},{done.final_job_id}"
+    lines = [
         f"submitted job {job_id}: {args.workers} worker task(s) on study {config.study.name!r} "
-        f"in {where}\n"
-        f"  script:  {script}\n"
-        f"  logs:    {script.parent / 'logs'}/{job_id}_<task>.out\n"
-        f"  watch:   hpo trials {saved}   |   squeue -j {job_id}\n"
-        f"  stop:    scancel {job_id}   (running trials are rerun when workers start again)"
-    )
+        f"in {where}"
+    ]
+    if final is not None:
+        lines.append(
+            f"submitted job {done.final_job_id}: the final stage and report after it, within "
+            f"the budget of {config.study.budget} counted from when task 0 starts"
+        )
+    lines += [
+        f"  script:  {script}" + (f"  {final}" if final else ""),
+        f"  logs:    {script.parent / 'logs'}/{job_id}_<task>.out",
+        f"  watch:   hpo trials {saved}   |   squeue -j {jobs}",
+        f"  stop:    scancel {jobs.replace(',', ' ')}   (running trials are rerun when "
+        "workers start again)",
+    ]
+    if final is not None:
+        lines.append(f"  report:  {saved.parent / 'report.md'} once job {done.final_job_id} ends")
+    print("\n".join(lines))
     return 0
 
 
@@ -144,15 +165,20 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``hpo run``: every stage (planned first with a budget); prints the report's path."""
-    report = api.run(
-        _load(args),
+    config = _load(args)
+    done = api.run(
+        config,
         quiet=args.quiet,
         seeds=args.seeds,
         with_reference=args.reference,
         started=getattr(args, "started", None),
         on_plan=None if args.quiet else _print_plan,
+        part=args.part,
     )
-    print(f"report: {report}")
+    if args.part == "search":
+        print(f"search part done (plan: {done}); the final part goes on from the study")
+    else:
+        print(f"report: {done}")
     return 0
 
 

@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 130
 _TRIAL_COMMANDS = frozenset({"search", "worker", "run"})
 
 #: Commands that import the training stack (and so Optuna's loggers are worth setting up).
-_TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain", "plan"})
+_TRAINING_COMMANDS = frozenset({"search", "worker", "run", "retrain", "plan", "launch"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

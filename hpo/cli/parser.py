@@ -144,7 +144,16 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         help="one more sbatch option, e.g. --sbatch-arg=--account=lab (repeatable)",
     )
     p.add_argument(
-        "--dry-run", action="store_true", help="write the script (and config) only; submit nothing"
+        "--budget",
+        help="the whole job's wall-clock budget, e.g. 2h (sets study.budget): task 0 plans the "
+        "search for --workers trials at once on its compute node and owns the deadline, and a "
+        "final job after the array (--dependency=afterany) trains the final model and writes "
+        "the report, all within the budget counted from task 0's start",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write the script(s) (and config) only; submit nothing",
     )
 
     p = sub.add_parser(
@@ -192,6 +201,14 @@ def _build() -> tuple[argparse.ArgumentParser, Any]:
         default=None,
         help="also retrain the reference setup for the same epoch budget and seeds (default: "
         "on when the config has a reference section and there is no --budget)",
+    )
+    p.add_argument(
+        "--part",
+        choices=["search", "final"],
+        help="one part of a budgeted job run in two processes, as `hpo launch slurm --budget` "
+        "does: `search` plans on this machine and runs the search, storing when the budget "
+        "began on the study; `final` goes on from the study (same plan, same start) with the "
+        "final stage, baselines and report",
     )
 
     p = sub.add_parser(

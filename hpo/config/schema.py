@@ -242,9 +242,23 @@ class HpoConfig:
         out["search_space"] = {name: spec.to_dict() for name, spec in self.search_space.items()}
         return out
 
-    def to_yaml(self, *, absolute: bool = False) -> str:
-        """The resolved config as YAML, in section order (see :meth:`to_dict`)."""
-        return yaml.safe_dump(self.to_dict(absolute=absolute), sort_keys=False)
+    def to_yaml(self, *, absolute: bool = False, given: bool = False) -> str:
+        """The resolved config as YAML, in section order (see :meth:`to_dict`). ``given``:
+        only the keys the user set (:attr:`explicit`) and the study's name, storage and
+        workers, so that a process that loads it plans the same keys the planner was left
+        (``hpo launch slurm --budget``'s job config), not every default filled in."""
+        full = self.to_dict(absolute=absolute)
+        if not given:
+            return yaml.safe_dump(full, sort_keys=False)
+        keys = set(self.explicit) | {"study.name", "study.storage", "study.workers"}
+        raw: dict[str, dict] = {}
+        for section in full:  # in the config's own section order
+            for key in sorted(k for k in keys if k.partition(".")[0] == section):
+                name = key.partition(".")[2]
+                node = raw.setdefault(section, {})
+                if name and name in full[section]:
+                    node[name] = full[section][name]
+        return yaml.safe_dump(raw, sort_keys=False)
 
 
 #: The sections of a config with a dataclass of their own, by key.

@@ -144,13 +144,19 @@ def plan_inputs(config: HpoConfig, *, with_reference: bool) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _saved_plan(path: Path, inputs: str) -> Plan | None:
-    """The plan in ``path`` when it was made from the same inputs (None otherwise)."""
+def _read_json(path: Path) -> dict:
+    """The JSON object in ``path``; {} where there is none or it is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("inputs") != inputs:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _saved_plan(path: Path, inputs: str) -> Plan | None:
+    """The plan in ``path`` when it was made from the same inputs (None otherwise)."""
+    data = _read_json(path)
+    if data.get("inputs") != inputs:
         return None
     try:
         return Plan.from_dict(data)
@@ -176,10 +182,16 @@ def apply_plan(config: HpoConfig, plan: Plan) -> HpoConfig:
 class StageClock:
     """Each stage's actual seconds beside its planned ones, in ``plan.json`` as it goes."""
 
-    def __init__(self, path: Path, plan: Plan, started: float) -> None:
+    def __init__(self, path: Path, plan: Plan, started: float, *, resumed: bool = False) -> None:
+        """``resumed``: a part of a job whose earlier part, started at the same ``started``,
+        wrote ``path``; its stages' seconds and events are kept."""
         self.path, self.plan, self.started = path, plan, started
         self.actual: dict[str, float] = {"prepare": time.time() - started}
         self.events: list[str] = []
+        earlier = _read_json(path) if resumed else {}
+        if earlier.get("started") == started:
+            self.actual = {k: float(v) for k, v in earlier.get("actual_seconds", {}).items()}
+            self.events = list(earlier.get("events", []))
         self.write()
 
     @contextlib.contextmanager

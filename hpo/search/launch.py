@@ -7,6 +7,14 @@ database is the only coordinator, as for any workers. A worker exits 0 once the 
 ``n_trials`` finished trials, so an array larger than needed ends cleanly, and a task that is
 requeued (preempted, or given up on an unreachable database) resumes like any new worker.
 
+With a budget (``--budget``), the job is the whole of ``hpo run --budget`` on the cluster: task 0
+plans on its compute node (the machine the workers train on, not the login node), owns the
+search's share and stores when the budget began; the other tasks wait for that plan and run
+it within the share; a final job that depends on the array (``--dependency=afterany``) runs the
+final stage, baselines and report on the same clock. A task that ends cleanly cancels the
+array's tasks still pending, so the final job starts when the share ends, not when the queue
+drains. The time a task spent queued before the budget began is noted, not counted.
+
 Plain ``sbatch`` rather than submitit: the tasks run a command, not a pickled function, so the
 script is one a user can read, edit and resubmit by hand, and nothing else needs installing on
 the cluster.
@@ -14,6 +22,9 @@ the cluster.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -21,6 +32,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,23 +106,61 @@ def slurm_folder(output_dir: Path) -> Path:
     return RunLayout(output_dir).root / "slurm"
 
 
-def render_script(
-    study_name: str, output_dir: Path, job: SlurmJob, *, python: str | None = None
-) -> str:
-    """The job-array script of study ``study_name`` whose run folder is ``output_dir``: each
-    task runs ``hpo worker`` on the study's saved config."""
-    folder = slurm_folder(output_dir).absolute()
-    config_file = RunLayout(output_dir).config_file.absolute()
-    python = python or sys.executable
-    worker = f"{shlex.quote(python)} -m hpo.cli worker {shlex.quote(str(config_file))} --quiet"
-    env_lines = [
+def job_config(output_dir: Path) -> Path:
+    """``runs/<study>/slurm/job.yaml``: a budgeted job's config as given (every part of the job
+    plans from it, so that all of them find the one plan task 0 made)."""
+    return slurm_folder(output_dir) / "job.yaml"
+
+
+def _environment() -> list[str]:
+    lines = [
         # Each task's share of the node's cores, not one thread per core of the whole node.
         'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"',
         'export MKL_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"',
     ]
     for key in ("HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HPO_CACHE"):
         if key in os.environ:  # what this shell found its models and caches with
-            env_lines.append(f"export {key}={shlex.quote(os.environ[key])}")
+            lines.append(f"export {key}={shlex.quote(os.environ[key])}")
+    return lines
+
+
+def render_script(
+    study_name: str,
+    output_dir: Path,
+    job: SlurmJob,
+    *,
+    python: str | None = None,
+    budgeted: bool = False,
+) -> str:
+    """The job-array script of study ``study_name`` whose run folder is ``output_dir``: each
+    task runs ``hpo worker`` on the study's saved config. ``budgeted``: task 0 runs the search
+    part of ``hpo run`` on the job's config instead (it plans and owns the deadline), the
+    others join it, and a task that ends cleanly cancels the tasks still pending. Its tasks log
+    the plan and one line per trial (a log is no terminal: no progress bars)."""
+    folder = slurm_folder(output_dir).absolute()
+    python = shlex.quote(python or sys.executable)
+    if budgeted:
+        config = shlex.quote(str(job_config(output_dir).absolute()))
+        run = [
+            'if [ "${SLURM_ARRAY_TASK_ID:-0}" = 0 ]; then',
+            "    # Plans on this node and owns the search's share (a requeue keeps its deadline).",
+            f"    {python} -m hpo.cli run {config} --part search",
+            "else",
+            f"    {python} -m hpo.cli worker {config}",
+            "fi",
+        ]
+    else:
+        config = shlex.quote(str(RunLayout(output_dir).config_file.absolute()))
+        run = [f"{python} -m hpo.cli worker {config} --quiet"]
+    cancel = []
+    if budgeted:
+        cancel = [
+            'if [ $code -eq 0 ] && [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then',
+            "    # The search's share has ended: a task still queued would start only to leave,",
+            "    # and the final job waits for every task. Cancel them so it starts now.",
+            '    scancel --state=PENDING "$SLURM_ARRAY_JOB_ID" || true',
+            "fi",
+        ]
     return "\n".join(
         [
             "#!/bin/bash",
@@ -120,30 +170,68 @@ def render_script(
             "",
             "set -u",
             f"cd {shlex.quote(str(Path.cwd()))}",
-            *env_lines,
+            *_environment(),
             'echo "hpo worker: task ${SLURM_ARRAY_TASK_ID:-?} of job '
             '${SLURM_ARRAY_JOB_ID:-?} on $(hostname)"',
-            worker,
+            *run,
             "code=$?",
             f'if [ $code -eq {EXIT_UNREACHABLE} ] && [ -n "${{SLURM_JOB_ID:-}}" ]; then',
             "    # The database stayed out of reach for the grace period: another worker reruns",
             "    # the trial; this task goes back in the queue to join again later.",
             '    scontrol requeue "$SLURM_JOB_ID"',
             "fi",
+            *cancel,
             "exit $code",
             "",
         ]
     )
 
 
+def render_final_script(
+    study_name: str, output_dir: Path, job: SlurmJob, *, python: str | None = None
+) -> str:
+    """The script of a budgeted job's final job: the final part of ``hpo run`` on the job's
+    config, after the array (sbatch gives it ``--dependency=afterany:<array>``)."""
+    folder = slurm_folder(output_dir).absolute()
+    python = shlex.quote(python or sys.executable)
+    config = shlex.quote(str(job_config(output_dir).absolute()))
+    single = dataclasses.replace(job, workers=1, max_parallel=None)
+    directives = [
+        line
+        for line in single.directives(f"hpo-{study_name}-final", folder / "logs")
+        if "--array=" not in line and "--output=" not in line
+    ]
+    directives.insert(1, f"#SBATCH {shlex.quote(f'--output={folder}/logs/%j_final.out')}")
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            f"# Written by `hpo launch slurm --budget` for study {study_name!r}: the final stage,",
+            "# baselines and report after the worker array; rerun it (it goes on from what",
+            f"# exists) with: sbatch {shlex.quote(str(folder / 'final.sbatch'))}",
+            *directives,
+            "",
+            "set -u",
+            f"cd {shlex.quote(str(Path.cwd()))}",
+            *_environment(),
+            'echo "hpo final: job ${SLURM_JOB_ID:-?} on $(hostname)"',
+            f"exec {python} -m hpo.cli run {config} --part final",
+            "",
+        ]
+    )
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, text)
+    path.chmod(0o700)  # it may hold a storage URL with a password, as config.yaml does
+    return path
+
+
 def write_script(study_name: str, output_dir: Path, job: SlurmJob) -> Path:
     """Write ``runs/<study>/slurm/worker.sbatch`` (and its ``logs/`` folder); its path."""
     folder = slurm_folder(output_dir)
     (folder / "logs").mkdir(parents=True, exist_ok=True)
-    path = folder / "worker.sbatch"
-    path.write_text(render_script(study_name, output_dir, job), encoding="utf-8")
-    path.chmod(0o700)  # it may hold a storage URL with a password, as config.yaml does
-    return path
+    return _write(folder / "worker.sbatch", render_script(study_name, output_dir, job))
 
 
 def check_storage(url: str) -> None:
@@ -156,15 +244,17 @@ def check_storage(url: str) -> None:
         )
 
 
-def submit(script: Path) -> str:
-    """``sbatch --parsable SCRIPT``; the job id."""
+def submit(script: Path, *options: str) -> str:
+    """``sbatch --parsable [OPTIONS] SCRIPT``; the job id."""
     sbatch = shutil.which("sbatch")
     if sbatch is None:
         raise HpoError(
             "sbatch: not found on PATH. Run `hpo launch slurm` on a node that submits Slurm "
             f"jobs, or add --dry-run to only write the script ({script})."
         )
-    done = subprocess.run([sbatch, "--parsable", str(script)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sbatch, "--parsable", *options, str(script)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         reason = (done.stderr or done.stdout).strip().splitlines()
         raise HpoError(
@@ -174,21 +264,63 @@ def submit(script: Path) -> str:
     return done.stdout.strip().split(";")[0]  # "id" or "id;cluster"
 
 
-def launch(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> tuple[Path, str | None]:
+@dataclass(frozen=True)
+class Launched:
+    """What ``hpo launch slurm`` wrote and submitted."""
+
+    #: The job-array script (``worker.sbatch``).
+    script: Path
+    #: The array's job id (None for a dry run).
+    job_id: str | None
+    #: A budgeted job's final script (``final.sbatch``) and its job id.
+    final_script: Path | None = None
+    final_job_id: str | None = None
+
+
+def launch(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launched:
     """Prepare the study, write the job script and (unless ``dry_run``) submit it.
 
-    Returns the script's path and the job id (None for a dry run). A dry run writes the script
-    and the config its tasks run (``runs/<study>/config.yaml``), and touches no database,
-    cache or queue.
+    A dry run writes the script and the config its tasks run (``runs/<study>/config.yaml``),
+    and touches no database, cache or queue. With ``study.budget``: the budgeted job (see the
+    module), for ``job.workers`` trials at once (``study.workers``); the plan it keeps is made
+    on the compute node by task 0.
     """
     check_storage(config.storage_url)
+    if config.study.budget is not None:
+        name, out = config.study.name, config.output_dir
+        if config.study.workers != job.workers:  # the plan shares the search among the tasks
+            config = dataclasses.replace(
+                config, study=dataclasses.replace(config.study, workers=job.workers)
+            )
+        if not dry_run:
+            from hpo.search.storage import make_storage
+
+            make_storage(config.storage_url)  # the schema, before the tasks race to create it
+        folder = slurm_folder(out)
+        (folder / "logs").mkdir(parents=True, exist_ok=True)
+        _write(job_config(out), config.to_yaml(absolute=True, given=True))
+        script = _write(folder / "worker.sbatch", render_script(name, out, job, budgeted=True))
+        final = _write(folder / "final.sbatch", render_final_script(name, out, job))
+        if dry_run:
+            return Launched(script, None, final, None)
+        submitted = time.time()
+        array = submit(script)
+        try:
+            after = submit(final, f"--dependency=afterany:{array}")
+        except HpoError:
+            with contextlib.suppress(OSError):  # no array left without its final job
+                subprocess.run(["scancel", array], check=False)
+            raise
+        record = {"submitted": submitted, "array_job": array, "final_job": after}
+        write_atomically(folder / "submitted.json", json.dumps(record) + "\n")
+        return Launched(script, array, final, after)
     if dry_run:
         layout = RunLayout(config.output_dir)
         write_atomically(layout.config_file, config.to_yaml(absolute=True))
-        return write_script(config.study.name, config.output_dir, job), None
+        return Launched(write_script(config.study.name, config.output_dir, job), None)
     from hpo.search.loop import load_search_data, open_and_seed
 
     _, prepared = load_search_data(config.model, config.data, config.study.metric)
     open_and_seed(config, prepared)  # also writes runs/<study>/config.yaml, the tasks' config
     script = write_script(config.study.name, config.output_dir, job)
-    return script, submit(script)
+    return Launched(script, submit(script))

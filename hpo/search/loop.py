@@ -30,19 +30,8 @@ from hpo.search.note import CONFIG_FILE_ATTR, objective_title, update_study_note
 from hpo.search.resilient import database_lost, failed_as_stale
 from hpo.search.retry import retry_out_of_memory
 from hpo.search.share import share_clock
-from hpo.search.storage import (
-    fail_stale_trials,
-    make_storage,
-    open_study,
-    requeue,
-)
-from hpo.search.trials import (
-    check_not_surplus,
-    count_states,
-    finished,
-    peak_epoch,
-    short_params,
-)
+from hpo.search.storage import fail_stale_trials, make_storage, open_study, requeue
+from hpo.search.trials import check_not_surplus, count_states, finished, peak_epoch, short_params
 from hpo.train.callbacks import on_terminal
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
@@ -144,6 +133,7 @@ def run_search(
     worker: bool = False,
     deadline: float | Callable[[optuna.Study], float] | None = None,
     shortest_trial: float = 0.0,
+    budget_started: float | None = None,
 ) -> optuna.Study:
     """Run trials until the study holds ``study.n_trials`` COMPLETE + PRUNED trials.
 
@@ -159,14 +149,16 @@ def run_search(
     it (``shortest_trial`` seconds planned, or what the finished trials took), and a running
     trial that would overrun stops at its next evaluation with its best value. A callable
     deadline is asked again before each trial (a budgeted run moves it with the rates the
-    trials measure). The search then
-    ends with fewer than ``study.n_trials`` trials, and the study notes it
-    (``budget_closed``), so a rerun of the same budgeted job goes on to the final stage.
-    A ``worker`` given no deadline keeps the one stored on the study (:mod:`hpo.search.share`).
+    trials measure). The search then ends with fewer than ``study.n_trials`` trials, and the
+    study notes it (``budget_closed``), so a rerun of the same budgeted job goes on to the final
+    stage. The deadline is stored on the study with ``budget_started``, when its budget began;
+    a ``worker`` given no deadline keeps the stored one (:mod:`hpo.search.share`).
     """
     tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     storage, study = open_and_seed(config, prepared)
-    clock = share_clock(study, config.study, deadline, shortest_trial, worker=worker)
+    clock = share_clock(
+        study, config.study, deadline, shortest_trial, worker=worker, started=budget_started
+    )
     target = config.study.n_trials
     train, validation = prepared.splits["train"], prepared.splits["validation"]
     layout = RunLayout(config.output_dir)

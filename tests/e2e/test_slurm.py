@@ -4,6 +4,7 @@ mid-trial loses nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -126,3 +127,51 @@ def test_a_task_cancelled_mid_trial_is_rerun_and_the_count_stays_exact(make_conf
         rerun = [t for t in study.trials if t.system_attrs.get("failed_trial") == trial.number]
         assert len(rerun) == 1 and rerun[0].params == trial.params, "rerun once, same params"
         assert rerun[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def test_a_budgeted_launch_runs_the_whole_job_within_its_budget(tmp_path: Path) -> None:
+    """`hpo launch slurm study_configs/smoke.yaml --workers 3 --budget 3m`: task 0 plans on the
+    node, the array searches within the share, the final job after it writes the report, all
+    within the budget + 5%; a worker that starts after the share has ended runs nothing."""
+    url = os.environ["HPO_TEST_POSTGRES_URL"]
+    name = f"slurm-budget-{os.getpid()}-{random.randrange(10**6)}"
+    smoke = Path(__file__).resolve().parents[2] / "study_configs" / "smoke.yaml"
+    argv = [sys.executable, "-m", "hpo.cli", "launch", "slurm", str(smoke)]
+    argv += ["--study-name", name, "--storage", url, "--workers", "3", "--budget", "3m"]
+    argv += ["--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    env = {**_env(), "HPO_CACHE": str(tmp_path / "hpo-cache")}
+    start = time.time()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = re.findall(r"submitted job (\d+)", done.stdout)
+    assert len(jobs) == 2, done.stdout
+    array, final = jobs
+    assert f"squeue -j {array},{final}" in done.stdout
+    _wait_gone(array, timeout=400)
+    _wait_gone(final, timeout=400)
+    took = time.time() - start
+    runs = tmp_path / "runs" / name
+    folder = runs / "slurm" / "logs"
+    logs = {p.name: p.read_text() for p in folder.glob("*.out")}
+    final_log = logs.get(f"{final}_final.out", "")
+    assert "report: " in final_log and "Traceback" not in final_log, final_log[-3000:]
+    assert (runs / "report.md").is_file() and (runs / "final" / "metrics.json").is_file()
+    plan = json.loads((runs / "plan.json").read_text())
+    study = optuna.load_study(study_name=name, storage=url)
+    assert plan["started"] == study.user_attrs["search_share"]["started"]
+    assert plan["workers"] == 3 and plan["elapsed_seconds"] <= 180 * 1.05, plan["actual_seconds"]
+    assert took <= 180 * 1.05, (took, plan["actual_seconds"], plan["events"])
+    for log in logs.values():
+        assert "Traceback" not in log, log[-3000:]
+    # Later workers: the share has ended; each exits 0 at once and starts no trial.
+    trials = len(study.trials)
+    late = subprocess.run(
+        [sys.executable, "-m", "hpo.cli", "worker", str(runs / "slurm" / "job.yaml"), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert late.returncode == 0, late.stderr[-3000:]
+    assert len(optuna.load_study(study_name=name, storage=url).trials) == trials

@@ -3,6 +3,8 @@ sbatch's answers (a real Slurm runs it in tests/e2e/test_slurm.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import stat
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from hpo.api import load_config
 from hpo.cli import main
 from hpo.errors import HpoError
-from hpo.search.launch import SlurmJob, render_script, submit
+from hpo.search.launch import SlurmJob, launch, render_final_script, render_script, submit
 
 PG = "postgresql://u:secret@db.example:5432/hpo"
 
@@ -120,3 +122,88 @@ def test_sbatch_refusal_is_its_last_line(tmp_path: Path, monkeypatch) -> None:
 def test_the_job_id_is_read_from_parsable_output(tmp_path: Path, monkeypatch) -> None:
     _fake_sbatch(tmp_path, 'echo "4242;cluster-a"', monkeypatch)
     assert submit(tmp_path / "worker.sbatch") == "4242"
+
+
+def test_a_budgeted_array_plans_in_task_0_and_the_final_job_goes_on_after_it(make_config) -> None:
+    config = load_config(make_config({"study": {"storage": PG, "name": "lab", "budget": "2h"}}))
+    job = SlurmJob(workers=4, cpus_per_worker=2, time="3:00:00", max_parallel=2)
+    script = render_script("lab", config.output_dir, job, python="/py", budgeted=True)
+    job_yaml = config.output_dir.absolute() / "slurm" / "job.yaml"
+    assert '"${SLURM_ARRAY_TASK_ID:-0}" = 0' in script
+    assert f"/py -m hpo.cli run {job_yaml} --part search" in script
+    assert f"/py -m hpo.cli worker {job_yaml}" in script
+    assert 'scancel --state=PENDING "$SLURM_ARRAY_JOB_ID"' in script
+    assert "#SBATCH --array=0-3%2" in script
+    final = render_final_script("lab", config.output_dir, job, python="/py")
+    directives = [line for line in final.splitlines() if line.startswith("#SBATCH")]
+    assert "#SBATCH --job-name=hpo-lab-final" in directives
+    assert "#SBATCH --cpus-per-task=2" in directives and "#SBATCH --time=3:00:00" in directives
+    assert not any("--array" in line for line in directives)
+    assert any(line.endswith("/slurm/logs/%j_final.out") for line in directives)
+    assert f"exec /py -m hpo.cli run {job_yaml} --part final" in final
+    # The plain array is unchanged: no task plans, none cancels the others.
+    plain = render_script("lab", config.output_dir, job, python="/py")
+    assert "--part" not in plain and "scancel" not in plain
+
+
+def test_a_budgeted_dry_run_writes_both_scripts_and_the_jobs_config(
+    make_config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = make_config({"study": {"storage": PG}})
+    argv = ["launch", "slurm", str(path), "--workers", "3", "--budget", "3m", "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    folder = load_config(path).output_dir / "slurm"
+    assert "sbatch --dependency=afterany:$jid" in out and str(folder.absolute()) in out
+    saved = (folder / "job.yaml").read_text(encoding="utf-8")
+    assert "budget: 3m" in saved and "workers: 3" in saved
+    assert stat.S_IMODE((folder / "final.sbatch").stat().st_mode) == 0o700
+
+
+def test_the_final_job_is_submitted_after_the_array(
+    make_config, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    _fake_sbatch(
+        tmp_path / "bin", f'echo "$@" >> {calls}; echo $((100 + $(wc -l < {calls})))', monkeypatch
+    )
+    monkeypatch.setattr("hpo.search.storage.make_storage", lambda url: None)
+    config = load_config(make_config({"study": {"storage": PG, "budget": "3m"}}))
+    done = launch(config, SlurmJob(workers=2))
+    lines = calls.read_text().splitlines()
+    assert lines[0].endswith("worker.sbatch") and done.job_id == "101"
+    assert "--dependency=afterany:101" in lines[1] and lines[1].endswith("final.sbatch")
+    assert done.final_job_id == "102"
+    record = json.loads((config.output_dir / "slurm" / "submitted.json").read_text())
+    assert record["array_job"] == "101" and record["final_job"] == "102"
+
+
+def test_a_budget_too_small_for_the_workers_is_refused_before_anything_is_written(
+    make_config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    called = tmp_path / "sbatch-called"
+    _fake_sbatch(tmp_path / "bin", f"touch {called}; echo 1", monkeypatch)
+    path = make_config({"study": {"storage": PG}})
+    assert main(["launch", "slurm", str(path), "--workers", "3", "--budget", "2s"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "too small" in err[0] and "--budget" in err[0], err
+    assert not called.exists() and not load_config(path).output_dir.exists()
+
+
+def test_the_jobs_config_keeps_only_what_the_user_set(make_config) -> None:
+    path = make_config({"study": {"storage": PG, "budget": "1h"}, "data": {"max_length": 48}})
+    config = load_config(path, ["training.seed=7"])
+    config = dataclasses.replace(config, study=dataclasses.replace(config.study, workers=4))
+    again = load_config(_written(config))
+    assert again.explicit == config.explicit | {"study.workers"}
+    assert again.to_dict(absolute=True) == config.to_dict(absolute=True)
+    assert "truncation" not in config.to_yaml(absolute=True, given=True), (
+        "a key the planner fills stays open"
+    )
+
+
+def _written(config) -> Path:
+    folder = config.output_dir / "slurm"
+    folder.mkdir(parents=True)
+    (folder / "job.yaml").write_text(config.to_yaml(absolute=True, given=True), encoding="utf-8")
+    return folder / "job.yaml"

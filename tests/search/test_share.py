@@ -4,6 +4,7 @@ refused."""
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -15,7 +16,14 @@ from hpo.cli.entry import main
 from hpo.errors import ConfigError
 from hpo.search.deadline import BUDGET_CLOSED_ATTR, out_of_time
 from hpo.search.loop import run_search
-from hpo.search.share import SHARE_ATTR, SearchShare, refuse_other_budget, share_clock
+from hpo.search.share import (
+    SHARE_ATTR,
+    SearchShare,
+    refuse_other_budget,
+    share_clock,
+    stored_share,
+    wait_for_share,
+)
 
 
 def _study() -> optuna.Study:
@@ -108,3 +116,32 @@ def test_hpo_worker_with_another_budget_exits_2_and_runs_nothing(make_config, ca
     assert len(stored.get_trials(deepcopy=False)) == 1
     # The config the other workers run is not overwritten by the refused one.
     assert (config.output_dir / "config.yaml").read_text(encoding="utf-8") == saved
+
+
+def test_the_budget_start_is_stored_once_and_kept_by_later_moves() -> None:
+    study = _study()
+    owner = share_clock(study, _section("30m"), lambda s: 5000.0, 12.0, worker=False, started=40.0)
+    owner.due(study)
+    assert SearchShare.of(study).started == 40.0
+    SearchShare(4000.0, 1800.0, 12.0).publish(study)  # a share that does not say: kept
+    assert SearchShare.of(study) == SearchShare(4000.0, 1800.0, 12.0, 40.0)
+    SearchShare(4000.0, 1800.0, 12.0, 41.0).publish(study)  # one that does is written
+    assert SearchShare.of(study).started == 41.0
+
+
+def test_a_worker_waits_for_the_owner_to_store_its_share(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    assert stored_share("s", url) == (None, None)
+    assert not (tmp_path / "w.db").exists(), "reading creates no database"
+
+    def owner() -> None:
+        time.sleep(0.3)
+        study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+        time.sleep(0.3)  # a study with no share yet is waited for too
+        SearchShare(time.time() + 60, 600.0, 5.0, time.time()).publish(study)
+
+    thread = threading.Thread(target=owner)
+    thread.start()
+    study, share = wait_for_share("s", url, poll_s=0.05)
+    thread.join()
+    assert study.study_name == "s" and share.budget_seconds == 600.0 and not share.ended()
