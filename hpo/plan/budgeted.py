@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import optuna
 
     from hpo.config.schema import HpoConfig
-    from hpo.plan.measure import MachineRates
+    from hpo.plan.rates import MachineRates
 
 logger = logging.getLogger(__name__)
 

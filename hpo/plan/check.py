@@ -30,16 +30,16 @@ from hpo.plan.costs import grouped_by_length
 from hpo.plan.measure import (
     WARMUP_STEPS,
     eval_batch_size,
-    monotone,
     synthetic_rows,
     time_steps,
     train_batch_size,
 )
+from hpo.plan.rates import monotone
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
-    from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
+    from hpo.plan.rates import MachineRates
 
 logger = logging.getLogger(__name__)
 

@@ -48,6 +48,15 @@ EVAL_EXAMPLES = 1000
 
 # -- allowances around what is measured -------------------------------------------------------
 
+#: Share of a CUDA device's memory a planned length leaves free at its largest batch: the
+#: allocator's fragmentation and the scoring batch come on top of the training step's peak.
+#: An allowance, not a measurement (no GPU has measured it yet); a trial that still runs out
+#: of memory is retried at half the batch (:mod:`hpo.search.retry`).
+MEMORY_HEADROOM = 0.2
+#: Copies of the fp32 weights a training step holds whatever its batch: the weights, their
+#: gradients and AdamW's two moments.
+OPTIMIZER_COPIES = 4
+
 #: Budget kept free for what no measurement sees coming (run-to-run noise, a slow disk).
 #: Re-measured by bench/budget.py: its IMDb runs at 15-90 minutes ended within the budget.
 MARGIN = 0.04

@@ -24,8 +24,8 @@ from hpo.plan.constants import (
 )
 
 if TYPE_CHECKING:
-    from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
+    from hpo.plan.rates import MachineRates
 
 
 @dataclass(frozen=True)

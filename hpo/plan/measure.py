@@ -17,16 +17,16 @@ import platform
 import statistics
 import tempfile
 import time
-from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpo.data.tokenized import default_cache_dir
+from hpo.errors import HpoError
 from hpo.plan.constants import GRID, MAX_TIMED_STEPS, MIN_TIMED_STEPS, WARMUP_STEPS
+from hpo.plan.rates import MachineRates, monotone, peaks_from_json, peaks_to_json, static_mb
 from hpo.runs import write_atomically
 from hpo.train.settings import setting
 
@@ -42,91 +42,7 @@ def timed_steps(length: int) -> int:
     return max(MIN_TIMED_STEPS, min(MAX_TIMED_STEPS, round(MAX_TIMED_STEPS * 128 / length)))
 
 
-_RATES_VERSION = 2
-
-
-@dataclass(frozen=True)
-class MachineRates:
-    """Seconds per example on this machine, by token length, and the fixed costs."""
-
-    #: What the rates were measured for (model, device, precision, threads, batch sizes).
-    key: dict[str, Any]
-    #: Training seconds per example at each measured length (a batch of ``train_batch`` rows).
-    train: dict[int, float]
-    #: Scoring seconds per example at each measured length (a batch of ``eval_batch`` rows).
-    eval: dict[int, float]
-    #: Seconds to load the model once (every trial and every retrain does).
-    load_seconds: float
-    #: Seconds a ``train()`` call costs besides its steps (data loaders, optimizer, warm-up).
-    setup_seconds: float
-    train_batch: int = 16
-    eval_batch: int = 64
-    #: Seconds the measurement took when it ran (the same when it comes from the cache, so
-    #: that a plan does not depend on whether the machine was measured before).
-    measured_seconds: float = field(default=0.0, compare=False)
-
-    def train_cost(self, length: float) -> float:
-        """Training seconds per example of ``length`` tokens (interpolated)."""
-        return _interpolate(self.train, length)
-
-    def eval_cost(self, length: float) -> float:
-        """Scoring seconds per example of ``length`` tokens (interpolated)."""
-        return _interpolate(self.eval, length)
-
-    def scaled(self, train: float, scoring: float) -> MachineRates:
-        """These rates with every training cost times ``train`` and every scoring cost times
-        ``scoring`` (what a check of the machine now found, :mod:`hpo.plan.check`)."""
-        return replace(
-            self,
-            train={k: v * train for k, v in self.train.items()},
-            eval={k: v * scoring for k, v in self.eval.items()},
-        )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MachineRates:
-        """The rates :meth:`to_dict` wrote (a plan's ``machine``)."""
-        return cls(
-            key=dict(data["key"]),
-            train={int(k): float(v) for k, v in data["train_seconds_per_example"].items()},
-            eval={int(k): float(v) for k, v in data["eval_seconds_per_example"].items()},
-            load_seconds=float(data["load_seconds"]),
-            setup_seconds=float(data["setup_seconds"]),
-            train_batch=int(data["train_batch"]),
-            eval_batch=int(data["eval_batch"]),
-            measured_seconds=float(data.get("measured_seconds", 0.0)),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data, for ``plan.json``."""
-        return {
-            "key": self.key,
-            "train_seconds_per_example": {str(k): v for k, v in self.train.items()},
-            "eval_seconds_per_example": {str(k): v for k, v in self.eval.items()},
-            "load_seconds": self.load_seconds,
-            "setup_seconds": self.setup_seconds,
-            "train_batch": self.train_batch,
-            "eval_batch": self.eval_batch,
-            "measured_seconds": self.measured_seconds,
-        }
-
-
-def _interpolate(points: dict[int, float], length: float) -> float:
-    """A power law between the two measured lengths around ``length`` (straight in log-log:
-    attention grows faster than linearly, and a straight line between 128 and 256 would
-    overstate 192); the shortest measured cost below them (a batch has a fixed cost), the
-    longest two's law above."""
-    xs = sorted(points)
-    if length <= xs[0]:
-        return points[xs[0]]
-    if len(xs) == 1:
-        return points[xs[0]] * length / xs[0]
-    i = min(max(bisect_left(xs, length), 1), len(xs) - 1)
-    x0, x1 = xs[i - 1], xs[i]
-    y0, y1 = points[x0], points[x1]
-    if y0 <= 0 or y1 <= 0:
-        return y0 + (y1 - y0) * (length - x0) / (x1 - x0)
-    slope = math.log(y1 / y0) / math.log(x1 / x0)
-    return y0 * (length / x0) ** slope
+_RATES_VERSION = 3
 
 
 def grid_for(longest: int) -> tuple[int, ...]:
@@ -213,7 +129,14 @@ def measure_machine(
     train = {int(k): float(v) for k, v in cached.get("train", {}).items()}
     evals = {int(k): float(v) for k, v in cached.get("eval", {}).items()}
     load, setup = cached.get("load_seconds"), cached.get("setup_seconds")
-    missing = [n for n in lengths if n not in train or n not in evals]
+    peaks = peaks_from_json(cached.get("peak_mb"))
+    device = {k: cached.get(k) for k in ("device_mb", "static_mb")}
+    # A length that ran out of memory is not measured again: it does not fit.
+    missing = [
+        n
+        for n in lengths
+        if (n not in train or n not in evals) and not math.isinf(peaks.get(n, 0.0))
+    ]
     spent = float(cached.get("measured_seconds", 0.0))
     if missing or load is None:
         start = time.perf_counter()
@@ -227,11 +150,15 @@ def measure_machine(
         measured = _measure(config, labels, missing or [min(lengths)])
         train |= measured["train"]
         evals |= measured["eval"]
+        peaks |= measured["peak_mb"]
+        device = {k: measured[k] for k in ("device_mb", "static_mb")}
         load = measured["load_seconds"] if load is None else load
         setup = measured["setup_seconds"] if setup is None else setup
         spent += time.perf_counter() - start
         record = {"key": key, "train": train, "eval": evals}
         record |= {"load_seconds": load, "setup_seconds": setup, "measured_seconds": spent}
+        record |= {"peak_mb": peaks_to_json(peaks)}
+        record |= device
         write_atomically(path, json.dumps(record, indent=1) + "\n")
         logger.info("Measured the machine in %.0f s (%s).", spent, path)
     return MachineRates(
@@ -243,17 +170,10 @@ def measure_machine(
         train_batch=key["train_batch"],
         eval_batch=key["eval_batch"],
         measured_seconds=spent,
+        peak_mb=peaks,
+        device_mb=device["device_mb"],
+        static_mb=float(device["static_mb"] or 0.0),
     )
-
-
-def monotone(points: dict[int, float]) -> dict[int, float]:
-    """Per-example costs by length, never cheaper for a longer text (a measurement a few
-    milliseconds long can come out so, and a plan must not prefer the longer length for it)."""
-    out, highest = {}, 0.0
-    for length in sorted(points):
-        highest = max(highest, points[length])
-        out[length] = highest
-    return out
 
 
 def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -> dict[str, Any]:
@@ -268,13 +188,18 @@ def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -
 def _measure_lengths(
     config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
 ) -> dict[str, Any]:
+    import torch
+
     from hpo.train.inference import predict_logits
+    from hpo.train.memory import device_peak_mb, out_of_memory, release_device, reset_device_peak
     from hpo.train.model import load_tokenizer, make_model_init
 
     tokenizer = load_tokenizer(config.model)
     start = time.perf_counter()
-    make_model_init(config.model, labels)()
+    parameters = sum(p.numel() for p in make_model_init(config.model, labels)().parameters())
     load_seconds = time.perf_counter() - start
+    cuda = torch.cuda.is_available() and not config.training.get("use_cpu")
+    peaks: dict[int, float] = {}
     batch, eval_batch = (
         train_batch_size(config.search_space, config.training),
         eval_batch_size(config.training),
@@ -286,9 +211,33 @@ def _measure_lengths(
         for length in lengths:
             steps_here = WARMUP_STEPS + timed_steps(length)
             rows = synthetic_rows(tokenizer, labels, [length] * (batch * steps_here))
-            trainer, steps, wall = time_steps(
-                config, tokenizer, rows, Path(tmp), batch=batch, steps=steps_here, sampling="random"
-            )
+            reset_device_peak()
+            try:
+                trainer, steps, wall = time_steps(
+                    config,
+                    tokenizer,
+                    rows,
+                    Path(tmp),
+                    batch=batch,
+                    steps=steps_here,
+                    sampling="random",
+                )
+            except Exception as exc:
+                if not (cuda and out_of_memory(exc)):
+                    raise
+                release_device()
+                if not train:  # not even the shortest length fits
+                    raise HpoError(
+                        f"the model does not fit on this device at {length} tokens and batch "
+                        f"{batch}: give per_device_train_batch_size a smaller value (in "
+                        "search_space or training)."
+                    ) from None
+                # Neither this length nor a longer one fits, at the smallest batch searched.
+                peaks |= {n: math.inf for n in lengths if n >= length}
+                logger.info("  %d tokens: out of memory at batch %d; not planned", length, batch)
+                break
+            if cuda:
+                peaks[length] = device_peak_mb() or 0.0
             timed = steps[WARMUP_STEPS:] if len(steps) > WARMUP_STEPS else steps
             step = float(statistics.median(timed))
             train[length] = step / batch
@@ -311,6 +260,9 @@ def _measure_lengths(
         "eval": evals,
         "load_seconds": load_seconds,
         "setup_seconds": statistics.median(setups),
+        "peak_mb": peaks,
+        "device_mb": torch.cuda.get_device_properties(0).total_memory / 2**20 if cuda else None,
+        "static_mb": static_mb(parameters) if cuda else 0.0,
     }
 
 

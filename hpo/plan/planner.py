@@ -30,7 +30,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
-from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS
+from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS, strong_default
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
@@ -53,12 +53,13 @@ from hpo.plan.constants import (
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
 from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
+from hpo.train.settings import setting
 
 if TYPE_CHECKING:
     from hpo.config.schema import HpoConfig
     from hpo.config.space import ParamSpec
-    from hpo.plan.measure import MachineRates
     from hpo.plan.profile import DataProfile
+    from hpo.plan.rates import MachineRates
 
 
 def make_plan(
@@ -95,6 +96,17 @@ def make_plan(
         (n for n in LENGTHS if n <= longest and profile.share_cut(n) <= 1 - KEEP_WHOLE), longest
     )
     lengths = [fixed_length] if fixed_length else [n for n in LENGTHS if n <= whole_length]
+    if not fixed_length:  # on a GPU, only lengths whose largest batch fits (the shortest else)
+        default = {**config.training, **strong_default(config.search_space, config.training)}
+        widest = max(
+            int(
+                setting(
+                    "per_device_train_batch_size", config.search_space, config.training
+                ).highest()
+            ),
+            int(setting("per_device_train_batch_size", {}, default).value),
+        )
+        lengths = [n for n in lengths if rates.fits(n, widest)] or lengths[:1]
     prepare = (
         profile.tokenize_seconds_per_example
         * PREPARE_FACTOR

@@ -186,7 +186,7 @@ def final_rates(
     the trials' (their batches, their subsets) are the final stage's. A check the plan made at
     that length and batch (a plan with no search times the strong default's) is used again.
     None where the plan holds no machine measurement."""
-    from hpo.plan.measure import MachineRates
+    from hpo.plan.rates import MachineRates
 
     if not clock.plan.facts.get("machine"):
         return None

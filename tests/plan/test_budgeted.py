@@ -41,6 +41,18 @@ def test_clock_writes_planned_and_actual(tmp_path: Path) -> None:
     assert record["elapsed_seconds"] >= 3
 
 
+def test_a_later_part_of_the_job_goes_on_from_the_clock_before_it(tmp_path: Path) -> None:
+    path, started = tmp_path / "plan.json", time.time() - 100
+    search = StageClock(path, stub_plan(), started=started)
+    search.actual["search"] = 60.0
+    search.note("cut")
+    final = StageClock(path, stub_plan(), started=started, resumed=True)
+    assert final.actual["search"] == 60.0 and final.events == ["cut"]
+    # Another job's plan.json (another start) is not carried over.
+    other = StageClock(path, stub_plan(), started=started + 50, resumed=True)
+    assert "search" not in other.actual and other.events == []
+
+
 def test_plan_budget_on_tiny_data(make_config, delete, monkeypatch, tmp_path: Path) -> None:
     # Trials and epochs left to the plan: no search (60 validation examples), and a final
     # stage that keeps its best point.

@@ -9,7 +9,8 @@ import torch
 
 from hpo.api import load_config
 from hpo.plan import measure
-from hpo.plan.measure import MachineRates, grid_for, measure_machine, timed_steps
+from hpo.plan.measure import grid_for, measure_machine, timed_steps
+from hpo.plan.rates import MachineRates
 
 
 def rates(train: dict[int, float]) -> MachineRates:

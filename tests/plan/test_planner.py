@@ -11,9 +11,9 @@ from hpo.config.reference import DEFAULT_EPOCHS
 from hpo.config.validate import config_from_dict
 from hpo.plan.constants import FILL
 from hpo.plan.decision import BudgetTooSmall
-from hpo.plan.measure import MachineRates
 from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
+from hpo.plan.rates import MachineRates
 
 #: A CPU like this machine's for a 22M-parameter encoder: seconds per example by length.
 CPU = {32: 0.02, 64: 0.035, 128: 0.07, 192: 0.1, 256: 0.15, 512: 0.55}

@@ -14,7 +14,7 @@ from plans import stub_plan, stub_profile, stub_study
 from hpo.plan import replan
 from hpo.plan.budgeted import StageClock
 from hpo.plan.check import RateCheck
-from hpo.plan.measure import MachineRates
+from hpo.plan.rates import MachineRates
 from hpo.plan.replan import (
     final_epochs,
     final_rates,
