@@ -4,14 +4,12 @@ config; and the one-line errors of a budget that cannot work."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import optuna
 import pytest
+from plans import stub_plan
 
 from hpo.api import load_config
 from hpo.cli import main
@@ -192,54 +190,32 @@ def test_a_budget_with_no_search_trains_the_strong_default(
     assert not (tmp_path / "storage").exists(), "no search, no study"
 
 
-def test_a_budgeted_job_in_two_parts_keeps_one_budget(make_config, tmp_path: Path, capsys):
-    """What `hpo launch slurm --budget` runs, without Slurm: a worker that starts before the
-    search part waits for its plan and runs the planned config within the share; the final
-    part goes on from the study on the same clock; a rerun search part (a requeued task 0)
-    keeps the deadline it first had."""
-    path = make_config({"study": {"n_trials": 4, "budget": "100s", "workers": 2}})
-    saved = load_config(path).output_dir
+def test_the_final_part_before_any_search_is_one_line(make_config, capsys) -> None:
+    path = make_config({"study": {"budget": "100s"}})
     assert main(["run", str(path), "--part", "final", "--quiet"]) == 2
-    assert "holds no budgeted search to go on from" in capsys.readouterr().err
-    # As `hpo launch slurm` leaves it: when the job was submitted, half a minute ago.
-    (saved / "slurm").mkdir(parents=True)
-    submitted = {"submitted": time.time() - 30, "array_job": "1", "final_job": "2"}
-    (saved / "slurm" / "submitted.json").write_text(json.dumps(submitted))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "hpo.cli", "worker", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        time.sleep(2)  # the worker is up first, and waits
-        start = time.time()
-        assert main(["run", str(path), "--part", "search", "--quiet"]) == 0
-        out = capsys.readouterr().out
-        assert "search part done" in out and "report" not in out
-        log, _ = worker.communicate(timeout=120)
-    finally:
-        worker.kill()
-    assert worker.returncode == 0, log[-3000:]
-    assert "Waiting for the budgeted run that owns study" in log
-    # The plan's config, not the user's, and at least one trial of its own.
-    assert f"Running the config the budgeted run planned: {saved.absolute() / 'config.yaml'}" in log
-    assert re.search(r"Trial \d+ started", log), log[-3000:]
-    storage = load_config(path).storage_url
-    study = optuna.load_study(study_name=load_config(path).study.name, storage=storage)
-    share = study.user_attrs["search_share"]
-    assert share["budget_seconds"] == 100 and start - 5 <= share["started"] <= start + 1
-    assert main(["run", str(path), "--part", "search", "--quiet"]) == 0  # requeued task 0
-    study = optuna.load_study(study_name=study.study_name, storage=storage)
-    assert study.user_attrs["search_share"]["started"] == share["started"]
-    assert main(["run", str(path), "--part", "final", "--quiet"]) == 0
-    assert capsys.readouterr().out.strip().endswith("report.md")
-    plan = json.loads((saved / "plan.json").read_text())
-    assert plan["started"] == share["started"]
-    assert set(plan["actual_seconds"]) >= {"prepare", "search", "final", "report"}
-    assert plan["elapsed_seconds"] <= 100 * 1.05
-    assert any(re.match(r"queued 3\d s before the search part began", e) for e in plan["events"])
-    assert (saved / "report.md").is_file()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "holds no budgeted search to go on from" in err, err
+    assert not load_config(path).output_dir.exists()
+
+
+def test_a_rerun_search_part_keeps_the_start_stored_on_the_study(tmp_path: Path) -> None:
+    """A requeued task 0 keeps its first deadline; the final part counts from the same start;
+    the time queued before the start is noted, not counted."""
+    from hpo.pipeline import _note_queued, _part_start
+    from hpo.plan.budgeted import StageClock
+    from hpo.search.share import SearchShare
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert _part_start("s", url, "search", 500.0) == (500.0, False)
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    SearchShare(900.0, 180.0, 5.0, started=400.0).publish(study)
+    assert _part_start("s", url, "search", 500.0) == (400.0, True)
+    assert _part_start("s", url, "final", 700.0) == (400.0, True)
+    (tmp_path / "slurm").mkdir()
+    (tmp_path / "slurm" / "submitted.json").write_text(json.dumps({"submitted": 370.0}))
+    clock = StageClock(tmp_path / "plan.json", stub_plan(), started=400.0)
+    _note_queued(clock, tmp_path)
+    assert clock.events == ["queued 30 s before the search part began (not in the budget)"]
 
 
 def test_a_part_without_a_budget_is_one_line(make_config, capsys) -> None:

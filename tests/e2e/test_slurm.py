@@ -163,6 +163,11 @@ def test_a_budgeted_launch_runs_the_whole_job_within_its_budget(tmp_path: Path) 
     assert took <= 180 * 1.05, (took, plan["actual_seconds"], plan["events"])
     for log in logs.values():
         assert "Traceback" not in log, log[-3000:]
+    # The other tasks waited for task 0's plan and ran it, not the config as given.
+    joined = [
+        log for log in logs.values() if "hpo worker: task 0 " not in log and "hpo final:" not in log
+    ]
+    assert joined and all("Running the config the budgeted run planned" in log for log in joined)
     # Later workers: the share has ended; each exits 0 at once and starts no trial.
     trials = len(study.trials)
     late = subprocess.run(
