@@ -155,6 +155,13 @@ def render_script(
     cancel = []
     if budgeted:
         cancel = [
+            'if [ "${SLURM_ARRAY_TASK_ID:-0}" = 0 ] && [ $code -ne 0 ] '
+            f"&& [ $code -ne {EXIT_UNREACHABLE} ] \\",
+            '    && [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then',
+            "    # Task 0 failed (its log says why): the others would wait for a plan that never",
+            "    # comes. End the array; the final job goes on from whatever the study holds.",
+            '    scancel "$SLURM_ARRAY_JOB_ID" || true',
+            "fi",
             'if [ $code -eq 0 ] && [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then',
             "    # The search's share has ended: a task still queued would start only to leave,",
             "    # and the final job waits for every task. Cancel them so it starts now.",

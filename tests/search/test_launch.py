@@ -133,6 +133,7 @@ def test_a_budgeted_array_plans_in_task_0_and_the_final_job_goes_on_after_it(mak
     assert f"/py -m hpo.cli run {job_yaml} --part search" in script
     assert f"/py -m hpo.cli worker {job_yaml}" in script
     assert 'scancel --state=PENDING "$SLURM_ARRAY_JOB_ID"' in script
+    assert "[ $code -ne 0 ] && [ $code -ne 75 ]" in script  # a failed task 0 ends the array
     assert "#SBATCH --array=0-3%2" in script
     final = render_final_script("lab", config.output_dir, job, python="/py")
     directives = [line for line in final.splitlines() if line.startswith("#SBATCH")]
