@@ -263,9 +263,10 @@ def launch_slurm(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> 
     final job after it. A budget that cannot hold a trial and the final stage for
     ``job.workers`` trials at once, as planned on this machine, is refused before anything is
     written or submitted."""
-    from hpo.search.launch import launch
+    from hpo.search.launch import check_storage, launch
 
     with config_source(config.source):
+        check_storage(config.storage_url)  # before the plan's check measures anything
         if config.study.budget is not None and not dry_run:
             from hpo.plan.budgeted import plan_budget
 

@@ -74,15 +74,17 @@ def test_bad_job_options_are_one_line(job: dict, message: str) -> None:
         SlurmJob(**job)
 
 
+@pytest.mark.parametrize("more", [["--dry-run"], ["--budget", "10m"]])
 def test_sqlite_is_refused_before_anything_is_written(
-    make_config, capsys: pytest.CaptureFixture[str]
+    more: list[str], make_config, capsys: pytest.CaptureFixture[str], tmp_path
 ) -> None:
-    path = make_config()
-    code = main(["launch", "slurm", str(path), "--workers", "3", "--dry-run"])
+    path = make_config({"data": {"cache_dir": str(tmp_path / "cache")}})
+    code = main(["launch", "slurm", str(path), "--workers", "3", *more])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "is a SQLite file" in err[0] and "--storage postgresql://" in err[0]
     assert not (load_config(path).output_dir / "slurm").exists()
+    assert not (tmp_path / "cache").exists(), "nor is the machine measured"
 
 
 def test_dry_run_writes_the_script_and_its_config_only(
