@@ -86,7 +86,9 @@ def run_all(
                 f"study.budget: --part {part} splits a budgeted job; give --budget (as "
                 "`hpo launch slurm --budget` does), or run the whole job with `hpo run`."
             )
-        started, resumed = _part_start(config.study.name, config.storage_url, part, started)
+        started, resumed = _part_start(
+            config.study.name, config.storage_url, part, started, _submitted(config.output_dir)
+        )
     if with_reference is None:
         with_reference = bool(config.reference) and not budgeted
     clock = None
@@ -207,17 +209,23 @@ def run_all(
     return report
 
 
-def _part_start(study_name: str, storage_url: str, part: str, now: float) -> tuple[float, bool]:
+def _part_start(
+    study_name: str, storage_url: str, part: str, now: float, submitted: float | None = None
+) -> tuple[float, bool]:
     """When the budget of a job run in parts began, and whether its clock goes on from what an
     earlier part recorded in ``plan.json``: the start stored on the study where there is one
     (the final part, or a requeued search part, which keeps its first deadline), else ``now``
-    for the search part."""
+    for the search part. A start stored before the job was ``submitted`` (``hpo launch slurm``
+    notes when) is an earlier job's: the search part of a new one starts afresh."""
     from hpo.search.share import stored_share
 
     if part not in ("search", "final"):
         raise HpoError(f"--part must be search or final, got {part!r}.")
     share = stored_share(study_name, storage_url)[1]
-    if share is None or share.started is None:
+    earlier = share is not None and share.started is not None
+    if part == "search" and earlier and submitted is not None and share.started < submitted:
+        earlier = False
+    if not earlier:
         if part == "final":
             raise HpoError(
                 f"study {study_name!r} in {storage_url} holds no budgeted search to go on "
@@ -237,17 +245,23 @@ def _note_handover(clock: StageClock) -> None:
         clock.note(f"the final part started {gap:.0f} s after the search part ended")
 
 
-def _note_queued(clock: StageClock, output_dir: Path) -> None:
-    """In ``plan.json``: how long the job waited in the scheduler's queue before its search
-    part began (``hpo launch slurm`` notes when it submitted), which the budget does not count."""
+def _submitted(output_dir: Path) -> float | None:
+    """When ``hpo launch slurm`` submitted this study's job (``slurm/submitted.json``)."""
     from hpo.search.launch import slurm_folder
 
     try:
         record = json.loads((slurm_folder(output_dir) / "submitted.json").read_text("utf-8"))
-        waited = clock.started - float(record["submitted"])
+        return float(record["submitted"])
     except (OSError, ValueError, KeyError, TypeError):
-        return
-    if waited >= 1.0:
+        return None
+
+
+def _note_queued(clock: StageClock, output_dir: Path) -> None:
+    """In ``plan.json``: how long the job waited in the scheduler's queue before its search
+    part began (``hpo launch slurm`` notes when it submitted), which the budget does not count."""
+    submitted = _submitted(output_dir)
+    if submitted is not None and clock.started - submitted >= 1.0:
+        waited = clock.started - submitted
         clock.note(f"queued {waited:.0f} s before the search part began (not in the budget)")
 
 
