@@ -158,7 +158,7 @@ def test_sixteen_workers_start_at_once_on_an_empty_database(
     path = make_config(
         {
             # Fewer trials than workers: the rest find the study full and exit 0.
-            "study": {"name": name, "storage": url, "n_trials": 8, "heartbeat_interval": 2},
+            "study": {"name": name, "storage": url, "n_trials": 4, "heartbeat_interval": 2},
             "search_space": {"num_train_epochs": delete},
             "training": {"num_train_epochs": 1},
         }
@@ -188,7 +188,7 @@ def test_sixteen_workers_start_at_once_on_an_empty_database(
     assert codes == [0] * 16, logs[-4000:]
     assert "IntegrityError" not in logs and "deadlock" not in logs.lower()
     assert optuna.get_all_study_names(url) == [name]
-    _check(net, name, n_trials=8, url=url)
+    _check(net, name, n_trials=4, url=url)
     with admin.connect() as conn:
         limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
     print(f"16 workers: peak {peak[0]} connections of {limit}")  # the README's table (pytest -s)
