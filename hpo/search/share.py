@@ -173,16 +173,18 @@ def stored_share(
 
 
 def wait_for_share(
-    study_name: str, storage_url: str, *, poll_s: float = 1.0
+    study_name: str, storage_url: str, *, poll_s: float = 1.0, timeout_s: float | None = None
 ) -> tuple[optuna.Study, SearchShare]:
     """The study and its share, once the process that owns the budget has planned and stored
     them (a worker of a budgeted job may start first: a Slurm array's tasks start in any
-    order). Interrupt it to stop waiting."""
-    logged = False
+    order). Interrupt it to stop waiting; ``timeout_s`` raises :class:`TimeoutError` after."""
+    logged, given_up = False, None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         study, share = stored_share(study_name, storage_url)
         if study is not None and share is not None:
             return study, share
+        if given_up is not None and time.monotonic() > given_up:
+            raise TimeoutError(f"no budgeted run stored a share on study {study_name!r}")
         if not logged:
             logger.info(
                 "Waiting for the budgeted run that owns study %r to plan it and store its "

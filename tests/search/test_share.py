@@ -24,6 +24,7 @@ from hpo.search.share import (
     stored_share,
     wait_for_share,
 )
+from hpo.search.storage import make_storage
 
 
 def _study() -> optuna.Study:
@@ -134,14 +135,25 @@ def test_a_worker_waits_for_the_owner_to_store_its_share(tmp_path) -> None:
     assert stored_share("s", url) == (None, None)
     assert not (tmp_path / "w.db").exists(), "reading creates no database"
 
+    errors: list[BaseException] = []
+
     def owner() -> None:
-        time.sleep(0.3)
-        study = optuna.create_study(study_name="s", storage=url, direction="maximize")
-        time.sleep(0.3)  # a study with no share yet is waited for too
-        SearchShare(time.time() + 60, 600.0, 5.0, time.time()).publish(study)
+        try:
+            time.sleep(0.3)
+            # Through hpo's storage, which retries the schema's creation when another process
+            # (here the waiter, reading) opens the new database at the same moment.
+            storage = make_storage(url)
+            study = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+            time.sleep(0.3)  # a study with no share yet is waited for too
+            SearchShare(time.time() + 60, 600.0, 5.0, time.time()).publish(study)
+        except BaseException as exc:  # the waiter would wait for ever: say why
+            errors.append(exc)
 
     thread = threading.Thread(target=owner)
     thread.start()
-    study, share = wait_for_share("s", url, poll_s=0.05)
-    thread.join()
+    try:
+        study, share = wait_for_share("s", url, poll_s=0.05, timeout_s=60)
+    finally:
+        thread.join()
+    assert not errors, errors
     assert study.study_name == "s" and share.budget_seconds == 600.0 and not share.ended()
