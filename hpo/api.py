@@ -89,13 +89,17 @@ def run_search(
                 "(--n-trials), or use `hpo run`, which trains the strong default with no search."
             )
         from hpo.search.note import CONFIG_FILE_ATTR
-        from hpo.search.share import refuse_other_budget, wait_for_share
+        from hpo.search.share import refuse_other_budget, stored_share, wait_for_share
 
-        refuse_other_budget(config.study, config.storage_url)  # before anything is written
+        study, share = None, None
+        if config.study.budget is not None:
+            study, share = stored_share(config.study.name, config.storage_url)
+            refuse_other_budget(config.study, share)  # before anything is written
         if worker and config.study.budget is not None:
             # A worker of a budgeted job runs what its owner planned, once it has: the search
             # space, lengths and trials the plan chose, not the config as the user gave it.
-            study, share = wait_for_share(config.study.name, config.storage_url)
+            if study is None or share is None:
+                study, share = wait_for_share(config.study.name, config.storage_url)
             if share.ended():
                 logger.info(
                     "The search's share of study %r has ended: no trial to start.",
@@ -267,15 +271,14 @@ def launch_slurm(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> 
 
     with config_source(config.source):
         check_storage(config.storage_url)  # before the plan's check measures anything
-        if config.study.budget is not None and not dry_run:
-            from hpo.plan.budgeted import plan_budget
-
-            plan_budget(
-                dataclasses.replace(
-                    config, study=dataclasses.replace(config.study, workers=job.workers)
-                ),
-                with_reference=False,
+        if config.study.budget is not None:  # the plan shares the search among the tasks
+            config = dataclasses.replace(
+                config, study=dataclasses.replace(config.study, workers=job.workers)
             )
+            if not dry_run:
+                from hpo.plan.budgeted import plan_budget
+
+                plan_budget(config, with_reference=False)
         return launch(config, job, dry_run=dry_run)
 
 

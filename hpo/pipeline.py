@@ -80,14 +80,16 @@ def run_all(
     started = time.time() if started is None else started
     budgeted = config.study.budget is not None
     resumed = False
+    submitted = None
     if part is not None:
         if not budgeted:
             raise ConfigError(
                 f"study.budget: --part {part} splits a budgeted job; give --budget (as "
                 "`hpo launch slurm --budget` does), or run the whole job with `hpo run`."
             )
+        submitted = _submitted(config.output_dir)
         started, resumed = _part_start(
-            config.study.name, config.storage_url, part, started, _submitted(config.output_dir)
+            config.study.name, config.storage_url, part, started, submitted
         )
     if with_reference is None:
         with_reference = bool(config.reference) and not budgeted
@@ -103,7 +105,7 @@ def run_all(
         if part == "final":
             _note_handover(clock)
         elif part == "search" and not resumed:
-            _note_queued(clock, config.output_dir)
+            _note_queued(clock, submitted)
         retrains = 2 if with_reference else 1
         search_kwargs = {
             "deadline": functools.partial(
@@ -256,10 +258,10 @@ def _submitted(output_dir: Path) -> float | None:
         return None
 
 
-def _note_queued(clock: StageClock, output_dir: Path) -> None:
+def _note_queued(clock: StageClock, submitted: float | None) -> None:
     """In ``plan.json``: how long the job waited in the scheduler's queue before its search
-    part began (``hpo launch slurm`` notes when it submitted), which the budget does not count."""
-    submitted = _submitted(output_dir)
+    part began (``submitted``: when ``hpo launch slurm`` submitted it), which the budget does
+    not count."""
     if submitted is not None and clock.started - submitted >= 1.0:
         waited = clock.started - submitted
         clock.note(f"queued {waited:.0f} s before the search part began (not in the budget)")

@@ -227,10 +227,10 @@ def render_final_script(
     )
 
 
-def _write(path: Path, text: str) -> Path:
+def _write(path: Path, text: str, mode: int = 0o700) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, text)
-    path.chmod(0o700)  # it may hold a storage URL with a password, as config.yaml does
+    path.chmod(mode)  # it may hold a storage URL with a password, as config.yaml does
     return path
 
 
@@ -289,23 +289,19 @@ def launch(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launch
 
     A dry run writes the script and the config its tasks run (``runs/<study>/config.yaml``),
     and touches no database, cache or queue. With ``study.budget``: the budgeted job (see the
-    module), for ``job.workers`` trials at once (``study.workers``); the plan it keeps is made
-    on the compute node by task 0.
+    module), for ``study.workers`` trials at once (:func:`hpo.api.launch_slurm` sets it to
+    ``job.workers``); the plan it keeps is made on the compute node by task 0.
     """
     check_storage(config.storage_url)
     if config.study.budget is not None:
         name, out = config.study.name, config.output_dir
-        if config.study.workers != job.workers:  # the plan shares the search among the tasks
-            config = dataclasses.replace(
-                config, study=dataclasses.replace(config.study, workers=job.workers)
-            )
         if not dry_run:
             from hpo.search.storage import make_storage
 
             make_storage(config.storage_url)  # the schema, before the tasks race to create it
         folder = slurm_folder(out)
         (folder / "logs").mkdir(parents=True, exist_ok=True)
-        _write(job_config(out), config.to_yaml(absolute=True, given=True))
+        _write(job_config(out), config.to_yaml(absolute=True, given=True), 0o600)  # read, not run
         script = _write(folder / "worker.sbatch", render_script(name, out, job, budgeted=True))
         final = _write(folder / "final.sbatch", render_final_script(name, out, job))
         if dry_run:

@@ -196,14 +196,13 @@ def wait_for_share(
         time.sleep(poll_s)
 
 
-def refuse_other_budget(study_cfg: StudySection, storage_url: str) -> None:
+def refuse_other_budget(study_cfg: StudySection, stored: SearchShare | None) -> None:
     """Raise :class:`ConfigError` where ``study_cfg`` brings a budget other than the one the
-    stored study keeps (checked before a worker writes anything); a study not stored yet, or
-    stored with no budget, has nothing to compare."""
+    stored study keeps (``stored``, from :func:`stored_share`; checked before a worker writes
+    anything); a study not stored yet, or stored with no budget, has nothing to compare."""
     if study_cfg.budget is None:
         return
     budget = parse_budget(study_cfg.budget)
-    stored = stored_share(study_cfg.name, storage_url)[1]
     if stored is None or not stored.budget_seconds:
         return
     if abs(stored.budget_seconds - budget) >= 1.0:

@@ -201,7 +201,7 @@ def test_the_final_part_before_any_search_is_one_line(make_config, capsys) -> No
 def test_a_rerun_search_part_keeps_the_start_stored_on_the_study(tmp_path: Path) -> None:
     """A requeued task 0 keeps its first deadline; the final part counts from the same start;
     the time queued before the start is noted, not counted."""
-    from hpo.pipeline import _note_queued, _part_start
+    from hpo.pipeline import _note_queued, _part_start, _submitted
     from hpo.plan.budgeted import StageClock
     from hpo.search.share import SearchShare
 
@@ -217,7 +217,7 @@ def test_a_rerun_search_part_keeps_the_start_stored_on_the_study(tmp_path: Path)
     (tmp_path / "slurm").mkdir()
     (tmp_path / "slurm" / "submitted.json").write_text(json.dumps({"submitted": 370.0}))
     clock = StageClock(tmp_path / "plan.json", stub_plan(), started=400.0)
-    _note_queued(clock, tmp_path)
+    _note_queued(clock, _submitted(tmp_path))
     assert clock.events == ["queued 30 s before the search part began (not in the budget)"]
 
 

@@ -87,11 +87,18 @@ def test_sqlite_is_refused_before_anything_is_written(
     assert not (tmp_path / "cache").exists(), "nor is the machine measured"
 
 
-def test_dry_run_writes_the_script_and_its_config_only(
-    make_config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+@pytest.fixture
+def sbatch_called(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A fake sbatch on PATH that leaves this file behind when it is called."""
     called = tmp_path / "sbatch-called"
     _fake_sbatch(tmp_path / "bin", f"touch {called}; echo 1", monkeypatch)
+    return called
+
+
+def test_dry_run_writes_the_script_and_its_config_only(
+    make_config, capsys: pytest.CaptureFixture[str], sbatch_called: Path
+) -> None:
+    called = sbatch_called
     path = make_config({"study": {"storage": PG}})
     config = load_config(path)
     assert main(["launch", "slurm", str(path), "--workers", "2", "--dry-run"]) == 0
@@ -160,6 +167,7 @@ def test_a_budgeted_dry_run_writes_both_scripts_and_the_jobs_config(
     assert "sbatch --dependency=afterany:$jid" in out and str(folder.absolute()) in out
     saved = (folder / "job.yaml").read_text(encoding="utf-8")
     assert "budget: 3m" in saved and "workers: 3" in saved
+    assert stat.S_IMODE((folder / "job.yaml").stat().st_mode) == 0o600  # read, never run
     assert stat.S_IMODE((folder / "final.sbatch").stat().st_mode) == 0o700
 
 
@@ -171,7 +179,7 @@ def test_the_final_job_is_submitted_after_the_array(
         tmp_path / "bin", f'echo "$@" >> {calls}; echo $((100 + $(wc -l < {calls})))', monkeypatch
     )
     monkeypatch.setattr("hpo.search.storage.make_storage", lambda url: None)
-    config = load_config(make_config({"study": {"storage": PG, "budget": "3m"}}))
+    config = load_config(make_config({"study": {"storage": PG, "budget": "3m", "workers": 2}}))
     done = launch(config, SlurmJob(workers=2))
     lines = calls.read_text().splitlines()
     assert lines[0].endswith("worker.sbatch") and done.job_id == "101"
@@ -182,10 +190,9 @@ def test_the_final_job_is_submitted_after_the_array(
 
 
 def test_a_budget_too_small_for_the_workers_is_refused_before_anything_is_written(
-    make_config, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path
+    make_config, capsys: pytest.CaptureFixture[str], sbatch_called: Path
 ) -> None:
-    called = tmp_path / "sbatch-called"
-    _fake_sbatch(tmp_path / "bin", f"touch {called}; echo 1", monkeypatch)
+    called = sbatch_called
     path = make_config({"study": {"storage": PG}})
     assert main(["launch", "slurm", str(path), "--workers", "3", "--budget", "2s"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

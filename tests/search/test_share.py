@@ -71,15 +71,19 @@ def test_the_owner_ends_the_share_when_its_search_ends() -> None:
 
 def test_a_worker_with_another_budget_is_refused(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'o.db'}"
-    refuse_other_budget(_section("10m"), url)  # no database: nothing to compare, none made
+
+    def refuse(budget: str | None) -> None:
+        refuse_other_budget(_section(budget), stored_share("s", url)[1])
+
+    refuse("10m")  # no database: nothing to compare, none made
     assert not (tmp_path / "o.db").exists()
     study = optuna.create_study(study_name="s", storage=url, direction="maximize")
-    refuse_other_budget(_section("10m"), url)  # a study with no deadline stored
+    refuse("10m")  # a study with no deadline stored
     SearchShare(time.time() + 600, 1800.0, 12.0).publish(study)
     with pytest.raises(ConfigError, match=r"study.budget: study 's' keeps .*30.0 min.*not 10"):
-        refuse_other_budget(_section("10m"), url)
-    refuse_other_budget(_section("30m"), url)
-    refuse_other_budget(_section(None), url)
+        refuse("10m")
+    refuse("30m")
+    refuse(None)
 
 
 def test_a_worker_leaves_a_share_too_short_without_closing_the_study() -> None:
