@@ -57,7 +57,7 @@ def run(imdb: str, masks: str, seed: int, args: argparse.Namespace, work: Path) 
     )
     tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     trainer = build_trainer(
-        config,
+        config.trainer_setup,
         train_dataset=prepared.splits["train"],
         eval_dataset=prepared.splits["validation"],
         tokenizer=tokenizer,

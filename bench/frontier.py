@@ -122,7 +122,7 @@ def run_point(opts: argparse.Namespace, point: str, workdir: Path) -> dict[str, 
     # Warmup in steps: a config that searches steps would cast a share to the int 0.
     params = {**PARAMS, "warmup_steps": round(WARMUP_SHARE * steps), "num_train_epochs": 1}
     trainer = build_trainer(
-        config,
+        config.trainer_setup,
         train_dataset=train,
         eval_dataset=None,
         tokenizer=tokenizer,

@@ -68,7 +68,7 @@ def load_config(
         from hpo.train.arguments import check_training_setup
 
         with config_source(config.source):
-            check_training_setup(config)
+            check_training_setup(config.trainer_setup)
     return config
 
 
@@ -178,7 +178,7 @@ def open_study(config: HpoConfig) -> optuna.Study:
     from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
-        return load_existing_study(config)
+        return load_existing_study(config.study.name, config.storage_url, config.source)
 
 
 def load_predictor(model_dir: str | Path, *, fast: bool = False) -> Predictor:
@@ -199,7 +199,9 @@ def export_best_params(config: HpoConfig, output: str | Path | None = None) -> d
 
     with config_source(config.source):
         out = output or RunLayout(config.output_dir).best_params
-        return export_best(load_existing_study(config), config, out)
+        return export_best(
+            load_existing_study(config.study.name, config.storage_url, config.source), config, out
+        )
 
 
 def retrain(
@@ -228,7 +230,9 @@ def retrain(
         if params:
             plan = plan_from_file(params, config.search_space, config.training, evals)
         else:
-            plan = plan_from_study(load_existing_study(config), evals)
+            plan = plan_from_study(
+                load_existing_study(config.study.name, config.storage_url, config.source), evals
+            )
         layout = RunLayout(config.output_dir)
         out = layout.final
         if reference:
@@ -256,7 +260,10 @@ def trials_table(config: HpoConfig) -> str:
     from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
-        return table(load_existing_study(config), config.study.metric)
+        return table(
+            load_existing_study(config.study.name, config.storage_url, config.source),
+            config.study.metric,
+        )
 
 
 def launch_slurm(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launched:
@@ -297,7 +304,7 @@ def dashboard(
     from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
-        study = load_existing_study(config)
+        study = load_existing_study(config.study.name, config.storage_url, config.source)
         layout = RunLayout(config.output_dir)
         attach_artifacts(study, layout.artifacts, final_stage_files(layout))
         if on_ready is not None:

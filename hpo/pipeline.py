@@ -124,7 +124,7 @@ def run_all(
         return clock.path
     if config.study.n_trials > 0:
         if part == "final":  # the search ran in the job before: its study is what it left
-            study = load_existing_study(config)
+            study = load_existing_study(config.study.name, config.storage_url, config.source)
         else:
             with _timed(clock, "search"):
                 study = run_search(config, quiet=quiet, budget_started=started, **search_kwargs)
@@ -159,7 +159,13 @@ def run_all(
         )
     elif epochs_from_time:
         with _timed(clock, "final"):
-            rates = final_rates(config, clock, profile, batch=final.train_batch(config.training))
+            rates = final_rates(
+                config.trainer_setup,
+                clock,
+                profile,
+                length=config.data.max_length,
+                batch=final.train_batch(config.training),
+            )
         retrains = 2 if with_reference else 1
         epochs = final_epochs(clock, study, profile=profile, retrains=retrains, rates=rates)
         final = dataclasses.replace(

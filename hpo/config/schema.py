@@ -215,6 +215,21 @@ class HpoConfig:
         """Where trials and the final stage write (``training.output_dir`` or runs/<study>)."""
         return Path(self.training.get("output_dir", f"runs/{self.study.name}"))
 
+    @property
+    def trainer_setup(self) -> TrainerSetup:
+        """The part of this config that building a Trainer reads (:class:`TrainerSetup`)."""
+        return TrainerSetup(
+            model=self.model,
+            search_space=self.search_space,
+            training=self.training,
+            reference=self.reference,
+            metric=self.study.metric,
+            positive_label=self.data.positive_label,
+            evals_per_epoch=self.study.evals_per_epoch,
+            study_name=self.study.name,
+            output_dir=self.output_dir,
+        )
+
     def value_of(self, key: str) -> Any:
         """The value of a dotted key (``data.max_length``); a search-space entry as plain
         data, None where the key is not set."""
@@ -259,6 +274,33 @@ class HpoConfig:
                 if name and name in full[section]:
                     node[name] = full[section][name]
         return yaml.safe_dump(raw, sort_keys=False)
+
+
+@dataclass(frozen=True)
+class TrainerSetup:
+    """What building and timing a Trainer reads of a config (:attr:`HpoConfig.trainer_setup`):
+    the backbone, the training keys (searched, fixed, reference), how an evaluation is scored
+    and where tracking writes. No data source, storage, budget or study policy: the layers
+    that train are handed this, not the whole config."""
+
+    #: The backbone (:attr:`HpoConfig.model`).
+    model: ModelSection
+    #: The searched ``TrainingArguments`` keys (:attr:`HpoConfig.search_space`).
+    search_space: dict[str, ParamSpec]
+    #: The fixed ``TrainingArguments`` keys (:attr:`HpoConfig.training`).
+    training: dict[str, Any]
+    #: The reference setup's values (:attr:`HpoConfig.reference`).
+    reference: dict[str, Any]
+    #: ``study.metric``: what an evaluation scores.
+    metric: str
+    #: ``data.positive_label``: the class the binary metrics score.
+    positive_label: str | int | None
+    #: ``study.evals_per_epoch``.
+    evals_per_epoch: int
+    #: ``study.name``: tracking runs are named after it.
+    study_name: str
+    #: The run folder (:attr:`HpoConfig.output_dir`).
+    output_dir: Path
 
 
 #: The sections of a config with a dataclass of their own, by key.

@@ -28,7 +28,7 @@ from hpo.train.objective import objective_for
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from hpo.config.schema import DataSection, HpoConfig
+    from hpo.config.schema import DataSection, HpoConfig, TrainerSetup
 
 logger = logging.getLogger(__name__)
 
@@ -102,14 +102,15 @@ def head_mapping(id2label: dict[int, str], labels: Sequence[str]) -> dict[int, i
     return mapping  # type: ignore[return-value]
 
 
-def zero_shot(config: HpoConfig) -> dict[str, Any]:
-    """The pretrained model without fine-tuning, if its head's label names are the data's."""
+def zero_shot(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
+    """The pretrained model without fine-tuning, if its head's label names are the data's
+    (scored on ``data``'s test split as :attr:`HpoConfig.trainer_setup` says)."""
     from transformers import Trainer
 
-    tokenizer = load_tokenizer(config.model)
-    prepared = prepare(config.data, tokenizer, stage="final")
+    tokenizer = load_tokenizer(setup.model)
+    prepared = prepare(data, tokenizer, stage="final")
     labels = prepared.labels
-    model_config = load_model_config(config.model)
+    model_config = load_model_config(setup.model)
     mapping = head_mapping(getattr(model_config, "id2label", None) or {}, labels)
     if mapping is None:
         names = list((getattr(model_config, "id2label", None) or {}).values())
@@ -119,13 +120,13 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
             "reason": f"the model's head predicts {class_summary(names)}, not the data's "
             f"{class_summary(labels)}",
         }
-    model = load_model(config.model, own_head=True)
+    model = load_model(setup.model, own_head=True)
     test = prepared.splits["test"]
     args = training_arguments(
-        config.training,
-        config.search_space,
-        config.reference,
-        output_dir=RunLayout(config.output_dir).zero_shot,
+        setup.training,
+        setup.search_space,
+        setup.reference,
+        output_dir=RunLayout(setup.output_dir).zero_shot,
         quiet=True,
     )
     trainer = Trainer(model=model, args=args, processing_class=tokenizer)
@@ -136,7 +137,7 @@ def zero_shot(config: HpoConfig) -> dict[str, Any]:
         predictions,
         test_labels,
         labels,
-        objective_for(config.study.metric, labels, positive_label=config.data.positive_label),
+        objective_for(setup.metric, labels, positive_label=setup.positive_label),
     )
     result |= {
         "name": "pretrained, no fine-tuning",
@@ -179,6 +180,6 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         key,
         {
             "classical": classical(data, config.study.metric, layout.classical),
-            "zero_shot": zero_shot(config),
+            "zero_shot": zero_shot(config.trainer_setup, config.data),
         },
     )

@@ -217,12 +217,9 @@ def train_and_test(
         )
         trainer = build_trainer(
             # Keeping the best point: validation scored on the final stage's own grid.
-            dataclasses.replace(
-                config,
-                study=dataclasses.replace(config.study, evals_per_epoch=FINAL_EVALS_PER_EPOCH),
-            )
+            dataclasses.replace(config.trainer_setup, evals_per_epoch=FINAL_EVALS_PER_EPOCH)
             if keep_best
-            else config,
+            else config.trainer_setup,
             train_dataset=train,
             eval_dataset=validation if keep_best else None,
             tokenizer=tokenizer,

@@ -15,9 +15,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import parse_budget
 from hpo.config.reference import strong_default
@@ -57,7 +57,7 @@ def plan_budget(
     """
     from hpo.train.model import load_model_config, load_tokenizer
 
-    inputs = plan_inputs(config, with_reference=with_reference)
+    inputs = plan_inputs(config.to_dict(), config.explicit, with_reference=with_reference)
     tokenizer = load_tokenizer(config.model)
     profile = profile_data(config.data, tokenizer)
     plan = _saved_plan(saved, inputs) if saved is not None else None
@@ -75,7 +75,12 @@ def plan_budget(
     )
     if "data.max_length" in config.explicit:
         longest = config.data.max_length
-    rates = measure_machine(config, profile.labels, grid_for(min(longest, model_max)))
+    rates = measure_machine(
+        config.trainer_setup,
+        profile.labels,
+        grid_for(min(longest, model_max)),
+        cache_dir=config.data.cache_dir,
+    )
 
     def planned(rates: MachineRates, spent: float, final: MachineRates | None = None) -> Plan:
         return make_plan(
@@ -101,7 +106,7 @@ def plan_budget(
         length = int(plan.value("data.max_length"))
         if length in checks:
             break
-        checks[length] = check_rates(config, profile, rates, length)
+        checks[length] = check_rates(config.trainer_setup, profile, rates, length)
         spent += check_seconds(rates, length)
         plan = planned(rates_seen_now(rates, list(checks.values())), spent)
     rates = rates_seen_now(rates, list(checks.values()))
@@ -118,7 +123,7 @@ def plan_budget(
         and batch != rates.train_batch
     ):
         length = int(plan.value("data.max_length"))
-        final_checks.append(check_rates(config, profile, rates, length, batch=batch))
+        final_checks.append(check_rates(config.trainer_setup, profile, rates, length, batch=batch))
         spent += check_seconds(rates, length, batch=batch)
         scaled = rates.scaled(final_checks[0].train_ratio, final_checks[0].eval_ratio)
         plan = planned(rates, spent, dataclasses.replace(scaled, train_batch=batch))
@@ -133,14 +138,11 @@ def plan_budget(
     return apply_plan(config, plan), plan, profile
 
 
-def plan_inputs(config: HpoConfig, *, with_reference: bool) -> str:
-    """A digest of what a plan is made from on the user's side: the config as given (before
-    the planner filled it in), the keys set explicitly, and whether the reference retrains."""
-    record = {
-        "config": config.to_dict(),
-        "explicit": sorted(config.explicit),
-        "with_reference": with_reference,
-    }
+def plan_inputs(given: Mapping[str, Any], explicit: Iterable[str], *, with_reference: bool) -> str:
+    """A digest of what a plan is made from on the user's side: the config as given
+    (``HpoConfig.to_dict()`` before the planner filled it in), the keys set explicitly, and
+    whether the reference retrains."""
+    record = {"config": given, "explicit": sorted(explicit), "with_reference": with_reference}
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -37,7 +37,7 @@ from hpo.plan.measure import (
 from hpo.plan.rates import monotone
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import TrainerSetup
     from hpo.plan.profile import DataProfile
     from hpo.plan.rates import MachineRates
 
@@ -126,7 +126,7 @@ def batch_lengths(
 
 
 def check_rates(
-    config: HpoConfig,
+    setup: TrainerSetup,
     profile: DataProfile,
     rates: MachineRates,
     length: int,
@@ -147,12 +147,12 @@ def check_rates(
 
     with library_bars_off():
         began = time.perf_counter()
-        tokenizer = load_tokenizer(config.model)
+        tokenizer = load_tokenizer(setup.model)
         labels = profile.labels
         if batch is None:
-            batch = train_batch_size(config.search_space, config.training)
-        eval_batch = eval_batch_size(config.training)
-        grouped = grouped_by_length(config.training)
+            batch = train_batch_size(setup.search_space, setup.training)
+        eval_batch = eval_batch_size(setup.training)
+        grouped = grouped_by_length(setup.training)
         timed = check_steps(rates, length, batch=batch)
         train_batches = batch_lengths(
             profile, length, batch, WARMUP_STEPS + timed, grouped=grouped, seed=length
@@ -165,7 +165,7 @@ def check_rates(
         )
         with tempfile.TemporaryDirectory(prefix="hpo-check-") as tmp:
             trainer, steps, _ = time_steps(
-                config,
+                setup,
                 tokenizer,
                 rows,
                 Path(tmp),

@@ -31,7 +31,7 @@ from hpo.runs import write_atomically
 from hpo.train.settings import setting
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig, ModelSection
+    from hpo.config.schema import ModelSection, TrainerSetup
     from hpo.config.space import ParamSpec
 
 logger = logging.getLogger(__name__)
@@ -108,17 +108,22 @@ def cpu_name() -> str:
 
 
 def measure_machine(
-    config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
+    setup: TrainerSetup,
+    labels: Sequence[str],
+    lengths: Sequence[int],
+    *,
+    cache_dir: str | None = None,
 ) -> MachineRates:
-    """Rates at ``lengths`` (grid points), measuring only the ones not cached for this machine."""
+    """Rates at ``lengths`` (grid points), measuring only the ones not cached for this machine
+    (under ``cache_dir``, ``data.cache_dir``, else the default cache)."""
     from hpo.train.arguments import training_arguments
 
     args = training_arguments(
-        config.training, config.search_space, config.reference, output_dir=tempfile.gettempdir()
+        setup.training, setup.search_space, setup.reference, output_dir=tempfile.gettempdir()
     )
-    key = machine_key(config.model, config.search_space, config.training, args)
+    key = machine_key(setup.model, setup.search_space, setup.training, args)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    root = Path(config.data.cache_dir) if config.data.cache_dir else default_cache_dir()
+    root = Path(cache_dir) if cache_dir else default_cache_dir()
     path = root / "machine" / f"{digest}.json"
     cached: dict[str, Any] = {}
     if path.exists():
@@ -128,7 +133,7 @@ def measure_machine(
             logger.warning("Ignoring an unreadable machine measurement %s.", path)
     train = {int(k): float(v) for k, v in cached.get("train", {}).items()}
     evals = {int(k): float(v) for k, v in cached.get("eval", {}).items()}
-    load, setup = cached.get("load_seconds"), cached.get("setup_seconds")
+    load, warmup = cached.get("load_seconds"), cached.get("setup_seconds")
     peaks = peaks_from_json(cached.get("peak_mb"))
     device = {k: cached.get(k) for k in ("device_mb", "static_mb")}
     # A length that ran out of memory is not measured again: it does not fit.
@@ -147,16 +152,16 @@ def measure_machine(
             key["precision"],
             key["threads"],
         )
-        measured = _measure(config, labels, missing or [min(lengths)])
+        measured = _measure(setup, labels, missing or [min(lengths)])
         train |= measured["train"]
         evals |= measured["eval"]
         peaks |= measured["peak_mb"]
         device = {k: measured[k] for k in ("device_mb", "static_mb")}
         load = measured["load_seconds"] if load is None else load
-        setup = measured["setup_seconds"] if setup is None else setup
+        warmup = measured["setup_seconds"] if warmup is None else warmup
         spent += time.perf_counter() - start
         record = {"key": key, "train": train, "eval": evals}
-        record |= {"load_seconds": load, "setup_seconds": setup, "measured_seconds": spent}
+        record |= {"load_seconds": load, "setup_seconds": warmup, "measured_seconds": spent}
         record |= {"peak_mb": peaks_to_json(peaks)}
         record |= device
         write_atomically(path, json.dumps(record, indent=1) + "\n")
@@ -166,7 +171,7 @@ def measure_machine(
         train=monotone(train),
         eval=monotone(evals),
         load_seconds=float(load),
-        setup_seconds=float(setup or 0.0),
+        setup_seconds=float(warmup or 0.0),
         train_batch=key["train_batch"],
         eval_batch=key["eval_batch"],
         measured_seconds=spent,
@@ -176,17 +181,17 @@ def measure_machine(
     )
 
 
-def _measure(config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]) -> dict[str, Any]:
+def _measure(setup: TrainerSetup, labels: Sequence[str], lengths: Sequence[int]) -> dict[str, Any]:
     from hpo.train.callbacks import library_bars_off
 
     # Each measured length loads the model and builds a small dataset; their progress bars say
     # nothing a user needs.
     with library_bars_off():
-        return _measure_lengths(config, labels, lengths)
+        return _measure_lengths(setup, labels, lengths)
 
 
 def _measure_lengths(
-    config: HpoConfig, labels: Sequence[str], lengths: Sequence[int]
+    setup: TrainerSetup, labels: Sequence[str], lengths: Sequence[int]
 ) -> dict[str, Any]:
     import torch
 
@@ -194,15 +199,15 @@ def _measure_lengths(
     from hpo.train.memory import device_peak_mb, out_of_memory, release_device, reset_device_peak
     from hpo.train.model import load_tokenizer, make_model_init
 
-    tokenizer = load_tokenizer(config.model)
+    tokenizer = load_tokenizer(setup.model)
     start = time.perf_counter()
-    parameters = sum(p.numel() for p in make_model_init(config.model, labels)().parameters())
+    parameters = sum(p.numel() for p in make_model_init(setup.model, labels)().parameters())
     load_seconds = time.perf_counter() - start
-    cuda = torch.cuda.is_available() and not config.training.get("use_cpu")
+    cuda = torch.cuda.is_available() and not setup.training.get("use_cpu")
     peaks: dict[int, float] = {}
     batch, eval_batch = (
-        train_batch_size(config.search_space, config.training),
-        eval_batch_size(config.training),
+        train_batch_size(setup.search_space, setup.training),
+        eval_batch_size(setup.training),
     )
     train: dict[int, float] = {}
     evals: dict[int, float] = {}
@@ -214,7 +219,7 @@ def _measure_lengths(
             reset_device_peak()
             try:
                 trainer, steps, wall = time_steps(
-                    config,
+                    setup,
                     tokenizer,
                     rows,
                     Path(tmp),
@@ -267,7 +272,7 @@ def _measure_lengths(
 
 
 def time_steps(
-    config: HpoConfig,
+    setup: TrainerSetup,
     tokenizer: Any,
     rows: Any,
     folder: Path,
@@ -283,7 +288,7 @@ def time_steps(
     from hpo.train.trainer import build_trainer
 
     trainer = build_trainer(
-        config,
+        setup,
         train_dataset=rows,
         eval_dataset=None,
         tokenizer=tokenizer,

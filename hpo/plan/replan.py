@@ -26,7 +26,7 @@ from hpo.train.trial_record import TrialRecord
 if TYPE_CHECKING:
     import optuna
 
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import TrainerSetup
     from hpo.plan.budgeted import StageClock
     from hpo.plan.decision import Plan
     from hpo.plan.profile import DataProfile
@@ -178,10 +178,10 @@ def final_epochs(
 
 
 def final_rates(
-    config: HpoConfig, clock: StageClock, profile: DataProfile, *, batch: int
+    setup: TrainerSetup, clock: StageClock, profile: DataProfile, *, length: int, batch: int
 ) -> tuple[float, float] | None:
     """(training, scoring) seconds per example of the final stage, timed now at its own batch
-    and length on the data's length mix (:func:`~hpo.plan.check.check_rates`), for its epochs
+    and ``length`` on the data's length mix (:func:`~hpo.plan.check.check_rates`), for its epochs
     to be fixed by: neither the machine's rates (measured at the search's smallest batch) nor
     the trials' (their batches, their subsets) are the final stage's. A check the plan made at
     that length and batch (a plan with no search times the strong default's) is used again.
@@ -191,7 +191,6 @@ def final_rates(
     if not clock.plan.facts.get("machine"):
         return None
     rates = MachineRates.from_dict(clock.plan.facts["machine"])
-    length = config.data.max_length
     # The plan timed the strong default's batch already (a plan with no search): that check.
     planned = [
         c
@@ -201,9 +200,9 @@ def final_rates(
     if planned:
         check = RateCheck(length, planned[-1]["train_ratio"], planned[-1]["eval_ratio"], 0, 0.0)
     else:
-        check = check_rates(config, profile, rates, length, batch=batch)
+        check = check_rates(setup, profile, rates, length, batch=batch)
     seen = rates.scaled(check.train_ratio, check.eval_ratio)
-    costs = costs_at(profile, seen, length, grouped=grouped_by_length(config.training), batch=batch)
+    costs = costs_at(profile, seen, length, grouped=grouped_by_length(setup.training), batch=batch)
     when = "when planned" if planned else f"now ({check.seconds:.0f} s)"
     clock.note(
         f"final stage timed at batch {batch} and {length} tokens {when}: training "

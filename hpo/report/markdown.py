@@ -37,7 +37,11 @@ def make_report(config: HpoConfig) -> Path:
     Writes nothing else: not the study, not the dashboard's artifacts.
     """
     # No search (study.n_trials 0): no study to read; the report says why there was none.
-    study = load_existing_study(config) if config.study.n_trials > 0 else None
+    study = (
+        load_existing_study(config.study.name, config.storage_url, config.source)
+        if config.study.n_trials > 0
+        else None
+    )
     layout = RunLayout(config.output_dir)
     results = Results.read(
         layout.final / "metrics.json", layout.reference / "metrics.json", layout.baselines

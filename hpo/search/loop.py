@@ -163,7 +163,7 @@ def run_search(
     train, validation = prepared.splits["train"], prepared.splits["validation"]
     layout = RunLayout(config.output_dir)
     trainer = build_trainer(
-        config,
+        config.trainer_setup,
         train_dataset=train,
         eval_dataset=validation,
         tokenizer=tokenizer,

@@ -302,24 +302,26 @@ def open_study(
     return study
 
 
-def load_existing_study(config: HpoConfig) -> optuna.Study:
-    """Load a study that must already exist (``hpo trials``, export, report, the final stage).
+def load_existing_study(study_name: str, storage_url: str, source: str = "CONFIG") -> optuna.Study:
+    """Load study ``study_name`` that must already exist in ``storage_url`` (``hpo trials``,
+    export, report, the final stage); ``source``: the config file a missing study's message
+    tells the user to search first.
 
     Creates nothing: no database, no folder, no study. A missing study is one line that names
     the studies the storage holds.
     """
     try:
-        storage = make_storage(config.storage_url, create=False)
+        storage = make_storage(storage_url, create=False)
     except MissingDatabaseError as exc:
-        raise MissingDatabaseError(exc.db, config.study.name) from None
+        raise MissingDatabaseError(exc.db, study_name) from None
     try:
-        return optuna.load_study(study_name=config.study.name, storage=storage)
+        return optuna.load_study(study_name=study_name, storage=storage)
     except KeyError:
         names = optuna.get_all_study_names(storage)
         there = f"studies there: {', '.join(names)}" if names else "it holds no study"
         raise StorageError(
-            f"study.name: no study {config.study.name!r} in {config.storage_url} ({there}). "
-            f"Pass --study-name NAME, or run `hpo search {config.source}` first."
+            f"study.name: no study {study_name!r} in {storage_url} ({there}). "
+            f"Pass --study-name NAME, or run `hpo search {source}` first."
         ) from None
 
 

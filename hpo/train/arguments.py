@@ -21,7 +21,7 @@ from hpo.runs import RunLayout
 from hpo.train.tracking import split_report_to
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig, ModelSection, ParamSpec
+    from hpo.config.schema import ModelSection, ParamSpec, TrainerSetup
 
 
 def _placeholder(spec: ParamSpec, reference: Any) -> Any:
@@ -123,16 +123,16 @@ def precision_defaults(
     return out
 
 
-def check_training_setup(config: HpoConfig) -> None:
+def check_training_setup(setup: TrainerSetup) -> None:
     """The checks that need Transformers: search, training and reference keys are
     ``TrainingArguments`` fields (Trainer would skip unknown ones silently), the attention
     kernel exists, and ``TrainingArguments`` accepts the fixed settings (now, not in trial 1).
     """
     fields = training_argument_fields()
     for section, keys in (
-        ("search_space", config.search_space),
-        ("training", config.training),
-        ("reference", config.reference),
+        ("search_space", setup.search_space),
+        ("training", setup.training),
+        ("reference", setup.reference),
     ):
         for key in keys:
             if key in fields:
@@ -145,13 +145,13 @@ def check_training_setup(config: HpoConfig) -> None:
             raise ConfigError(
                 f"{section}.{key}: not a TrainingArguments field. {_suggest(key, fields)}"
             )
-    _check_attention(config.model)
+    _check_attention(setup.model)
     # Let TrainingArguments run its own checks on the fixed settings now, not in trial 1.
     training_arguments(
-        config.training,
-        config.search_space,
-        config.reference,
-        output_dir=RunLayout(config.output_dir).trials,
+        setup.training,
+        setup.search_space,
+        setup.reference,
+        output_dir=RunLayout(setup.output_dir).trials,
         quiet=True,
     )
 

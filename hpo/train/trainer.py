@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-    from hpo.config.schema import HpoConfig, ParamSpec
+    from hpo.config.schema import ParamSpec, TrainerSetup
 
 logger = logging.getLogger(__name__)
 
@@ -291,7 +291,7 @@ class HpoTrainer(Trainer):
 
 
 def build_trainer(
-    config: HpoConfig,
+    setup: TrainerSetup,
     *,
     train_dataset: Dataset,
     eval_dataset: Dataset | None,
@@ -301,22 +301,21 @@ def build_trainer(
     overrides: Mapping[str, Any] | None = None,
     before_trial: Callable[[Any], None] | None = None,
 ) -> HpoTrainer:
-    """The Trainer used by every search trial and by the final retrain.
+    """The Trainer used by every search trial, the final retrain and the machine's timing.
 
-    Its ``model_init`` loads ``model.name`` afresh for each trial, with a head for the classes
+    ``setup`` is what it reads of the config (:attr:`HpoConfig.trainer_setup`). Its
+    ``model_init`` loads ``model.name`` afresh for each trial, with a head for the classes
     of ``train_dataset`` (its ``ClassLabel``); evaluation scores ``study.metric``; training
     steps and evaluation run with the kernels of :class:`hpo.train.kernels.StepKernels`.
     ``before_trial`` is called with each Optuna trial before it trains (the search passes its
     surplus check, :func:`hpo.search.trials.check_not_surplus`, so this layer needs no study).
     """
     labels = names_of(train_dataset)
-    objective = objective_for(
-        config.study.metric, labels, positive_label=config.data.positive_label
-    )
+    objective = objective_for(setup.metric, labels, positive_label=setup.positive_label)
     args = training_arguments(
-        config.training,
-        config.search_space,
-        config.reference,
+        setup.training,
+        setup.search_space,
+        setup.reference,
         output_dir=output_dir,
         quiet=quiet,
         overrides=overrides,
@@ -327,23 +326,23 @@ def build_trainer(
             # datasets passes pyarrow a sort option that pyarrow 25 deprecates; not ours to fix.
             warnings.simplefilter("ignore", FutureWarning)
             eval_dataset = eval_dataset.sort("length")
-    tracked = (overrides or {}).get("report_to", config.training.get("report_to"))
+    tracked = (overrides or {}).get("report_to", setup.training.get("report_to"))
     trainer = HpoTrainer(
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        model_init=make_model_init(config.model, labels),
+        model_init=make_model_init(setup.model, labels),
         compute_metrics=make_compute_metrics(objective),
         objective_metric=objective,
-        evals_per_epoch=config.study.evals_per_epoch if eval_dataset is not None else None,
+        evals_per_epoch=setup.evals_per_epoch if eval_dataset is not None else None,
         before_trial=before_trial,
         kernels=StepKernels.choose(
-            config.model.attn_implementation, config.model.dropout_masks, args
+            setup.model.attn_implementation, setup.model.dropout_masks, args
         ),
     )
-    trainer.tracking = tracking_for(tracked, RunLayout(config.output_dir).root, config.study.name)
+    trainer.tracking = tracking_for(tracked, RunLayout(setup.output_dir).root, setup.study_name)
     if quiet:
         # Trainer prints every log dict when its progress bar is off; quiet means quiet.
         trainer.remove_callback(PrinterCallback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -47,3 +48,22 @@ def test_absolute_sqlite_url_only_touches_relative_sqlite_files(tmp_path: Path) 
     assert absolute_sqlite_url("sqlite:///a/b.db", tmp_path) == f"sqlite:///{tmp_path}/a/b.db"
     assert absolute_sqlite_url("sqlite:////abs.db", tmp_path) == "sqlite:////abs.db"
     assert absolute_sqlite_url("postgresql://h/db", tmp_path) == "postgresql://h/db"
+
+
+def test_the_trainer_setup_holds_what_training_reads_and_no_more() -> None:
+    config = config_from_dict(
+        {
+            "study": {"name": "s", "metric": "f1", "evals_per_epoch": 3, "storage": "sqlite:///x"},
+            "model": {"name": "m"},
+            "data": {"path": "/d", "positive_label": "pos", "cache_dir": "/c"},
+            "training": {"seed": 7},
+            "search_space": {"learning_rate": {"type": "float", "low": 1e-5, "high": 5e-5}},
+        }
+    )
+    setup = config.trainer_setup
+    assert (setup.metric, setup.positive_label, setup.evals_per_epoch) == ("f1", "pos", 3)
+    assert setup.training == {"seed": 7} and setup.model is config.model
+    assert setup.study_name == "s" and setup.output_dir == Path("runs/s")
+    # Training never sees where the data, the cache or the trials' storage are.
+    held = {f.name for f in dataclasses.fields(setup)}
+    assert not held & {"data", "study", "storage", "cache_dir", "source", "explicit"}

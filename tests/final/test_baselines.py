@@ -28,7 +28,9 @@ def test_baselines(make_config, tmp_path: Path) -> None:
     assert [saved.c, list(saved.ngram_range)] == [result["C"], result["ngram_range"]]
     _val, test = load_probabilities(tmp_path / "classical" / PROBABILITIES)
     assert test.argmax(1).tolist() == result["predictions"]
-    assert zero_shot(config)["applicable"] is False  # a random head named LABEL_0/LABEL_1
+    assert (
+        zero_shot(config.trainer_setup, config.data)["applicable"] is False
+    )  # a random head named LABEL_0/LABEL_1
 
     # A sentiment head is used zero-shot, its labels mapped by name, not by id.
     folder = build_model(tmp_path / "sst", "bert")
@@ -37,7 +39,7 @@ def test_baselines(make_config, tmp_path: Path) -> None:
     cfg["label2id"] = {"POSITIVE": 0, "NEGATIVE": 1}
     (folder / "config.json").write_text(json.dumps(cfg))
     headed = load_config(make_config({"model": {"name": str(folder)}}, name="sst.yaml"))
-    result = zero_shot(headed)
+    result = zero_shot(headed.trainer_setup, headed.data)
     assert result["applicable"] is True
     assert result["label_map"] == {"POSITIVE": 1, "NEGATIVE": 0}
     assert result["n"] == 200

@@ -21,7 +21,7 @@ def test_export_round_trip(searched: Path, tmp_path: Path) -> None:
     out = tmp_path / "best.yaml"
     assert main(["export", str(searched), "-o", str(out)]) == 0
     doc = yaml.safe_load(out.read_text())
-    study = load_existing_study(config)
+    study = load_existing_study(config.study.name, config.storage_url, config.source)
     assert doc["params"] == study.best_trial.params
     prov = doc["provenance"]
     assert prov["trial_number"] == study.best_trial.number

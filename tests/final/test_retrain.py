@@ -29,7 +29,10 @@ def test_retrain_tests_once_and_stops_at_the_peak(
         return original(trainer, dataset)
 
     monkeypatch.setattr(hpo.final.retrain, "predict_logits", counting)
-    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
+    plan = plan_from_study(
+        load_existing_study(config.study.name, config.storage_url, config.source),
+        config.study.evals_per_epoch,
+    )
     out = tmp_path / "final"
     metrics = train_and_test(config, plan, out, seeds=2, quiet=True)
     # The whole test split once per seed; validation once, by the saved model, to choose with.
@@ -88,7 +91,10 @@ def test_final_stage_never_overwrites_another_plans_results(searched: Path, tmp_
     from hpo.final.retrain import RetrainPlan
 
     config = load_config(searched)
-    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
+    plan = plan_from_study(
+        load_existing_study(config.study.name, config.storage_url, config.source),
+        config.study.evals_per_epoch,
+    )
     out = tmp_path / "final"
     train_and_test(config, plan, out, quiet=True)
     before = (out / "metrics.json").read_bytes()
@@ -104,7 +110,10 @@ def test_ship_tuned_trains_on_train_plus_validation(searched: Path, tmp_path: Pa
 
     config = load_config(searched)
     config = dataclasses.replace(config, study=dataclasses.replace(config.study, ship="tuned"))
-    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
+    plan = plan_from_study(
+        load_existing_study(config.study.name, config.storage_url, config.source),
+        config.study.evals_per_epoch,
+    )
     out = tmp_path / "final"
     metrics = train_and_test(config, plan, out, quiet=True)
     assert metrics.train_size == 600 and metrics.validation_held == 0

@@ -68,19 +68,20 @@ def test_applies_only_outside_the_tolerance() -> None:
 def test_check_runs_real_steps_against_the_cached_rates(make_config, monkeypatch) -> None:
     config = load_config(make_config())
     profile = profile_data(config.data, load_tokenizer(config.model))
-    rates = measure_machine(config, profile.labels, (16, 32, 64))
-    check = check_rates(config, profile, rates, 32)
+    setup = config.trainer_setup
+    rates = measure_machine(setup, profile.labels, (16, 32, 64), cache_dir=config.data.cache_dir)
+    check = check_rates(setup, profile, rates, 32)
     assert check.length == 32 and check.steps == check_steps(rates, 32)
     assert check.train_ratio > 0 and check.eval_ratio > 0
     # Against rates ten times too fast, the check sees a machine ten times slower than them.
     fast = rates.scaled(0.1, 0.1)
     assert fast.train[32] == pytest.approx(rates.train[32] / 10)
-    slow = check_rates(config, profile, fast, 32)
+    slow = check_rates(setup, profile, fast, 32)
     assert slow.train_ratio > 3 and slow.applies
     # At another batch than the rates' (the final stage's own), its steps are of that batch.
     seen = []
     monkeypatch.setattr(check_module, "time_steps", _spy(check_module.time_steps, seen))
-    other = check_rates(config, profile, rates, 32, batch=4)
+    other = check_rates(setup, profile, rates, 32, batch=4)
     assert seen == [4] and other.steps == check_steps(rates, 32, batch=4)
 
 

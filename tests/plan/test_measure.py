@@ -55,7 +55,8 @@ def test_monotone() -> None:
 
 def test_measure_once_then_cached(make_config, monkeypatch) -> None:
     config = load_config(make_config())
-    made = measure_machine(config, ["neg", "pos"], (32, 64))
+    setup, cache = config.trainer_setup, config.data.cache_dir
+    made = measure_machine(setup, ["neg", "pos"], (32, 64), cache_dir=cache)
     assert set(made.train) == {32, 64} and set(made.eval) == {32, 64}
     assert all(v > 0 for v in [*made.train.values(), *made.eval.values()])
     assert made.train[64] >= made.train[32]
@@ -68,14 +69,14 @@ def test_measure_once_then_cached(make_config, monkeypatch) -> None:
     calls = []
     real = measure._measure
 
-    def counted(config, labels, lengths):
+    def counted(setup, labels, lengths):
         calls.append(list(lengths))
-        return real(config, labels, lengths)
+        return real(setup, labels, lengths)
 
     monkeypatch.setattr(measure, "_measure", counted)
-    again = measure_machine(config, ["neg", "pos"], (32, 64))
+    again = measure_machine(setup, ["neg", "pos"], (32, 64), cache_dir=cache)
     assert calls == [] and again == made  # the same machine: nothing measured
-    more = measure_machine(config, ["neg", "pos"], (32, 64, 128))
+    more = measure_machine(setup, ["neg", "pos"], (32, 64, 128), cache_dir=cache)
     assert calls == [[128]]  # only the length not measured before
     assert more.train[32] == made.train[32]
     assert more.measured_seconds > made.measured_seconds

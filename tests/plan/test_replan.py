@@ -118,15 +118,15 @@ def test_the_final_stage_times_itself_at_its_own_batch_before_its_epochs(
     facts = {**KEEP_BEST, "machine": machine.to_dict()}
     seen = []
 
-    def check(config, profile, rates, length, *, batch):
+    def check(setup, profile, rates, length, *, batch):
         seen.append((length, batch, rates.train_batch))
         return RateCheck(length, 0.5, 1.0, 10, 3.0)
 
     monkeypatch.setattr(replan, "check_rates", check)
-    config = SimpleNamespace(data=SimpleNamespace(max_length=32), training={})
+    setup = SimpleNamespace(training={})
     profile = dataclasses.replace(stub_profile(10_000, 1000), train_lengths=(10, 20, 30, 40))
     clock = StageClock(tmp_path / "plan.json", stub_plan(600, **facts), started=time.time())
-    rates = final_rates(config, clock, profile, batch=32)
+    rates = final_rates(setup, clock, profile, length=32, batch=32)
     assert seen == [(32, 32, 16)]
     assert rates == pytest.approx((0.005, 0.001))
     assert "timed at batch 32 and 32 tokens" in clock.events[0]
@@ -145,11 +145,11 @@ def test_the_final_stage_times_itself_at_its_own_batch_before_its_epochs(
     monkeypatch.setattr(replan, "check_rates", None)
     checked = {**facts, "checks": [RateCheck(32, 0.5, 2.0, 10, 3.0, batch=32).to_dict()]}
     clock = StageClock(tmp_path / "plan.json", stub_plan(600, **checked), started=time.time())
-    assert final_rates(config, clock, profile, batch=32) == pytest.approx((0.005, 0.002))
+    assert final_rates(setup, clock, profile, length=32, batch=32) == pytest.approx((0.005, 0.002))
     assert "timed at batch 32 and 32 tokens when planned" in clock.events[0]
     # A plan with no machine measurement (made elsewhere): nothing to time against.
     bare = StageClock(tmp_path / "bare.json", stub_plan(600), started=time.time())
-    assert final_rates(config, bare, profile, batch=32) is None
+    assert final_rates(setup, bare, profile, length=32, batch=32) is None
 
 
 def test_the_final_stage_stops_by_the_time_that_leaves_its_scoring_and_what_follows(

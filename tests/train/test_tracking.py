@@ -112,7 +112,10 @@ def test_tensorboard_and_mlflow_get_a_run_per_trial_and_per_final_model(
         assert run.data.metrics["value"] == pytest.approx(trial.value)
 
     # The final model: one more run, with its test figures.
-    plan = plan_from_study(load_existing_study(config), config.study.evals_per_epoch)
+    plan = plan_from_study(
+        load_existing_study(config.study.name, config.storage_url, config.source),
+        config.study.evals_per_epoch,
+    )
     metrics = train_and_test(config, plan, RunLayout(config.output_dir).final, quiet=True)
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
     final = runs["t-final"].data.metrics

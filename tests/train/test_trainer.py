@@ -23,7 +23,7 @@ def _search_trainer(config: Any) -> tuple[Any, Any]:
     """The trainer a search builds for ``config``, and its prepared data."""
     tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
     trainer = build_trainer(
-        config,
+        config.trainer_setup,
         train_dataset=prepared.splits["train"],
         eval_dataset=prepared.splits["validation"],
         tokenizer=tokenizer,
