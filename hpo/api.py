@@ -195,13 +195,10 @@ def export_best_params(config: HpoConfig, output: str | Path | None = None) -> d
     ``output`` (default ``runs/<study>/best_params.yaml``); returns the document written."""
     from hpo.final.best_params import export_best
     from hpo.runs import RunLayout
-    from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
         out = output or RunLayout(config.output_dir).best_params
-        return export_best(
-            load_existing_study(config.study.name, config.storage_url, config.source), config, out
-        )
+        return export_best(open_study(config), config, out)
 
 
 def retrain(
@@ -222,7 +219,6 @@ def retrain(
     from hpo.final.retrain import plan_from_file, plan_from_study, plan_reference, train_and_test
     from hpo.final.ship import ship_best
     from hpo.runs import RunLayout
-    from hpo.search.storage import load_existing_study
 
     _check_seeds(seeds)
     with config_source(config.source):
@@ -230,9 +226,7 @@ def retrain(
         if params:
             plan = plan_from_file(params, config.search_space, config.training, evals)
         else:
-            plan = plan_from_study(
-                load_existing_study(config.study.name, config.storage_url, config.source), evals
-            )
+            plan = plan_from_study(open_study(config), evals)
         layout = RunLayout(config.output_dir)
         out = layout.final
         if reference:
@@ -257,13 +251,9 @@ def make_report(config: HpoConfig) -> Path:
 def trials_table(config: HpoConfig) -> str:
     """The stored study's trials as a text table (``hpo trials``)."""
     from hpo.report.trials_table import trials_table as table
-    from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
-        return table(
-            load_existing_study(config.study.name, config.storage_url, config.source),
-            config.study.metric,
-        )
+        return table(open_study(config), config.study.metric)
 
 
 def launch_slurm(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launched:
@@ -301,10 +291,9 @@ def dashboard(
     before serving starts (the CLI prints the address then, not for a study that is missing)."""
     from hpo.report.dashboard import attach_artifacts, final_stage_files, serve
     from hpo.runs import RunLayout
-    from hpo.search.storage import load_existing_study
 
     with config_source(config.source):
-        study = load_existing_study(config.study.name, config.storage_url, config.source)
+        study = open_study(config)
         layout = RunLayout(config.output_dir)
         attach_artifacts(study, layout.artifacts, final_stage_files(layout))
         if on_ready is not None:
