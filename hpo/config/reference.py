@@ -57,6 +57,9 @@ FINAL_EPOCH_STEPS = 20
 DEFAULT_ATTR = "strong_default"
 #: Where a no-search final stage's params came from (``metrics.json``'s ``source``).
 DEFAULT_SOURCE = "strong default (no search)"
+#: How a budgeted final stage's source begins where the strong default's trial was trained
+#: because the search's best did not beat it by more than the validation figure's noise.
+DEFAULT_KEPT = "strong default (the search's best within noise of it)"
 
 #: The TF-IDF baseline's word n-gram ranges and inverse regularization strengths, each fitted on
 #: train and scored on validation (:mod:`hpo.final.classical`): the ranges and the grid of C a

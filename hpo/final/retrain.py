@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.reference import (
+    DEFAULT_KEPT,
     DEFAULT_SOURCE,
     FINAL_EVALS_PER_EPOCH,
     resolve_auto_warmup,
@@ -39,7 +40,7 @@ from hpo.final.metrics import FinalMetrics
 from hpo.final.record import ModelRecord
 from hpo.final.scoring import score
 from hpo.runs import INPUTS_KEY, checkpoints_dir, model_dir, reuse_result, save_result
-from hpo.search.trials import best_trial, peak_epoch
+from hpo.search.trials import best_trial, default_within_noise, peak_epoch
 from hpo.train.callbacks import KeepBestCallback, StopAtEpochCallback, grid_point
 from hpo.train.inference import predict_logits
 from hpo.train.model import load_tokenizer
@@ -92,14 +93,21 @@ class RetrainPlan:
         return max(1, int(batch) // self.batch_divisor)
 
 
-def plan_from_study(study: optuna.Study, evals_per_epoch: int) -> RetrainPlan:
-    """The study's best trial, stopped where it peaked (on the grid of ``evals_per_epoch``), at
-    the batch it trained with (an out-of-memory retry's divided one)."""
-    trial = best_trial(study)
+def plan_from_study(
+    study: optuna.Study, evals_per_epoch: int, *, prefer_default: bool = False
+) -> RetrainPlan:
+    """The study's best trial (``prefer_default``: the strong default's where the best one's
+    lead is inside the noise, :func:`~hpo.search.trials.default_within_noise`), stopped where it
+    peaked (on the grid of ``evals_per_epoch``), at the batch it trained with."""
+    trial, source = best_trial(study), ""
+    kept = default_within_noise(study) if prefer_default else None
+    if kept is not None:
+        trial, why = kept
+        source = f"{DEFAULT_KEPT}: {why}"
     return RetrainPlan(
         dict(trial.params),
         _on_grid(evals_per_epoch, peak_epoch(trial)),
-        f"study {study.study_name!r} trial {trial.number}",
+        source or f"study {study.study_name!r} trial {trial.number}",
         TrialRecord.of(trial).batch_divisor,
     )
 

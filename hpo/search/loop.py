@@ -31,7 +31,14 @@ from hpo.search.resilient import database_lost, failed_as_stale
 from hpo.search.retry import retry_out_of_memory
 from hpo.search.share import share_clock
 from hpo.search.storage import fail_stale_trials, make_storage, open_study, requeue
-from hpo.search.trials import check_not_surplus, count_states, finished, peak_epoch, short_params
+from hpo.search.trials import (
+    VALIDATION_EXAMPLES_ATTR,
+    check_not_surplus,
+    count_states,
+    finished,
+    peak_epoch,
+    short_params,
+)
 from hpo.train.callbacks import on_terminal
 from hpo.train.model import load_tokenizer
 from hpo.train.objective import objective_for
@@ -85,6 +92,7 @@ def open_and_seed(
     storage = make_storage(config.storage_url, study=config.study)
     study = open_study(config, storage=storage, data_identity=prepared.identity)
     study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
+    study.set_user_attr(VALIDATION_EXAMPLES_ATTR, len(prepared.splits["validation"]))
     fail_stale_trials(study)
     if not study.trials:  # a new study: resolved once, not on every resume
         trials = first_trials(

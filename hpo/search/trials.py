@@ -1,16 +1,25 @@
 """Counting a study's trials: what counts toward ``n_trials``, which trial is best and where it
-peaked, and the trial one worker too many started."""
+peaked, whether it beat the strong default by more than the validation figure's noise, and the
+trial one worker too many started."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
+from hpo.config.reference import DEFAULT_ATTR
 from hpo.errors import StorageError
 from hpo.train.trial_record import SURPLUS_ATTR, TrialRecord
+
+#: Study attr: the validation examples every trial is scored on (stored when the search opens
+#: the study).
+VALIDATION_EXAMPLES_ATTR = "validation_examples"
+#: z of a two-sided 95% interval.
+Z95 = 1.96
 
 
 def count_states(study: optuna.Study) -> dict[TrialState, int]:
@@ -40,6 +49,37 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
             f"study {study.study_name!r} has no completed trial to export; run "
             "`hpo search` until one completes."
         ) from None
+
+
+def default_within_noise(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial, str] | None:
+    """The strong default's trial and why, where the best trial's lead over it on validation is
+    inside the noise of the figure; None where the best is ahead by more (or there is nothing
+    to compare: no completed default trial, it is the best, no stored validation count).
+
+    The best of several noisy figures is biased upward, and the strong default is the setting
+    chosen before the run: a lead no wider than the 95% interval of the difference of two
+    figures on ``n`` validation examples (binomial at their mean, scored independently: wider
+    than the paired difference, and for F1-type metrics an approximation) is no evidence.
+    """
+    best = best_trial(study)
+    n = study.user_attrs.get(VALIDATION_EXAMPLES_ATTR)
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    default = next((t for t in done if t.user_attrs.get(DEFAULT_ATTR)), None)
+    if not n or default is None or default.number == best.number:
+        return None
+    if best.value is None or default.value is None:
+        return None
+    lead = abs(best.value - default.value)
+    p = min(1.0, max(0.0, (best.value + default.value) / 2))
+    noise = Z95 * math.sqrt(2 * p * (1 - p) / int(n))
+    if lead > noise:
+        return None
+    why = (
+        f"trial {best.number}'s lead over the strong default (trial {default.number}) on "
+        f"validation, {100 * lead:.1f} points, is inside the noise of {int(n):,} examples "
+        f"(±{100 * noise:.1f}): the strong default is trained"
+    )
+    return default, why
 
 
 class SurplusTrialError(RuntimeError):

@@ -13,6 +13,8 @@ from plans import stub_plan
 
 from hpo.api import load_config
 from hpo.cli import main
+from hpo.config.reference import DEFAULT_ATTR, DEFAULT_KEPT
+from hpo.search.trials import VALIDATION_EXAMPLES_ATTR
 
 pytestmark = pytest.mark.slow
 
@@ -138,6 +140,16 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
     )
     assert study.user_attrs["plan"]["budget_seconds"] == 100
     assert study.user_attrs["search_share"]["budget_seconds"] == 100
+    # Two trials scored on 60 validation examples cannot beat the strong default beyond the
+    # noise (about ±18 points): the final stage trains the default's params, and says so
+    # where another trial scored higher.
+    assert study.user_attrs[VALIDATION_EXAMPLES_ATTR] == 60
+    default = next(t for t in study.trials if t.user_attrs.get(DEFAULT_ATTR))
+    final = json.loads((runs / "final" / "metrics.json").read_text())
+    assert {k: final["params"][k] for k in default.params} == default.params
+    if study.best_trial.number != default.number:
+        assert final["source"].startswith(DEFAULT_KEPT), final["source"]
+        assert "the search's best within noise" in report
 
     # A worker that joins once the search's share has ended starts no trial and exits 0; one
     # that brings another budget is refused, and neither rewrites the saved config.

@@ -7,12 +7,15 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
+from hpo.config.reference import DEFAULT_ATTR
 from hpo.errors import StorageError
 from hpo.search.trials import (
+    VALIDATION_EXAMPLES_ATTR,
     SurplusTrialError,
     best_trial,
     check_not_surplus,
     count_states,
+    default_within_noise,
     finished,
     peak_epoch,
     short_params,
@@ -72,3 +75,28 @@ def test_a_trial_after_n_trials_is_surplus() -> None:
     with pytest.raises(SurplusTrialError, match="trial 1 is surplus"):
         check_not_surplus(second, max_trials=1)
     assert second.user_attrs["surplus"] is True
+
+
+def _scored(default: float, others: list[float], n: int | None) -> optuna.Study:
+    study = optuna.create_study(direction="maximize")
+    dist = {"learning_rate": FloatDistribution(1e-5, 1e-3)}
+    for i, value in enumerate([default, *others]):
+        attrs = {DEFAULT_ATTR: True} if i == 0 else {}
+        params = {"learning_rate": 5e-5 if i == 0 else 1e-4 * (i + 1)}
+        trial = create_trial(value=value, params=params, distributions=dist, user_attrs=attrs)
+        study.add_trial(trial)
+    if n is not None:
+        study.set_user_attr(VALIDATION_EXAMPLES_ATTR, n)
+    return study
+
+
+def test_the_default_is_kept_where_the_best_leads_it_only_by_noise() -> None:
+    # 0.9 points on 1,000 examples at 0.75: the interval of the difference is ±3.8 points.
+    kept = default_within_noise(_scored(0.742, [0.725, 0.751], 1000))
+    assert kept is not None and kept[0].number == 0
+    assert "trial 2's lead" in kept[1] and "0.9 points" in kept[1] and "±3.8" in kept[1]
+    # The same lead on 100,000 examples is beyond the noise (±0.4): the best is trained.
+    assert default_within_noise(_scored(0.742, [0.725, 0.751], 100_000)) is None
+    # The default is the best; no validation count stored (an older study): nothing to keep.
+    assert default_within_noise(_scored(0.76, [0.725, 0.751], 1000)) is None
+    assert default_within_noise(_scored(0.742, [0.725, 0.751], None)) is None
