@@ -75,8 +75,9 @@ def plan_budget(
     )
     if "data.max_length" in config.explicit:
         longest = config.data.max_length
+    setup = config.trainer_setup  # what measuring and checking the machine train with
     rates = measure_machine(
-        config.trainer_setup,
+        setup,
         profile.labels,
         grid_for(min(longest, model_max)),
         cache_dir=config.data.cache_dir,
@@ -106,7 +107,7 @@ def plan_budget(
         length = int(plan.value("data.max_length"))
         if length in checks:
             break
-        checks[length] = check_rates(config.trainer_setup, profile, rates, length)
+        checks[length] = check_rates(setup, profile, rates, length)
         spent += check_seconds(rates, length)
         plan = planned(rates_seen_now(rates, list(checks.values())), spent)
     rates = rates_seen_now(rates, list(checks.values()))
@@ -123,7 +124,7 @@ def plan_budget(
         and batch != rates.train_batch
     ):
         length = int(plan.value("data.max_length"))
-        final_checks.append(check_rates(config.trainer_setup, profile, rates, length, batch=batch))
+        final_checks.append(check_rates(setup, profile, rates, length, batch=batch))
         spent += check_seconds(rates, length, batch=batch)
         scaled = rates.scaled(final_checks[0].train_ratio, final_checks[0].eval_ratio)
         plan = planned(rates, spent, dataclasses.replace(scaled, train_batch=batch))

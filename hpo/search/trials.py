@@ -67,10 +67,9 @@ def default_within_noise(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial,
     default = next((t for t in done if t.user_attrs.get(DEFAULT_ATTR)), None)
     if not n or default is None or default.number == best.number:
         return None
-    if best.value is None or default.value is None:
-        return None
-    lead = abs(best.value - default.value)
-    p = min(1.0, max(0.0, (best.value + default.value) / 2))
+    best_value, default_value = float(best.value or 0.0), float(default.value or 0.0)  # complete
+    lead = abs(best_value - default_value)
+    p = min(1.0, max(0.0, (best_value + default_value) / 2))
     noise = Z95 * math.sqrt(2 * p * (1 - p) / int(n))
     if lead > noise:
         return None
