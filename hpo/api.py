@@ -198,7 +198,9 @@ def export_best_params(config: HpoConfig, output: str | Path | None = None) -> d
 
     with config_source(config.source):
         out = output or RunLayout(config.output_dir).best_params
-        return export_best(open_study(config), config, out)
+        return export_best(
+            open_study(config), config.trainer_setup, config.data, out, config.storage_url
+        )
 
 
 def retrain(
@@ -235,8 +237,9 @@ def retrain(
         metrics = train_and_test(config, plan, out, seeds=seeds, quiet=quiet)
         if not reference and config.study.ship == "best":
             # The folder holds the model chosen on validation: TF-IDF (cheap) is its rival.
-            run_baselines(config)
-            ship_best(config)
+            run_baselines(config.trainer_setup, config.data)
+            run = config.output_dir
+            ship_best(config.study, config.data, model_name=config.model.name, output_dir=run)
         return metrics
 
 

@@ -132,7 +132,9 @@ def run_all(
             save_plan_on_study(study, clock.plan)
         if part == "search":
             return clock.path
-        export_best(study, config, layout.best_params)
+        export_best(
+            study, config.trainer_setup, config.data, layout.best_params, config.storage_url
+        )
         # A budgeted run trains the strong default unless the search beat it beyond noise.
         final = plan_from_study(study, config.study.evals_per_epoch, prefer_default=budgeted)
         if clock is not None and final.source.startswith(DEFAULT_KEPT):
@@ -151,7 +153,7 @@ def run_all(
     # TF-IDF needs nothing of the final stage: it runs first, so that the final stage's epochs
     # take the time it actually left (its planned seconds are an allowance).
     with _timed(clock, "baselines"):
-        run_baselines(config)
+        run_baselines(config.trainer_setup, config.data)
     done = _finished_plan(layout.final / "metrics.json", final.params)
     if done is not None:  # a rerun: the model trained before is the job's, not redone
         final = dataclasses.replace(
@@ -208,7 +210,9 @@ def run_all(
             f"{stop:g}; its best point on validation (epoch {trained.best_epoch}) kept"
         )
     with _timed(clock, "baselines"):
-        ship_best(config)
+        ship_best(
+            config.study, config.data, model_name=config.model.name, output_dir=config.output_dir
+        )
     if with_reference:
         reference = plan_reference(config.reference, config.search_space, final.stop_epoch)
         with _timed(clock, "reference"):

@@ -28,7 +28,7 @@ from hpo.train.objective import objective_for
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from hpo.config.schema import DataSection, HpoConfig, TrainerSetup
+    from hpo.config.schema import DataSection, TrainerSetup
 
 logger = logging.getLogger(__name__)
 
@@ -150,23 +150,23 @@ def zero_shot(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
     return result
 
 
-def run_baselines(config: HpoConfig) -> dict[str, Any]:
-    """Classical and zero-shot baselines on the test split, cached in ``baselines.json``."""
-    data = config.data
+def run_baselines(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
+    """Classical and zero-shot baselines on the test split, cached in ``baselines.json``
+    (``setup``: the backbone zero-shot scores, the metric and the run folder)."""
     key = {
         "data": locate(data).fingerprint or data.dataset,
-        "model": config.model.name,
+        "model": setup.model.name,
         "max_length": data.max_length,
         "truncation": [data.truncation, data.head_fraction],
         "drop_test_overlap": data.drop_test_overlap,
         "columns": [data.text_column, data.text_pair_column, data.label_column],
         "label_names": data.label_names,
         "test_split": [data.test_fraction, data.split_seed],
-        "metric": [config.study.metric, data.positive_label],
+        "metric": [setup.metric, data.positive_label],
         # The classical model's settings are chosen on this validation split.
         "validation": [data.validation_fraction, "tuned on validation, saved as plain data"],
     }
-    layout = RunLayout(config.output_dir)
+    layout = RunLayout(setup.output_dir)
     path = layout.baselines
     done = reuse_result(path, key, refuse_other=False, what="baselines")
     # The classical model's files are part of the result: without them it is made again.
@@ -179,7 +179,7 @@ def run_baselines(config: HpoConfig) -> dict[str, Any]:
         path,
         key,
         {
-            "classical": classical(data, config.study.metric, layout.classical),
-            "zero_shot": zero_shot(config.trainer_setup, config.data),
+            "classical": classical(data, setup.metric, layout.classical),
+            "zero_shot": zero_shot(setup, data),
         },
     )

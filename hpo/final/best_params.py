@@ -25,7 +25,7 @@ from hpo.search.trials import best_trial, peak_epoch
 from hpo.train.trial_record import EVALS_ATTR
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig, ParamSpec
+    from hpo.config.schema import DataSection, ParamSpec, TrainerSetup
 
 PACKAGES = ("hpo-tune", "torch", "transformers", "datasets", "evaluate", "optuna", "accelerate")
 
@@ -58,32 +58,39 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def export_best(study: optuna.Study, config: HpoConfig, path: str | Path) -> dict[str, Any]:
-    """Write the best trial's params with provenance to ``path``; returns the document."""
+def export_best(
+    study: optuna.Study,
+    setup: TrainerSetup,
+    data: DataSection,
+    path: str | Path,
+    storage_url: str,
+) -> dict[str, Any]:
+    """Write the best trial's params with provenance to ``path``; returns the document
+    (``setup`` and ``data``: what the trials trained, for the provenance)."""
     trial = best_trial(study)
     doc = {
         "params": dict(trial.params),
         "provenance": {
             "study_name": study.study_name,
-            "storage": config.storage_url,
+            "storage": storage_url,
             "trial_number": trial.number,
-            "metric": config.study.metric,
+            "metric": setup.metric,
             "validation_value": trial.value,
             "validation_value_is": "the maximum over the study's trials and their evaluations "
             "(optimistic for the retrained model)",
             "peak_epoch": peak_epoch(trial),
             "evals": trial.user_attrs.get(EVALS_ATTR, []),
-            "model": config.model.name,
-            "dataset": config.data.path or config.data.dataset,
+            "model": setup.model.name,
+            "dataset": data.path or data.dataset,
             "data_fingerprint": study.user_attrs.get("data_fingerprint"),
             "labels": (study.user_attrs.get("data_identity") or {}).get("labels"),
-            "text_pair_column": config.data.text_pair_column,
-            "split_seed": config.data.split_seed,
-            "validation_fraction": config.data.validation_fraction,
-            "max_train_samples": config.data.max_train_samples,
-            "max_eval_samples": config.data.max_eval_samples,
-            "max_length": config.data.max_length,
-            "training": dict(config.training),
+            "text_pair_column": data.text_pair_column,
+            "split_seed": data.split_seed,
+            "validation_fraction": data.validation_fraction,
+            "max_train_samples": data.max_train_samples,
+            "max_eval_samples": data.max_eval_samples,
+            "max_length": data.max_length,
+            "training": dict(setup.training),
             "packages": package_versions(),
             "hardware": hardware(),
             "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -42,7 +42,7 @@ from hpo.train.objective import objective_for
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import DataSection, StudySection
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +50,14 @@ logger = logging.getLogger(__name__)
 CHOICE_FILE = "choice.json"
 
 
-def ship_best(config: HpoConfig) -> Choice | None:
-    """Choose, hand over and score (see the module); None with ``study.ship: tuned``, where
-    the tuned transformer is handed over as it is."""
-    if config.study.ship != "best":
+def ship_best(
+    study: StudySection, data: DataSection, *, model_name: str, output_dir: Path
+) -> Choice | None:
+    """Choose, hand over and score (see the module) in the run folder ``output_dir``; None
+    with ``study.ship: tuned``, where the tuned transformer is handed over as it is."""
+    if study.ship != "best":
         return None
-    layout = RunLayout(config.output_dir)
+    layout = RunLayout(output_dir)
     tuned_file = layout.final / PROBABILITIES
     classical_file = layout.classical / PROBABILITIES
     for path, stage in ((tuned_file, "final"), (classical_file, "baselines")):
@@ -66,13 +68,11 @@ def ship_best(config: HpoConfig) -> Choice | None:
             )
     tuned_val, tuned_test = load_probabilities(tuned_file)
     classical_val, classical_test = load_probabilities(classical_file)
-    raw, _ = load_raw(config.data)
-    splits = stage_splits(raw, config.data, "holdout").splits
+    raw, _ = load_raw(data)
+    splits = stage_splits(raw, data, "holdout").splits
     val_labels = np.asarray(splits["validation"]["label"])
     labels = tuple(names_of(splits["train"]))
-    objective = objective_for(
-        config.study.metric, labels, positive_label=config.data.positive_label
-    )
+    objective = objective_for(study.metric, labels, positive_label=data.positive_label)
     if tuned_val.shape != classical_val.shape or len(val_labels) != len(tuned_val):
         raise HpoError(
             f"{tuned_file} and {classical_file} hold probabilities of different validation "
@@ -105,9 +105,9 @@ def ship_best(config: HpoConfig) -> Choice | None:
         write_card(
             model_dir(layout.final),
             results.tuned,
-            data=config.data,
-            study=config.study,
-            model_name=config.model.name,
+            data=data,
+            study=study,
+            model_name=model_name,
             baselines={"classical": results.classical},
             test_labels=test_labels.tolist(),
             choice=choice,

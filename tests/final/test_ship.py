@@ -12,12 +12,19 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
 from hpo.api import load_config
+from hpo.config.schema import HpoConfig
 from hpo.errors import HpoError
 from hpo.final.choice import PROBABILITIES, Choice, save_probabilities
 from hpo.final.classical import fit
 from hpo.final.record import CLASSICAL_DIR, ModelRecord
 from hpo.final.ship import CHOICE_FILE, ship_best
 from hpo.runs import RunLayout, model_dir
+
+
+def _ship(config: HpoConfig) -> Choice | None:
+    return ship_best(
+        config.study, config.data, model_name=config.model.name, output_dir=config.output_dir
+    )
 
 
 def _labelled(config) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +77,7 @@ def test_the_choice_is_made_on_validation_and_served(run) -> None:
     (layout.final / "metrics.json").write_text(
         json.dumps({"accuracy": 0.9, "n": 200, "ci95": [0.85, 0.94]})
     )
-    choice = ship_best(config)
+    choice = _ship(config)
     assert choice is not None and choice.shipped == "classical"
     assert Choice.read(layout.final / CHOICE_FILE) == choice
     folder = model_dir(layout.final)
@@ -87,13 +94,13 @@ def test_the_choice_is_made_on_validation_and_served(run) -> None:
 
 def test_test_probabilities_cannot_change_the_choice(run) -> None:
     config, layout = run
-    first = ship_best(config)
+    first = _ship(config)
     for name in (layout.final / PROBABILITIES, layout.classical / PROBABILITIES):
         with np.load(name) as arrays:
             val = arrays["validation"]
             test = np.random.default_rng(1).dirichlet([1, 1], len(arrays["test"]))
         save_probabilities(name, validation=val, test=test)
-    again = ship_best(config)
+    again = _ship(config)
     assert first is not None and again is not None
     assert (again.shipped, again.weight, again.validation) == (
         first.shipped,
@@ -105,14 +112,14 @@ def test_test_probabilities_cannot_change_the_choice(run) -> None:
 
 def test_a_transformer_choice_leaves_no_classical_files(run) -> None:
     config, layout = run
-    ship_best(config)
+    _ship(config)
     val, test = _labelled(config)
     save_probabilities(
         layout.final / PROBABILITIES,
         validation=_onehot(val, np.ones(len(val), bool)),
         test=_onehot(test, np.ones(len(test), bool)),
     )
-    assert ship_best(config).shipped == "tuned"
+    assert _ship(config).shipped == "tuned"
     folder = model_dir(layout.final)
     assert ModelRecord.read(folder).weight == 1.0 and not (folder / CLASSICAL_DIR).exists()
 
@@ -121,9 +128,9 @@ def test_missing_probabilities_name_the_stage(run) -> None:
     config, layout = run
     (layout.classical / PROBABILITIES).unlink()
     with pytest.raises(HpoError, match=r"probabilities.npz: missing.*Run the baselines stage"):
-        ship_best(config)
+        _ship(config)
 
 
 def test_ship_tuned_chooses_nothing(make_config) -> None:
     config = load_config(make_config({"study": {"ship": "tuned"}}))
-    assert ship_best(config) is None
+    assert _ship(config) is None

@@ -317,7 +317,7 @@ def test_each_package_docstring_names_its_modules() -> None:
 #: ``assemble``, ``apply_plan``). What trains is handed :class:`hpo.config.schema.TrainerSetup`
 #: instead. Issue 36 set 15 as the goal; this is where the house stands, so that the count
 #: only goes down.
-MAX_WHOLE_CONFIG = 25
+MAX_WHOLE_CONFIG = 22
 
 
 def whole_config_receivers(package_dir: Path) -> list[str]:
@@ -341,7 +341,14 @@ def test_few_functions_receive_the_whole_config() -> None:
     found = whole_config_receivers(PACKAGE)
     assert "api.py:run" in found and "search/loop.py:run_search" in found, "walk broken"
     # What trains is handed the trainer's part of the config, not the whole of it.
-    assert not {"train/trainer.py:build_trainer", "plan/measure.py:time_steps"} & set(found)
+    narrow = {
+        "train/trainer.py:build_trainer",
+        "plan/measure.py:time_steps",
+        "final/baselines.py:run_baselines",
+        "final/ship.py:ship_best",
+        "final/best_params.py:export_best",
+    }
+    assert not narrow & set(found), narrow & set(found)
     assert len(found) <= MAX_WHOLE_CONFIG, (
         f"{len(found)} functions take the whole config (at most {MAX_WHOLE_CONFIG}): hand a "
         f"helper the section it reads. {found}"
