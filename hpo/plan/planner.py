@@ -53,6 +53,7 @@ from hpo.plan.constants import (
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
 from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
+from hpo.search.trials import half_width
 from hpo.train.settings import setting
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def make_plan(
     least = min(profile.n_train, max(MIN_SEARCH_EXAMPLES, SEARCH_PER_CLASS * profile.n_classes))
     if fixed_train:
         least = min(fixed_train, profile.n_train)
-    half = 1.96 * math.sqrt(0.25 / max(1, eval_examples))
+    half = half_width(0.5, eval_examples)
     final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
     at_once = f", {workers} at once" if workers > 1 else ""
     search: Search | None = None

@@ -22,6 +22,13 @@ VALIDATION_EXAMPLES_ATTR = "validation_examples"
 Z95 = 1.96
 
 
+def half_width(p: float, n: int, *, difference: bool = False) -> float:
+    """Half-width of the 95% interval of a rate ``p`` measured on ``n`` examples (binomial),
+    or, with ``difference``, of the difference of two such rates scored independently. The
+    planner asks it of a single figure at 0.5, the widest; the final choice of a difference."""
+    return Z95 * math.sqrt((2 if difference else 1) * p * (1 - p) / max(1, n))
+
+
 def count_states(study: optuna.Study) -> dict[TrialState, int]:
     """Number of trials in each state, read fresh from storage."""
     counts = dict.fromkeys(TrialState, 0)
@@ -70,7 +77,7 @@ def default_within_noise(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial,
     best_value, default_value = float(best.value or 0.0), float(default.value or 0.0)  # complete
     lead = abs(best_value - default_value)
     p = min(1.0, max(0.0, (best_value + default_value) / 2))
-    noise = Z95 * math.sqrt(2 * p * (1 - p) / int(n))
+    noise = half_width(p, int(n), difference=True)
     if lead > noise:
         return None
     why = (
