@@ -23,7 +23,7 @@ def test_each_pruner_runs_the_planned_search(
     command = [sys.executable, str(REPO / "bench" / "pruners.py"), "--data", str(tiny_data)]
     command += ["--model", str(tiny_models["bert"]), "--budget", "2m"]
     command += ["--machine-cache", str(tmp_path / "no-cache"), "--workdir", str(tmp_path / "w")]
-    command += ["--out", str(out), "--set", "study.n_trials=3"]
+    command += ["--out", str(out), "--set", "study.n_trials=2"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -35,7 +35,7 @@ def test_each_pruner_runs_the_planned_search(
     assert rows["median"]["pruner"]["type"] == "MedianPruner"
     assert rows["hyperband"]["pruner"] == {"type": "HyperbandPruner"}
     for name, row in rows.items():
-        assert row["trials"] == record["n_trials"] == 3, name
+        assert row["trials"] == record["n_trials"] == 2, name
         assert row["completed"] + row["pruned"] == row["trials"], name
         assert row["best_value"] is not None and row["examples_trained"] > 0, name
     assert rows["median"]["time_vs_median"] == 1.0

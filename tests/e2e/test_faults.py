@@ -167,12 +167,13 @@ def test_workers_share_one_sqlite_study(make_config, capsys: pytest.CaptureFixtu
 
 @pytest.mark.faults
 def test_fault_injection_kill_resume_cycles(make_config) -> None:
-    """Kill -9 at random points of a tiny search, five times, then finish it."""
-    path = make_config({**CRASHY, "study": {**CRASHY["study"], "n_trials": 8}})
+    """Kill -9 at random points of a tiny search, three times, then finish it. (Each
+    cycle costs a process start; what it checks is the same at every kill.)"""
+    path = make_config({**CRASHY, "study": {**CRASHY["study"], "n_trials": 6}})
     rng = random.Random(1234)
     completed: dict[int, float | None] = {}
     cycles = 0
-    for _ in range(5):
+    for _ in range(3):
         proc = _spawn("search", str(path), "--quiet")
         _wait_for(lambda: any(t.state == TrialState.RUNNING for t in _study(path).trials), proc)
         time.sleep(rng.uniform(0.0, 4.0))
@@ -185,10 +186,10 @@ def test_fault_injection_kill_resume_cycles(make_config) -> None:
             else:
                 assert t.number not in completed, "a completed trial changed state"
     study = run_search(load_config(path), quiet=True)
-    check_exact(study, 8)
+    check_exact(study, 6)
     for number, value in completed.items():
         assert study.trials[number].value == value
-    assert cycles == 5
+    assert cycles == 3
 
 
 @pytest.mark.faults
