@@ -11,6 +11,9 @@ examples (issue 34):
   machine's measured rates, with the same profile, baselines and report inside B. Nothing the
   planner decides changes it: no search is set, and the length is the benchmark's.
 - **(c) random sampler** (``--random``): (a) with Optuna's ``RandomSampler``, same plan.
+
+Every arm after the first starts from the first arm's cached measurement of the machine (the
+``--machine-cache`` one where it had it), so that the arms plan from the same rates.
 - **(s) a search forced** (``--search N``): (a) with ``study.n_trials=N``, where the plan chose
   none: the planner sizes the subset and the final stage around N trials. Does a search pay
   here against the plan's choice? ``--arms s --a-runs DIR`` runs it alone and compares it with
@@ -120,14 +123,20 @@ def main() -> None:
         rows["a"] = {**earlier, "arm": "a", "predictions": _predictions(earlier), "earlier": True}
     with tempfile.TemporaryDirectory(prefix="hpo-equal-") as tmp:
         root = Path(opts.workdir) if opts.workdir else Path(tmp)
+        machine_cache = opts.machine_cache
         for arm, sets in arms.items():
             args = argparse.Namespace(
                 config=None,
                 data=opts.data,
                 set=[*opts.set, *sets],
-                machine_cache=opts.machine_cache,
+                machine_cache=machine_cache,
             )
             row = run_one(args, opts.budget, root / arm)
+            if machine_cache == opts.machine_cache and "runs" in row:  # not a failed run
+                # The later arms start from the first arm's measurement of the machine, as a
+                # user's second run does: where none was cached, each arm measured the machine
+                # anew, and (c)'s plan differed from (a)'s by that measurement alone.
+                machine_cache = cache_of(row)
             row["arm"], row["sets"] = arm, sets
             row["predictions"] = _predictions(row) if "tuned_accuracy" in row else {}
             rows[arm] = row
@@ -153,6 +162,12 @@ def main() -> None:
             "arms": rows,
         },
     )
+
+
+def cache_of(row: dict[str, Any]) -> str:
+    """The cache folder of an arm's run (``run_one`` gives it ``<work>/cache`` beside
+    ``<work>/runs/<study>``)."""
+    return str(Path(row["runs"]).parents[1] / "cache")
 
 
 def run_labels(row: dict[str, Any]) -> list[int]:
