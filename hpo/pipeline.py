@@ -55,7 +55,7 @@ def run_all(
     """
     # Imported here, not at the top: each loads torch and Transformers (seconds), and
     # importing hpo must stay light for the commands that only read.
-    from hpo.config.reference import DEFAULT_EPOCHS, DEFAULT_KEPT
+    from hpo.config.reference import DEFAULT_EPOCHS
     from hpo.final.baselines import run_baselines
     from hpo.final.best_params import export_best
     from hpo.final.retrain import plan_default, plan_from_study, plan_reference, train_and_test
@@ -137,8 +137,8 @@ def run_all(
         )
         # A budgeted run trains the strong default unless the search beat it beyond noise.
         final = plan_from_study(study, config.study.evals_per_epoch, prefer_default=budgeted)
-        if clock is not None and final.source.startswith(DEFAULT_KEPT):
-            clock.note(f"final stage: {final.source.partition(': ')[2]}")
+        if clock is not None and final.default_kept:
+            clock.note(f"final stage: {final.default_kept}")
     else:  # no search (the plan's choice, or yours): the strong default
         write_atomically(layout.config_file, config.to_yaml(absolute=True))
         final = plan_default(

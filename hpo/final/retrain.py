@@ -83,6 +83,8 @@ class RetrainPlan:
     most_epochs: float | None = None
     #: Seconds one scoring of validation is expected to take (until one is timed).
     eval_seconds: float = 0.0
+    #: Why the strong default's trial is trained instead of the best one ("" where it is not).
+    default_kept: str = ""
 
     def train_batch(self, training: Mapping[str, Any]) -> int:
         """The per-device batch it trains at: its params', else the training settings' (an
@@ -99,16 +101,14 @@ def plan_from_study(
     """The study's best trial (``prefer_default``: the strong default's where the best one's
     lead is inside the noise, :func:`~hpo.search.trials.default_within_noise`), stopped where it
     peaked (on the grid of ``evals_per_epoch``), at the batch it trained with."""
-    trial, source = best_trial(study), ""
     kept = default_within_noise(study) if prefer_default else None
-    if kept is not None:
-        trial, why = kept
-        source = f"{DEFAULT_KEPT}: {why}"
+    trial, why = kept or (best_trial(study), "")
     return RetrainPlan(
         dict(trial.params),
         _on_grid(evals_per_epoch, peak_epoch(trial)),
-        source or f"study {study.study_name!r} trial {trial.number}",
+        f"{DEFAULT_KEPT}: {why}" if why else f"study {study.study_name!r} trial {trial.number}",
         TrialRecord.of(trial).batch_divisor,
+        default_kept=why,
     )
 
 

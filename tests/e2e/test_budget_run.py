@@ -150,6 +150,8 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
     if study.best_trial.number != default.number:
         assert final["source"].startswith(DEFAULT_KEPT), final["source"]
         assert "the search's best within noise" in report
+        events = json.loads((runs / "plan.json").read_text())["events"]
+        assert any(e.startswith("final stage: trial ") for e in events), events
 
     # A worker that joins once the search's share has ended starts no trial and exits 0; one
     # that brings another budget is refused, and neither rewrites the saved config.
