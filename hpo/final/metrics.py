@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpo.config.reference import DEFAULT_KEPT
+
 
 def _known(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
@@ -93,6 +95,9 @@ class FinalMetrics(Scores):
     stop_epoch: float = 0.0
     #: Where the params came from ("study 'imdb' trial 4", "reference setup").
     source: str = ""
+    #: Why the strong default was trained in place of the search's best (within noise of it);
+    #: empty where it was not. Older files say so only in ``source`` (:meth:`kept_default`).
+    default_kept: str = ""
     train_size: int = 0
     #: Validation examples left out of training, to choose the shipped model (0: none).
     validation_held: int = 0
@@ -103,6 +108,11 @@ class FinalMetrics(Scores):
     max_length: int | None = None
     #: What the result was made from (:func:`hpo.runs.reuse_result`).
     inputs: dict[str, Any] = field(default_factory=dict)
+
+    def kept_default(self) -> bool:
+        """Whether the strong default was trained because the search's best led it by no more
+        than noise (in files written before :attr:`default_kept`, by its ``source``)."""
+        return bool(self.default_kept) or self.source.startswith(DEFAULT_KEPT)
 
     @classmethod
     def read(cls, path: Path) -> FinalMetrics:

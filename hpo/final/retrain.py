@@ -128,8 +128,7 @@ def plan_from_file(
 def plan_reference(
     reference: Mapping[str, Any], search_space: Mapping[str, ParamSpec], epochs: float
 ) -> RetrainPlan:
-    """The reference setup (:mod:`hpo.config.reference`), trained for ``epochs`` (the tuned
-    run's epoch budget)."""
+    """The reference setup (:mod:`hpo.config.reference`) for ``epochs``, the tuned run's."""
     params = retrain_params(reference, search_space, epochs=epochs)
     return RetrainPlan(params, epochs, "reference setup")
 
@@ -348,6 +347,7 @@ def train_and_test(
         trained_params=params,
         stop_epoch=plan.stop_epoch,
         source=plan.source,
+        default_kept=plan.default_kept,
         train_size=len(train),
         validation_held=len(validation) if validation is not None else 0,
         test_carved=prepared.test_carved,

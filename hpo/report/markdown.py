@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from hpo.config.reference import DEFAULT_KEPT, DEFAULT_SOURCE
+from hpo.config.reference import DEFAULT_SOURCE
 from hpo.config.schema import METRICS
 from hpo.data.splits import final_splits, labels_agree, train_test_overlap
 from hpo.final.card import write_card
@@ -141,7 +141,7 @@ def result_rows(results: Results, choice: Choice | None = None) -> list[Row]:
         what = "best trial"
         if tuned.source == DEFAULT_SOURCE:
             what = "strong default, no search"
-        elif (tuned.source or "").startswith(DEFAULT_KEPT):
+        elif tuned.kept_default():
             what = "strong default, the search's best within noise of it"
         rows.append((mark(f"tuned ({what}, retrained on {trained_on})", "tuned"), tuned, note))
     blend = choice.test.get("blend") if choice else None

@@ -149,6 +149,7 @@ def test_run_with_a_budget_keeps_it(tiny_models, tiny_data, tmp_path: Path, monk
     assert {k: final["params"][k] for k in default.params} == default.params
     if study.best_trial.number != default.number:
         assert final["source"].startswith(DEFAULT_KEPT), final["source"]
+        assert final["default_kept"] and final["default_kept"] in final["source"]
         assert "the search's best within noise" in report
         events = json.loads((runs / "plan.json").read_text())["events"]
         assert any(e.startswith("final stage: trial ") for e in events), events

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hpo.config.reference import DEFAULT_KEPT
 from hpo.final.metrics import FinalMetrics, Results, Scores
 
 #: metrics.json as hpo wrote it before study.metric, seeds and the carved test split existed.
@@ -31,6 +32,16 @@ def test_an_old_metrics_file_reads_with_defaults(tmp_path: Path) -> None:
     assert metrics.figure("metric_value") == (0.9, (0.86, 0.94))
     assert metrics.seeds == 1 and metrics.test_accuracy_mean == 0.9
     assert metrics.inputs["stop_epoch"] == 1.0
+
+
+def test_a_kept_default_is_read_from_its_field_and_from_older_files() -> None:
+    assert not FinalMetrics.from_dict(OLD).kept_default()
+    why = "trial 3 leads the default by 0.5 points, inside +-3.9"
+    new = FinalMetrics.from_dict({**OLD, "source": f"{DEFAULT_KEPT}: {why}", "default_kept": why})
+    assert new.kept_default() and new.default_kept == why
+    # Written before the field existed: the source alone says it.
+    old = FinalMetrics.from_dict({**OLD, "source": f"{DEFAULT_KEPT}: {why}"})
+    assert old.kept_default() and old.default_kept == ""
 
 
 def test_the_json_form_round_trips() -> None:
