@@ -115,7 +115,9 @@ def run_search(
         if workers > 1:
             from hpo.search.workers import search_with_workers
 
-            return search_with_workers(config, workers, quiet=quiet)
+            return search_with_workers(
+                config.study_setup, config.model, config.data, workers, quiet=quiet
+            )
         from hpo.search import loop
 
         return loop.run_search(config, quiet=quiet, worker=worker)
@@ -279,7 +281,10 @@ def launch_slurm(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> 
                 from hpo.plan.budgeted import plan_budget
 
                 plan_budget(config, with_reference=False)
-        return launch(config, job, dry_run=dry_run)
+        given = config.to_yaml(absolute=True, given=True)
+        return launch(
+            config.study_setup, config.model, config.data, job, given=given, dry_run=dry_run
+        )
 
 
 def dashboard(

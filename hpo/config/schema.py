@@ -230,6 +230,21 @@ class HpoConfig:
             output_dir=self.output_dir,
         )
 
+    @property
+    def study_setup(self) -> StudySetup:
+        """The part of this config that opening and seeding its study reads
+        (:class:`StudySetup`)."""
+        return StudySetup(
+            study=self.study,
+            storage_url=self.storage_url,
+            search_space=self.search_space,
+            training=self.training,
+            reference=self.reference,
+            positive_label=self.data.positive_label,
+            output_dir=self.output_dir,
+            resolved=self.to_dict(absolute=True),
+        )
+
     def value_of(self, key: str) -> Any:
         """The value of a dotted key (``data.max_length``); a search-space entry as plain
         data, None where the key is not set."""
@@ -301,6 +316,36 @@ class TrainerSetup:
     study_name: str
     #: The run folder (:attr:`HpoConfig.output_dir`).
     output_dir: Path
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """What opening a study and seeding its first trials reads of a config
+    (:attr:`HpoConfig.study_setup`): where the study is stored, how Optuna samples and prunes
+    it, what its trials' values measure, the settings enqueued first, and the resolved config
+    kept beside it. No data source or backbone: the search stage loads those itself."""
+
+    #: ``study``: its name, direction, sampler and pruner.
+    study: StudySection
+    #: :attr:`HpoConfig.storage_url`.
+    storage_url: str
+    #: The searched keys: the study's space, and the strong default's.
+    search_space: dict[str, ParamSpec]
+    #: The fixed keys (the strong default's other values).
+    training: dict[str, Any]
+    #: The reference setup, enqueued after the strong default.
+    reference: dict[str, Any]
+    #: ``data.positive_label``: with ``study.metric``, what a trial's value measures.
+    positive_label: str | int | None
+    #: The run folder, where the resolved config is saved (``config.yaml``).
+    output_dir: Path
+    #: The resolved config with absolute paths (:meth:`HpoConfig.to_dict`), saved on the study
+    #: and in the run folder so that a worker anywhere runs the same study.
+    resolved: dict[str, Any]
+
+    def to_yaml(self) -> str:
+        """:attr:`resolved` as YAML, in section order (what ``config.yaml`` holds)."""
+        return yaml.safe_dump(self.resolved, sort_keys=False)
 
 
 #: The sections of a config with a dataclass of their own, by key.

@@ -14,8 +14,8 @@ from hpo.plan.costs import Costs, trial_seconds
 from hpo.plan.decision import Choice, Plan, StagePlan, data_notes, unused_budget_note
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
     from hpo.plan.profile import DataProfile
+    from hpo.plan.request import PlanRequest
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Search:
 
 
 def assemble(
-    config: HpoConfig,
+    request: PlanRequest,
     profile: DataProfile,
     budget_seconds: float,
     *,
@@ -45,17 +45,16 @@ def assemble(
     eval_examples: int,
 ) -> Plan:
     """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``)."""
-    explicit = config.explicit
     cut = profile.share_cut(length)
     choices: list[Choice] = []
 
     def choose(key: str, value: Any, why: str, *, also: Sequence[str] = ()) -> None:
-        mine = key in explicit or any(k in explicit for k in also)
-        current = config.value_of(key)
+        mine = request.yours(key, also)
+        current = request.value(key)
         choices.append(Choice(key, current if mine else value, "you" if mine else "planner", why))
 
     p95, p99 = profile.percentile(95), profile.percentile(99)
-    holdout = config.study.ship == "best"
+    holdout = request.value("study.ship") == "best"
     final_train, final_scored = profile.final_examples(holdout=holdout)
     if length >= whole_length:
         why_length = f"keeps {100 * (1 - cut):.1f}% of training examples whole (p99 {p99} tokens)"
@@ -123,7 +122,8 @@ def assemble(
         "prunes on samples seen after the first trials",
     )
     trials = search.trials if search else 0
-    sampler = dict(config.study.sampler)
+    workers = int(request.value("study.workers"))
+    sampler = dict(request.value("study.sampler"))
     if sampler.get("type") == "TPESampler":
         sampler["n_startup_trials"] = max(2, min(10, trials // 3))
     choose("study.sampler", sampler, "TPE after a third of the trials at random")
@@ -135,7 +135,7 @@ def assemble(
             "search",
             f"{search.trials} trials x {search.examples:,} examples, "
             + (f"epochs {low}-{top}" if top > low else f"{top} epoch(s)")
-            + (f", {config.study.workers} at once" if config.study.workers > 1 else "")
+            + (f", {workers} at once" if workers > 1 else "")
             if search
             else "none: the strong default is trained",
             search.seconds if search else 0.0,
@@ -197,7 +197,7 @@ def assemble(
             "final_keep_best": keep_best,
             "final_epochs": epochs,
             # Trials the search was planned to run at once (this process and joined workers).
-            "workers": config.study.workers,
+            "workers": workers,
             "search": {"chosen": search is not None, "why": search_why},
         },
     )

@@ -34,6 +34,7 @@ from hpo.plan.decision import Plan
 from hpo.plan.measure import grid_for, measure_machine
 from hpo.plan.planner import make_plan
 from hpo.plan.profile import DataProfile, profile_data
+from hpo.plan.request import plan_request
 from hpo.runs import write_atomically
 from hpo.train.settings import setting
 
@@ -57,13 +58,17 @@ def plan_budget(
     """
     from hpo.train.model import load_model_config, load_tokenizer
 
+    def resolved(plan: Plan) -> HpoConfig:
+        return apply_plan(config.to_dict(), plan, source=config.source, explicit=config.explicit)
+
+    request = plan_request(config.value_of, config.explicit, config.search_space, config.training)
     inputs = plan_inputs(config.to_dict(), config.explicit, with_reference=with_reference)
     tokenizer = load_tokenizer(config.model)
     profile = profile_data(config.data, tokenizer)
     plan = _saved_plan(saved, inputs) if saved is not None else None
     if plan is not None:
         logger.info("Using the plan this job was started with (%s).", saved)
-        return apply_plan(config, plan), plan, profile
+        return resolved(plan), plan, profile
     budget = parse_budget(config.study.budget or 0)
     model_max = int(getattr(load_model_config(config.model), "max_position_embeddings", 512))
     model_max = min(model_max, LENGTHS[-1])
@@ -85,7 +90,7 @@ def plan_budget(
 
     def planned(rates: MachineRates, spent: float, final: MachineRates | None = None) -> Plan:
         return make_plan(
-            config,
+            request,
             profile,
             rates,
             budget,
@@ -136,7 +141,7 @@ def plan_budget(
         "machine": rates.to_dict(),
     }
     plan = dataclasses.replace(plan, facts=facts)
-    return apply_plan(config, plan), plan, profile
+    return resolved(plan), plan, profile
 
 
 def plan_inputs(given: Mapping[str, Any], explicit: Iterable[str], *, with_reference: bool) -> str:
@@ -168,18 +173,20 @@ def _saved_plan(path: Path, inputs: str) -> Plan | None:
         return None
 
 
-def apply_plan(config: HpoConfig, plan: Plan) -> HpoConfig:
-    """``config`` with the planner's values set (checked like any config; the user's explicit
-    keys stay the user's)."""
-    raw = config.to_dict()
+def apply_plan(
+    raw: Mapping[str, Any], plan: Plan, *, source: str, explicit: Iterable[str]
+) -> HpoConfig:
+    """The config ``raw`` (``HpoConfig.to_dict()``, read from ``source``) with the planner's
+    values set, checked like any config; the keys you set (``explicit``) stay yours."""
+    out = {name: dict(value) if isinstance(value, dict) else value for name, value in raw.items()}
     for key, value in plan.overrides().items():
         section, _, name = key.partition(".")
-        raw.setdefault(section, {})[name] = value
+        out.setdefault(section, {})[name] = value
         if key == "search_space.num_train_epochs":
-            raw.get("training", {}).pop("num_train_epochs", None)
-    with config_source(config.source):
-        planned = config_from_dict(raw, source=config.source)
-    return dataclasses.replace(planned, explicit=config.explicit)
+            out.get("training", {}).pop("num_train_epochs", None)
+    with config_source(source):
+        planned = config_from_dict(out, source=source)
+    return dataclasses.replace(planned, explicit=frozenset(explicit))
 
 
 class StageClock:

@@ -1,10 +1,11 @@
 """Plan a budget: fit the final stage, a search where one can pay, test, baselines (and the
 reference retrain) into it.
 
-A pure function of the data's profile, the machine's measured rates, the config and the budget
-(:func:`make_plan`), so the same inputs give the same plan. It fills only the keys the config
-leaves open, the final stage first (issue 34: on a 77-class set a search's share cost seven
-points against the same minutes spent training a strong default on all the data):
+A pure function of the data's profile, the machine's measured rates, what the config asks
+(:class:`~hpo.plan.request.PlanRequest`) and the budget (:func:`make_plan`), so the same inputs
+give the same plan. It fills only the keys the config leaves open, the final stage first (issue
+34: on a 77-class set a search's share cost seven points against the same minutes spent
+training a strong default on all the data):
 
 1. **Length and epochs of the final stage**: the longest length that keeps 99% of training
    examples whole (short texts need no cut), or the longest at which the strong default's
@@ -57,14 +58,14 @@ from hpo.search.trials import half_width
 from hpo.train.settings import setting
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
     from hpo.config.space import ParamSpec
     from hpo.plan.profile import DataProfile
     from hpo.plan.rates import MachineRates
+    from hpo.plan.request import PlanRequest
 
 
 def make_plan(
-    config: HpoConfig,
+    request: PlanRequest,
     profile: DataProfile,
     rates: MachineRates,
     budget_seconds: float,
@@ -74,23 +75,23 @@ def make_plan(
     spent_seconds: float = 0.0,
     final_rates: MachineRates | None = None,
 ) -> Plan:
-    """The plan for ``config`` on this data and machine within ``budget_seconds``.
+    """The plan for the config of ``request`` on this data and machine within
+    ``budget_seconds``.
 
     ``spent_seconds``: already gone (profiling, measuring) when the plan is made.
     ``final_rates``: the rates of a final stage with no search before it (the strong default,
     at its own batch), where they were measured; else ``rates``.
     Raises :class:`BudgetTooSmall` naming the budget the smallest plan needs.
     """
-    explicit = config.explicit
-    data, study = config.data, config.study
-    grouped = grouped_by_length(config.training)
+    space, training = request.search_space, request.training
+    grouped = grouped_by_length(training)
     # What the user fixed; None where the planner decides.
-    fixed_length = data.max_length if "data.max_length" in explicit else None
-    epochs_fixed = _fixed_epochs(config.search_space, config.training, config.explicit)
-    fixed_train = data.max_train_samples if "data.max_train_samples" in explicit else None
-    fixed_eval = data.max_eval_samples if "data.max_eval_samples" in explicit else None
-    fixed_trials = study.n_trials if "study.n_trials" in explicit else None
-    fixed_evals = study.evals_per_epoch if "study.evals_per_epoch" in explicit else None
+    fixed_length = request.fixed("data.max_length")
+    epochs_fixed = _fixed_epochs(space, training, request.explicit)
+    fixed_train = request.fixed("data.max_train_samples")
+    fixed_eval = request.fixed("data.max_eval_samples")
+    fixed_trials = request.fixed("study.n_trials")
+    fixed_evals = request.fixed("study.evals_per_epoch")
 
     longest = min(model_max_length, LENGTHS[-1])
     whole_length = next(
@@ -98,13 +99,9 @@ def make_plan(
     )
     lengths = [fixed_length] if fixed_length else [n for n in LENGTHS if n <= whole_length]
     if not fixed_length:  # on a GPU, only lengths whose largest batch fits (the shortest else)
-        default = {**config.training, **strong_default(config.search_space, config.training)}
+        default = {**training, **strong_default(space, training)}
         widest = max(
-            int(
-                setting(
-                    "per_device_train_batch_size", config.search_space, config.training
-                ).highest()
-            ),
+            int(setting("per_device_train_batch_size", space, training).highest()),
             int(setting("per_device_train_batch_size", {}, default).value),
         )
         lengths = [n for n in lengths if rates.fits(n, widest)] or lengths[:1]
@@ -122,7 +119,7 @@ def make_plan(
     eval_examples = fixed_eval or min(
         profile.n_validation, max(EVAL_EXAMPLES, 20 * profile.n_classes)
     )
-    holdout = study.ship == "best"
+    holdout = request.value("study.ship") == "best"
     final_train, final_scored = profile.final_examples(holdout=holdout)
     # Trained without validation, the final stage scores it as it trains and keeps the best
     # point; so its epochs are the budget's to choose (unless you fixed them).
@@ -180,7 +177,7 @@ def make_plan(
     trial_epochs = epochs_fixed or (target, target)
     evals = fixed_evals or (2 if trial_epochs[1] == 1 else 1)
 
-    workers = study.workers
+    workers = int(request.value("study.workers"))
 
     def cost(examples: int, trials: int) -> float:
         return search_seconds(c, examples, trials, trial_epochs, eval_examples, evals, workers)
@@ -259,7 +256,7 @@ def make_plan(
             _, length, epochs = max(fits) if fits else min(options)
         c = costs_at(profile, own, length, grouped=grouped)
     return assemble(
-        config,
+        request,
         profile,
         budget_seconds,
         length=length,

@@ -27,7 +27,7 @@ from hpo.search.storage import load_existing_study
 from hpo.search.trials import short_params
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import DataSection, HpoConfig, StudySection
 
 
 def make_report(config: HpoConfig) -> Path:
@@ -55,10 +55,12 @@ def make_report(config: HpoConfig) -> Path:
     choice = Choice.read(layout.final / CHOICE_FILE)
     report = write_report(
         study,
-        config,
         results,
         overlap,
         layout.root,
+        settings=config.study,
+        data=config.data,
+        model_name=config.model.name,
         test_labels=test["label"],
         test_carved=made.test_carved,
         plan=plan,
@@ -199,11 +201,13 @@ def _finished(study: optuna.Study | None) -> int:
 
 def write_report(
     study: optuna.Study | None,
-    config: Any,
     results: Results,
     overlap: list[tuple[str, bool]],
     out_dir: Path,
     *,
+    settings: StudySection,
+    data: DataSection,
+    model_name: str,
     test_labels: Any = None,
     test_carved: bool = False,
     plan: dict[str, Any] | None = None,
@@ -211,6 +215,7 @@ def write_report(
 ) -> Path:
     """``report.md`` plus PNG plots in ``out_dir``; returns the report's path.
 
+    ``settings``, ``data``, ``model_name``: the study's, the data's and the backbone's config.
     ``overlap``: the texts in both the train and the test split, each with whether its labels
     agree in both; ``test_labels``: the test split's labels, for the paired tests;
     ``test_carved``: the data had no test split, so it was carved from train; ``plan``: a
@@ -218,7 +223,7 @@ def write_report(
     shipped, chosen on validation (:mod:`hpo.final.ship`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    metric = config.study.metric
+    metric = settings.metric
     title = METRICS[metric]
     rows = result_rows(results, choice)
     pictures = [("accuracy", "accuracy", "test_accuracy.png")]
@@ -235,17 +240,17 @@ def write_report(
     tuned = results.tuned
     n_test = results.test_size()
     where = (
-        f"carved from the training data (data.test_fraction {config.data.test_fraction}, "
-        f"seed {config.data.split_seed}, stratified) before the search, since the data has "
+        f"carved from the training data (data.test_fraction {data.test_fraction}, "
+        f"seed {data.split_seed}, stratified) before the search, since the data has "
         "no test split"
         if test_carved
         else "the data's own"
     )
     lines = [
-        f"# {config.study.name}: final report",
+        f"# {settings.name}: final report",
         "",
-        f"Model `{config.model.name}`, data `{config.data.path or config.data.dataset}`, "
-        f"max_length {config.data.max_length}. Search objective: validation {title}. Test "
+        f"Model `{model_name}`, data `{data.path or data.dataset}`, "
+        f"max_length {data.max_length}. Search objective: validation {title}. Test "
         f"split: {n_test if n_test is not None else '?'} examples, {where}; scored once per "
         "model.",
         "",
@@ -269,7 +274,7 @@ def write_report(
     lines += verdict_lines(
         results,
         labels,
-        max_length=config.data.max_length,
+        max_length=data.max_length,
         plan=plan,
         n_trials=_finished(study),
         choice=choice,
@@ -283,7 +288,7 @@ def write_report(
         lines += [f"None: {no_search_reason(plan)}.", ""]
     else:
         lines += _search_section(study, plots, title)
-    lines += _overlap_section(overlap, config)
+    lines += _overlap_section(overlap, dropped=data.drop_test_overlap)
     path = out_dir / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -356,17 +361,16 @@ def _tuned_section(tuned: FinalMetrics, out_dir: Path) -> list[str]:
     return [*lines, "", "![confusion matrix](confusion_matrix.png)"]
 
 
-def _overlap_section(overlap: list[tuple[str, bool]], config: Any) -> list[str]:
+def _overlap_section(overlap: list[tuple[str, bool]], *, dropped: bool) -> list[str]:
     lines = ["## Examples in both train and test", ""]
     if not overlap:
         return [*lines, "No text appears in both the training and the test split.", ""]
     same = sum(agree for _, agree in overlap)
-    dropped = " (done for this run)." if config.data.drop_test_overlap else "."
+    done = " (done for this run)." if dropped else "."
     lines += [
         f"{len(overlap)} distinct texts appear in both the training and the test split, "
         f"{same} of them with the same label in both. A model that saw them in training is "
-        "scored on them again. Set `data.drop_test_overlap: true` to drop them from train"
-        + dropped,
+        "scored on them again. Set `data.drop_test_overlap: true` to drop them from train" + done,
         "",
         "<details><summary>The overlapping texts (first 300 characters each)</summary>",
         "",

@@ -42,7 +42,7 @@ from hpo.runs import RunLayout, write_atomically
 from hpo.search.resilient import EXIT_UNREACHABLE
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import DataSection, ModelSection, StudySetup
 
 logger = logging.getLogger(__name__)
 
@@ -284,24 +284,35 @@ class Launched:
     final_job_id: str | None = None
 
 
-def launch(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launched:
-    """Prepare the study, write the job script and (unless ``dry_run``) submit it.
+def launch(
+    setup: StudySetup,
+    model: ModelSection,
+    data: DataSection,
+    job: SlurmJob,
+    *,
+    given: str,
+    dry_run: bool = False,
+) -> Launched:
+    """Prepare the study (``setup``; ``model`` on ``data``), write the job script and (unless
+    ``dry_run``) submit it.
 
     A dry run writes the script and the config its tasks run (``runs/<study>/config.yaml``),
     and touches no database, cache or queue. With ``study.budget``: the budgeted job (see the
     module), for ``study.workers`` trials at once (:func:`hpo.api.launch_slurm` sets it to
-    ``job.workers``); the plan it keeps is made on the compute node by task 0.
+    ``job.workers``), whose tasks run ``given``, the config as the user gave it
+    (:meth:`~hpo.config.schema.HpoConfig.to_yaml` ``given=True``); the plan it keeps is made on
+    the compute node by task 0.
     """
-    check_storage(config.storage_url)
-    if config.study.budget is not None:
-        name, out = config.study.name, config.output_dir
+    check_storage(setup.storage_url)
+    name, out = setup.study.name, setup.output_dir
+    if setup.study.budget is not None:
         if not dry_run:
             from hpo.search.storage import make_storage
 
-            make_storage(config.storage_url)  # the schema, before the tasks race to create it
+            make_storage(setup.storage_url)  # the schema, before the tasks race to create it
         folder = slurm_folder(out)
         (folder / "logs").mkdir(parents=True, exist_ok=True)
-        _write(job_config(out), config.to_yaml(absolute=True, given=True), 0o600)  # read, not run
+        _write(job_config(out), given, 0o600)  # read, not run
         script = _write(folder / "worker.sbatch", render_script(name, out, job, budgeted=True))
         final = _write(folder / "final.sbatch", render_final_script(name, out, job))
         if dry_run:
@@ -318,12 +329,11 @@ def launch(config: HpoConfig, job: SlurmJob, *, dry_run: bool = False) -> Launch
         write_atomically(folder / "submitted.json", json.dumps(record) + "\n")
         return Launched(script, array, final, after)
     if dry_run:
-        layout = RunLayout(config.output_dir)
-        write_atomically(layout.config_file, config.to_yaml(absolute=True))
-        return Launched(write_script(config.study.name, config.output_dir, job), None)
+        write_atomically(RunLayout(out).config_file, setup.to_yaml())
+        return Launched(write_script(name, out, job), None)
     from hpo.search.loop import load_search_data, open_and_seed
 
-    _, prepared = load_search_data(config.model, config.data, config.study.metric)
-    open_and_seed(config, prepared)  # also writes runs/<study>/config.yaml, the tasks' config
-    script = write_script(config.study.name, config.output_dir, job)
+    _, prepared = load_search_data(model, data, setup.study.metric)
+    open_and_seed(setup, prepared)  # also writes runs/<study>/config.yaml, the tasks' config
+    script = write_script(name, out, job)
     return Launched(script, submit(script))

@@ -46,7 +46,7 @@ from hpo.train.settings import halving_batch, with_defaults
 from hpo.train.trainer import build_trainer
 
 if TYPE_CHECKING:
-    from hpo.config.schema import DataSection, HpoConfig, ModelSection, StudySection
+    from hpo.config.schema import DataSection, HpoConfig, ModelSection, StudySection, StudySetup
 
 logger = logging.getLogger(__name__)
 
@@ -85,26 +85,26 @@ def seeded_sampler(
 
 
 def open_and_seed(
-    config: HpoConfig, prepared: Prepared
+    setup: StudySetup, prepared: Prepared
 ) -> tuple[optuna.storages.RDBStorage, optuna.Study]:
     """Open (or create) the study for these data, fail stale trials, enqueue the strong default
     and the reference on a new one, and save the resolved config at ``runs/<study>/config.yaml``."""
-    storage = make_storage(config.storage_url, study=config.study)
-    study = open_study(config, storage=storage, data_identity=prepared.identity)
+    storage = make_storage(setup.storage_url, study=setup.study)
+    study = open_study(setup, storage=storage, data_identity=prepared.identity)
     study.set_user_attr("data_fingerprint", prepared.data_fingerprint)
     study.set_user_attr(VALIDATION_EXAMPLES_ATTR, len(prepared.splits["validation"]))
     fail_stale_trials(study)
     if not study.trials:  # a new study: resolved once, not on every resume
         trials = first_trials(
-            config.search_space,
-            with_defaults(config.training),
-            config.reference,
-            enqueue_reference=config.study.enqueue_reference,
+            setup.search_space,
+            with_defaults(setup.training),
+            setup.reference,
+            enqueue_reference=setup.study.enqueue_reference,
             n_train=len(prepared.splits["train"]),
         )
         enqueue_first_trials(study, trials)
-    layout = RunLayout(config.output_dir)
-    write_atomically(layout.config_file, config.to_yaml(absolute=True))
+    layout = RunLayout(setup.output_dir)
+    write_atomically(layout.config_file, setup.to_yaml())
     study.set_user_attr(CONFIG_FILE_ATTR, str(layout.config_file.absolute()))
     return storage, study
 
@@ -163,7 +163,7 @@ def run_search(
     a ``worker`` given no deadline keeps the stored one (:mod:`hpo.search.share`).
     """
     tokenizer, prepared = load_search_data(config.model, config.data, config.study.metric)
-    storage, study = open_and_seed(config, prepared)
+    storage, study = open_and_seed(config.study_setup, prepared)
     clock = share_clock(
         study, config.study, deadline, shortest_trial, worker=worker, started=budget_started
     )

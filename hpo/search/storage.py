@@ -25,7 +25,7 @@ from hpo.errors import StorageError
 from hpo.search.resilient import ResilientStorage, stale_trial_callback
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig, ParamSpec, StudySection
+    from hpo.config.schema import ParamSpec, StudySection, StudySetup
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ OBJECTIVE_ATTR = "objective"
 
 
 def open_study(
-    config: HpoConfig,
+    setup: StudySetup,
     *,
     storage: optuna.storages.BaseStorage | None = None,
     data_identity: Mapping[str, Any] | None = None,
@@ -245,33 +245,33 @@ def open_study(
 
     ``data_identity`` (see :attr:`hpo.data.Prepared.identity`) is stored with a new study; a
     resume with another one is refused, naming the keys, since trials scored on different
-    validation sets cannot be compared. The resolved config is stored as study user attrs
-    (``config.<section>``) so the dashboard and exports show it.
+    validation sets cannot be compared. The resolved config (``setup.resolved``) is stored as
+    study user attrs (``config.<section>``) so the dashboard and exports show it.
     """
-    storage = storage or make_storage(config.storage_url, study=config.study)
-    name = config.study.name
+    storage = storage or make_storage(setup.storage_url, study=setup.study)
+    name = setup.study.name
     # load_if_exists: workers starting together must all end up in the one study.
     study = optuna.create_study(
         study_name=name,
         storage=storage,
-        direction=config.study.direction,
-        sampler=build_sampler(config.study.sampler),
-        pruner=build_pruner(config.study.pruner),
+        direction=setup.study.direction,
+        sampler=build_sampler(setup.study.sampler),
+        pruner=build_pruner(setup.study.pruner),
         load_if_exists=True,
     )
-    signature = space_signature(config.search_space)
+    signature = space_signature(setup.search_space)
     stored = study.user_attrs.get("search_space")
     if stored is not None and stored != signature:
         raise StorageError(
-            f"study.name: study {name!r} in {config.storage_url} was created with a "
+            f"study.name: study {name!r} in {setup.storage_url} was created with a "
             f"different search space ({stored}). Use a new --study-name, or restore the "
             "original search_space."
         )
-    objective = [config.study.metric, config.data.positive_label]
+    objective = [setup.study.metric, setup.positive_label]
     stored_objective = study.user_attrs.get(OBJECTIVE_ATTR, ["accuracy", None])
     if study.trials and stored_objective != objective:
         raise StorageError(
-            f"study.metric: study {name!r} in {config.storage_url} maximizes validation "
+            f"study.metric: study {name!r} in {setup.storage_url} maximizes validation "
             f"{stored_objective[0]} (positive label {stored_objective[1]!r}), not {objective[0]} "
             f"(positive label {objective[1]!r}); its trials' values are of that metric. Use a "
             "new --study-name, or set study.metric back."
@@ -285,7 +285,7 @@ def open_study(
         ]
         if changed:
             raise StorageError(
-                f"study.name: study {name!r} in {config.storage_url} was searched on other "
+                f"study.name: study {name!r} in {setup.storage_url} was searched on other "
                 f"data ({'; '.join(changed)}); its trials were trained and scored on other "
                 "examples. Use a new --study-name, or restore those keys."
             )
@@ -297,7 +297,7 @@ def open_study(
         study.set_user_attr(DATA_IDENTITY_ATTR, dict(data_identity))
     # The config of the latest run (n_trials may have grown), one attr per section:
     # optuna-dashboard cuts attr values at 1,024 characters.
-    for section, value in config.to_dict(absolute=True).items():
+    for section, value in setup.resolved.items():
         study.set_user_attr(f"{CONFIG_ATTR_PREFIX}{section}", value)
     return study
 

@@ -19,7 +19,7 @@ from hpo.runs import RunLayout
 from hpo.search.loop import load_search_data, open_and_seed
 
 if TYPE_CHECKING:
-    from hpo.config.schema import HpoConfig
+    from hpo.config.schema import DataSection, ModelSection, StudySetup
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +66,24 @@ def run_workers(worker_argv: Sequence[str], n_workers: int) -> int:
     return failed[0] if failed else 0
 
 
-def search_with_workers(config: HpoConfig, n_workers: int, *, quiet: bool = False) -> Any:
-    """Prepare the study and the tokenization cache once, then run ``n_workers`` workers on it.
+def search_with_workers(
+    setup: StudySetup,
+    model: ModelSection,
+    data: DataSection,
+    n_workers: int,
+    *,
+    quiet: bool = False,
+) -> Any:
+    """Prepare the study (``setup``) and the tokenization cache of ``model`` on ``data`` once,
+    then run ``n_workers`` workers on it.
 
     The workers run the study's saved config (``runs/<study>/config.yaml``: every override
     applied, absolute paths), so they search exactly what this process was asked to.
     """
     # Here, not in the workers: they start on a ready study instead of racing to build it.
-    _, prepared = load_search_data(config.model, config.data, config.study.metric)
-    _, study = open_and_seed(config, prepared)
-    argv = ["worker", str(RunLayout(config.output_dir).config_file.absolute())]
+    _, prepared = load_search_data(model, data, setup.study.metric)
+    _, study = open_and_seed(setup, prepared)
+    argv = ["worker", str(RunLayout(setup.output_dir).config_file.absolute())]
     argv += ["--quiet"] if quiet else []
     code = run_workers(argv, n_workers)
     if code != 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_planner import config, profile
+from test_planner import profile, request
 
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.costs import Costs
@@ -13,7 +13,7 @@ from hpo.plan.costs import Costs
 
 def _assembled(search: Search | None, **kwargs: Any):
     return assemble(
-        config(),
+        request(),
         profile(),
         1800.0,
         length=32,

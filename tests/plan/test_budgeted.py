@@ -20,11 +20,13 @@ def test_apply_plan_sets_the_planners_keys_only(make_config, delete) -> None:
     config = load_config(
         make_config({"search_space": {"num_train_epochs": delete}}), check_training=False
     )
-    planned = apply_plan(config, stub_plan())
+    raw = config.to_dict()
+    planned = apply_plan(raw, stub_plan(), source=config.source, explicit=config.explicit)
     assert planned.data.max_length == 32
     assert planned.search_space["num_train_epochs"].high == 3
     assert planned.study.n_trials == config.study.n_trials  # the user's, untouched
     assert planned.explicit == config.explicit
+    assert raw == config.to_dict()  # the caller's mapping is left as it was
     assert "data.max_length" in planned.explicit  # still the file's own key, as written
 
 

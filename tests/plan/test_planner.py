@@ -14,6 +14,7 @@ from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
 from hpo.plan.rates import MachineRates
+from hpo.plan.request import PlanRequest, plan_request
 
 #: A CPU like this machine's for a 22M-parameter encoder: seconds per example by length.
 CPU = {32: 0.02, 64: 0.035, 128: 0.07, 192: 0.1, 256: 0.15, 512: 0.55}
@@ -67,9 +68,15 @@ def config(**sections: dict[str, Any]) -> Any:
     return config_from_dict(raw)
 
 
+def request(cfg: Any = None) -> PlanRequest:
+    """What the planner is asked of ``cfg`` (default :func:`config`), as the budgeted run asks."""
+    cfg = cfg or config()
+    return plan_request(cfg.value_of, cfg.explicit, cfg.search_space, cfg.training)
+
+
 def plan(cfg=None, prof=None, budget=1800.0, **kwargs: Any):
     return make_plan(
-        cfg or config(),
+        request(cfg),
         prof or profile(),
         kwargs.pop("machine", rates()),
         budget,

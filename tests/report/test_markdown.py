@@ -42,15 +42,14 @@ def test_paired_comparison_says_whether_a_difference_is_significant() -> None:
     assert "no paired test" in text
 
 
-def test_overlap_section_reports_what_the_data_shows(make_config) -> None:
-    from hpo.api import load_config
-
-    config = load_config(make_config())
-    none = "\n".join(_overlap_section([], config))
+def test_overlap_section_reports_what_the_data_shows() -> None:
+    none = "\n".join(_overlap_section([], dropped=False))
     assert "No text appears in both" in none and "<details>" not in none
-    some = "\n".join(_overlap_section([("a", True), ("b", False), ("c", True)], config))
+    some = "\n".join(_overlap_section([("a", True), ("b", False), ("c", True)], dropped=False))
     assert "3 distinct texts appear in both" in some and "2 of them with the same label" in some
-    assert "IMDb" not in some
+    assert "IMDb" not in some and "(done for this run)" not in some
+    done = "\n".join(_overlap_section([("a", True)], dropped=True))
+    assert "(done for this run)" in done
 
 
 def test_seconds_never_says_zero() -> None:

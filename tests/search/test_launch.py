@@ -180,7 +180,8 @@ def test_the_final_job_is_submitted_after_the_array(
     )
     monkeypatch.setattr("hpo.search.storage.make_storage", lambda url: None)
     config = load_config(make_config({"study": {"storage": PG, "budget": "3m", "workers": 2}}))
-    done = launch(config, SlurmJob(workers=2))
+    given = config.to_yaml(absolute=True, given=True)
+    done = launch(config.study_setup, config.model, config.data, SlurmJob(workers=2), given=given)
     lines = calls.read_text().splitlines()
     assert lines[0].endswith("worker.sbatch") and done.job_id == "101"
     assert "--dependency=afterany:101" in lines[1] and lines[1].endswith("final.sbatch")
