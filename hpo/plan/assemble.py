@@ -124,9 +124,16 @@ def assemble(
     trials = search.trials if search else 0
     workers = int(request.value("study.workers"))
     sampler = dict(request.value("study.sampler"))
-    if sampler.get("type") == "TPESampler":
+    tpe = sampler.get("type") == "TPESampler"
+    if tpe:
         sampler["n_startup_trials"] = max(2, min(10, trials // 3))
-    choose("study.sampler", sampler, "TPE after a third of the trials at random")
+    # Your sampler is kept as you set it: the planner's reason is TPE's start-up share.
+    mine = request.yours("study.sampler")
+    choose(
+        "study.sampler",
+        sampler,
+        "set by you" if mine or not tpe else "TPE after a third of the trials at random",
+    )
 
     c = costs
     stages = [

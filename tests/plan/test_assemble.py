@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_planner import profile, request
+from test_planner import config, profile, request
 
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.costs import Costs
@@ -13,7 +13,7 @@ from hpo.plan.costs import Costs
 
 def _assembled(search: Search | None, **kwargs: Any):
     return assemble(
-        request(),
+        kwargs.pop("asked", None) or request(),
         profile(),
         1800.0,
         length=32,
@@ -60,3 +60,13 @@ def test_a_search_names_its_trials_and_subset() -> None:
     assert plan.shortest_trial_seconds > 0
     why = next(c.why for c in plan.choices if c.key == "training.num_train_epochs")
     assert why.startswith("each trial trains this many of its subset")
+
+
+def test_your_sampler_is_kept_as_you_set_it_and_says_so() -> None:
+    search = Search(examples=2000, trials=9, seconds=600.0)
+    random = {"type": "RandomSampler", "seed": 42}
+    asked = request(config(study={"name": "p", "budget": "30m", "sampler": random}))
+    yours = next(c for c in _assembled(search, asked=asked).choices if c.key == "study.sampler")
+    assert (yours.by, yours.value, yours.why) == ("you", random, "set by you")
+    tpe = next(c for c in _assembled(search).choices if c.key == "study.sampler")
+    assert tpe.by == "planner" and tpe.value["n_startup_trials"] == 3 and "TPE" in tpe.why
