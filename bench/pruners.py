@@ -1,5 +1,5 @@
-"""Pruners: does Optuna's successive halving or Hyperband beat the median pruner that the
-planner chooses, on the search a budget plans?
+"""Pruners: does Optuna's successive halving, Hyperband or keeping the top third beat the median
+pruner that the planner chooses, on the search a budget plans?
 
 Plans the job for ``--budget`` as ``hpo plan`` does (the machine measurement copied from the
 user's cache, as in ``bench/budget.py``), then runs that plan's search once per pruner, each in
@@ -38,7 +38,17 @@ OTHERS: dict[str, dict[str, Any]] = {
     "successive-halving": {"type": "SuccessiveHalvingPruner"},
     "hyperband": {"type": "HyperbandPruner"},
 }
-NAMES = ("median", *OTHERS)
+#: "Keep the top K": a trial goes on only while its best point is in the top third of the
+#: completed trials' at the same step (Optuna's ``PercentilePruner``, which keeps the given
+#: percentile at the top), after the same start-up trials as the plan's median pruner.
+TOP_SHARE = 100 / 3
+NAMES = ("median", *OTHERS, "top-third")
+
+
+def pruners_for(median: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every pruner compared, as ``study.pruner`` blocks, from the plan's median pruner."""
+    top = {**median, "type": "PercentilePruner", "percentile": round(TOP_SHARE, 1)}
+    return {"median": median, **OTHERS, "top-third": top}
 
 
 def planned_config(opts: argparse.Namespace, work: Path) -> tuple[Any, Any]:
@@ -146,7 +156,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     planned, plan = planned_config(opts, work)
     choices = {c.key: c.value for c in plan.choices}
-    pruners = {"median": choices["study.pruner"], **OTHERS}
+    pruners = pruners_for(dict(choices["study.pruner"]))
     epochs = choices.get("search_space.num_train_epochs") or choices.get(
         "training.num_train_epochs"
     )

@@ -29,11 +29,15 @@ def test_each_pruner_runs_the_planned_search(
     assert done.returncode == 0, done.stderr[-3000:]
     (record,) = [json.loads(p.read_text()) for p in out.glob("*.pruners.json")]
     rows = record["results"]
-    assert list(rows) == ["median", "successive-halving", "hyperband"]
+    assert list(rows) == ["median", "successive-halving", "hyperband", "top-third"]
     # The first is the planner's own pruner, taken from the plan, not written down here.
     assert rows["median"]["pruner"] == record["plan_choices"]["study.pruner"]
     assert rows["median"]["pruner"]["type"] == "MedianPruner"
     assert rows["hyperband"]["pruner"] == {"type": "HyperbandPruner"}
+    # Keep the top third, after the median pruner's own start-up trials.
+    top = rows["top-third"]["pruner"]
+    assert top["type"] == "PercentilePruner" and top["percentile"] == 33.3
+    assert top["n_startup_trials"] == rows["median"]["pruner"]["n_startup_trials"]
     for name, row in rows.items():
         assert row["trials"] == record["n_trials"] == 2, name
         assert row["completed"] + row["pruned"] == row["trials"], name
