@@ -112,7 +112,7 @@ class FinalMetrics(Scores):
     def kept_default(self) -> bool:
         """Whether the strong default was trained because the search's best led it by no more
         than noise (in files written before :attr:`default_kept`, by its ``source``)."""
-        return bool(self.default_kept) or self.source.startswith(DEFAULT_KEPT)
+        return bool(self.default_kept) or (self.source or "").startswith(DEFAULT_KEPT)
 
     @classmethod
     def read(cls, path: Path) -> FinalMetrics:

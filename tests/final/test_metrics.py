@@ -42,6 +42,7 @@ def test_a_kept_default_is_read_from_its_field_and_from_older_files() -> None:
     # Written before the field existed: the source alone says it.
     old = FinalMetrics.from_dict({**OLD, "source": f"{DEFAULT_KEPT}: {why}"})
     assert old.kept_default() and old.default_kept == ""
+    assert not FinalMetrics.from_dict({**OLD, "source": None}).kept_default()  # none written
 
 
 def test_the_json_form_round_trips() -> None:
