@@ -48,9 +48,13 @@ def assemble(
     cut = profile.share_cut(length)
     choices: list[Choice] = []
 
-    def choose(key: str, value: Any, why: str, *, also: Sequence[str] = ()) -> None:
+    def choose(
+        key: str, value: Any, why: str, *, also: Sequence[str] = (), of_planner: bool = False
+    ) -> None:
+        """``of_planner``: ``why`` explains the planner's own value, not one you set."""
         mine = request.yours(key, also)
         current = request.value(key)
+        why = "set by you" if mine and of_planner else why
         choices.append(Choice(key, current if mine else value, "you" if mine else "planner", why))
 
     p95, p99 = profile.percentile(95), profile.percentile(99)
@@ -71,6 +75,7 @@ def assemble(
         "data.truncation",
         truncation,
         "cut texts keep their start and their end" if truncation == "head+tail" else "no cut",
+        of_planner=True,
     )
     low, top = trial_epochs
     if top > low:  # you searched epochs
@@ -120,6 +125,7 @@ def assemble(
         "study.pruner",
         {"type": "MedianPruner", "n_startup_trials": PRUNER_STARTUP},
         "prunes on samples seen after the first trials",
+        of_planner=True,
     )
     trials = search.trials if search else 0
     workers = int(request.value("study.workers"))
@@ -127,12 +133,11 @@ def assemble(
     tpe = sampler.get("type") == "TPESampler"
     if tpe:
         sampler["n_startup_trials"] = max(2, min(10, trials // 3))
-    # Your sampler is kept as you set it: the planner's reason is TPE's start-up share.
-    mine = request.yours("study.sampler")
     choose(
         "study.sampler",
         sampler,
-        "set by you" if mine or not tpe else "TPE after a third of the trials at random",
+        "TPE after a third of the trials at random" if tpe else "the config's sampler",
+        of_planner=True,
     )
 
     c = costs

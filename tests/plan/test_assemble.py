@@ -70,3 +70,18 @@ def test_your_sampler_is_kept_as_you_set_it_and_says_so() -> None:
     assert (yours.by, yours.value, yours.why) == ("you", random, "set by you")
     tpe = next(c for c in _assembled(search).choices if c.key == "study.sampler")
     assert tpe.by == "planner" and tpe.value["n_startup_trials"] == 3 and "TPE" in tpe.why
+
+
+def test_a_reason_for_the_planners_own_value_is_not_given_for_yours() -> None:
+    search = Search(examples=2000, trials=9, seconds=600.0)
+    hyperband = {"type": "HyperbandPruner"}
+    asked = request(config(data={"truncation": "tail"}, study={"pruner": hyperband}))
+    chosen = {c.key: c for c in _assembled(search, asked=asked).choices}
+    assert (chosen["data.truncation"].value, chosen["data.truncation"].why) == (
+        "tail",
+        "set by you",
+    )
+    assert (chosen["study.pruner"].value, chosen["study.pruner"].why) == (hyperband, "set by you")
+    planners = {c.key: c for c in _assembled(search).choices}
+    assert planners["data.truncation"].why == "no cut"
+    assert planners["study.pruner"].why == "prunes on samples seen after the first trials"
