@@ -11,13 +11,13 @@ examples (issue 34):
   machine's measured rates, with the same profile, baselines and report inside B. Nothing the
   planner decides changes it: no search is set, and the length is the benchmark's.
 - **(c) random sampler** (``--random``): (a) with Optuna's ``RandomSampler``, same plan.
-
-Every arm after the first starts from the first arm's cached measurement of the machine (the
-``--machine-cache`` one where it had it), so that the arms plan from the same rates.
 - **(s) a search forced** (``--search N``): (a) with ``study.n_trials=N``, where the plan chose
   none: the planner sizes the subset and the final stage around N trials. Does a search pay
   here against the plan's choice? ``--arms s --a-runs DIR`` runs it alone and compares it with
   an (a) run finished before (its ``runs/<study>`` folder), so that (a) need not run again.
+
+Every arm after the first starts from the first arm's cached measurement of the machine (the
+``--machine-cache`` one where it had it), so that the arms plan from the same rates.
 
 Prints and records per arm: minutes used against the budget, the plan's search decision, the
 transformer's test accuracy with its 95% interval, the shipped model's (chosen on validation),

@@ -58,11 +58,13 @@ def plan_budget(
     """
     from hpo.train.model import load_model_config, load_tokenizer
 
+    given = config.to_dict()  # the config before the plan: the plan's inputs, and its base
+
     def resolved(plan: Plan) -> HpoConfig:
-        return apply_plan(config.to_dict(), plan, source=config.source, explicit=config.explicit)
+        return apply_plan(given, plan, source=config.source, explicit=config.explicit)
 
     request = plan_request(config.value_of, config.explicit, config.search_space, config.training)
-    inputs = plan_inputs(config.to_dict(), config.explicit, with_reference=with_reference)
+    inputs = plan_inputs(given, config.explicit, with_reference=with_reference)
     tokenizer = load_tokenizer(config.model)
     profile = profile_data(config.data, tokenizer)
     plan = _saved_plan(saved, inputs) if saved is not None else None
