@@ -14,9 +14,10 @@ training a strong default on all the data):
    keeps its head and its tail (``head+tail``: on IMDb's reviews it beat the head alone at
    every length the frontier benchmark measured).
 2. **The search's share is a decision**: what is left beside that final stage holds a search
-   only when the search can tell settings apart (:data:`MIN_TRIALS` trials on a subset of at
-   least :data:`SEARCH_PER_CLASS` examples a class, scored on enough validation examples for an
-   interval narrower than :data:`MAX_HALF_WIDTH`); it then grows, the subset up to all of train
+   only when the search can pay (:data:`MIN_TRIALS` trials on a subset of at least
+   :data:`SEARCH_PER_CLASS` examples a class, scored on enough validation examples that a lead
+   of :data:`SEARCH_LEAD` over the strong default is told from noise, the rule by which the
+   final stage trains the search's best at all); it then grows, the subset up to all of train
    at :data:`TARGET_TRIALS` trials, then the trials, to fill what is left. Otherwise there is no
    search (``study.n_trials: 0``): the final stage trains the strong default, for as many epochs
    as the budget holds (up to :data:`MAX_EPOCHS`), and keeps the best on validation.
@@ -40,13 +41,13 @@ from hpo.plan.constants import (
     LENGTHS,
     MARGIN,
     MAX_EPOCHS,
-    MAX_HALF_WIDTH,
     MAX_TRIALS,
     MIN_FINAL_SAMPLES,
     MIN_SEARCH_EXAMPLES,
     MIN_TRIALS,
     PREPARE_FACTOR,
     REPORT_SECONDS,
+    SEARCH_LEAD,
     SEARCH_PER_CLASS,
     SMALLEST_SEARCH,
     TARGET_TRIALS,
@@ -54,7 +55,7 @@ from hpo.plan.constants import (
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
 from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
-from hpo.search.trials import half_width
+from hpo.search.trials import examples_to_resolve, half_width
 from hpo.train.settings import setting
 
 if TYPE_CHECKING:
@@ -179,13 +180,19 @@ def make_plan(
 
     workers = int(request.value("study.workers"))
 
+    # A search's trials are scored on enough validation examples for the final choice to trust
+    # a lead of SEARCH_LEAD (all of a smaller split; yours where you set them).
+    search_eval = fixed_eval or min(
+        profile.n_validation, max(eval_examples, examples_to_resolve(SEARCH_LEAD))
+    )
+
     def cost(examples: int, trials: int) -> float:
-        return search_seconds(c, examples, trials, trial_epochs, eval_examples, evals, workers)
+        return search_seconds(c, examples, trials, trial_epochs, search_eval, evals, workers)
 
     least = min(profile.n_train, max(MIN_SEARCH_EXAMPLES, SEARCH_PER_CLASS * profile.n_classes))
     if fixed_train:
         least = min(fixed_train, profile.n_train)
-    half = half_width(0.5, eval_examples)
+    noise = half_width(0.5, search_eval, difference=True)
     final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
     at_once = f", {workers} at once" if workers > 1 else ""
     search: Search | None = None
@@ -209,10 +216,12 @@ def make_plan(
             None,
         ) or _smallest(cost, profile, fixed_train, fixed_trials)
         why = "as many as you set"
-    elif half > MAX_HALF_WIDTH:
+    elif noise > SEARCH_LEAD:
         why = (
-            f"no search: {eval_examples:,} validation examples tell settings apart only to "
-            f"±{100 * half:.1f} points (a search needs ±{100 * MAX_HALF_WIDTH:.0f}); the "
+            f"no search: {search_eval:,} validation examples tell a trial from the strong "
+            f"default only to ±{100 * noise:.1f} points (at accuracy 0.5, the widest), and a "
+            "search's best is trained only where it leads by more (a search needs "
+            f"±{100 * SEARCH_LEAD:.0f}: {examples_to_resolve(SEARCH_LEAD):,} examples); the "
             "strong default is trained"
         )
     elif cost(least, MIN_TRIALS) > rest:
@@ -228,8 +237,9 @@ def make_plan(
         )
         assert search is not None  # the floor fits
         why = (
-            f"{search.examples // max(1, profile.n_classes):,} examples a class, validation "
-            f"±{100 * half:.1f} points: a search can tell settings apart in what is left "
+            f"{search.examples // max(1, profile.n_classes):,} examples a class, a lead over "
+            f"the strong default told from noise beyond ±{100 * noise:.1f} points "
+            f"({search_eval:,} validation examples): a search can pay in what is left "
             f"beside {final_what}" + (f" ({workers} trials at once)" if workers > 1 else "")
         )
     if search is None and keep_best:
@@ -275,7 +285,7 @@ def make_plan(
             "reference": final_seconds(c, epochs) / retrains if with_reference else 0.0,
             "report": REPORT_SECONDS,
         },
-        eval_examples=eval_examples,
+        eval_examples=search_eval if search is not None else eval_examples,
     )
 
 

@@ -29,6 +29,14 @@ def half_width(p: float, n: int, *, difference: bool = False) -> float:
     return Z95 * math.sqrt((2 if difference else 1) * p * (1 - p) / max(1, n))
 
 
+def examples_to_resolve(lead: float, p: float = 0.5) -> int:
+    """Fewest validation examples on which a lead of ``lead`` is wider than the 95% interval of
+    the difference of two figures at ``p`` (:func:`half_width` with ``difference``): what the
+    final choice (:func:`default_within_noise`) needs to trust a search's best that leads by
+    that much."""
+    return math.ceil(2 * p * (1 - p) * (Z95 / lead) ** 2)
+
+
 def count_states(study: optuna.Study) -> dict[TrialState, int]:
     """Number of trials in each state, read fresh from storage."""
     counts = dict.fromkeys(TrialState, 0)

@@ -9,12 +9,13 @@ import pytest
 
 from hpo.config.reference import DEFAULT_EPOCHS
 from hpo.config.validate import config_from_dict
-from hpo.plan.constants import FILL
+from hpo.plan.constants import FILL, SEARCH_LEAD
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
 from hpo.plan.rates import MachineRates
 from hpo.plan.request import PlanRequest, plan_request
+from hpo.search.trials import examples_to_resolve
 
 #: A CPU like this machine's for a 22M-parameter encoder: seconds per example by length.
 CPU = {32: 0.02, 64: 0.035, 128: 0.07, 192: 0.1, 256: 0.15, 512: 0.55}
@@ -31,13 +32,22 @@ def rates(scale: float = 1.0) -> MachineRates:
     )
 
 
+#: Validation examples enough for a search: a lead of SEARCH_LEAD is told from noise on them.
+SEARCHABLE = examples_to_resolve(SEARCH_LEAD)
+
+
 def profile(
-    *, n_train: int = 9000, n_classes: int = 2, lengths: list[int] | None = None, pairs=False
+    *,
+    n_train: int = 9000,
+    n_classes: int = 2,
+    lengths: list[int] | None = None,
+    pairs=False,
+    n_validation: int | None = None,
 ) -> DataProfile:
     lengths = lengths or [20] * 2000
     return DataProfile(
         n_train=n_train,
-        n_validation=n_train // 9,
+        n_validation=n_train // 9 if n_validation is None else n_validation,
         n_final_train=n_train + n_train // 9,
         n_test=n_train // 3,
         labels=tuple(f"c{i}" for i in range(n_classes)),
@@ -88,7 +98,9 @@ def plan(cfg=None, prof=None, budget=1800.0, **kwargs: Any):
 
 
 def test_short_texts_are_not_cut_and_get_the_recipes_epochs() -> None:
-    made = plan(prof=profile(lengths=[12] * 1000 + [30] * 990 + [90] * 10), budget=1800)
+    short = profile(lengths=[12] * 1000 + [30] * 990 + [90] * 10, n_validation=SEARCHABLE)
+    made = plan(prof=short, budget=1800)
+    assert made.facts["search"]["chosen"]
     assert made.value("data.max_length") == 32  # 99% of texts fit whole
     assert made.value("data.truncation") == "head"
     # Trials train the strong default's epochs of their subset; the final stage plans as many.
@@ -172,7 +184,7 @@ def test_a_tight_budget_trains_the_strong_default_with_no_search() -> None:
     tight = plan(prof=profile(n_train=2000), budget=200)
     assert tight.value("study.n_trials") == 0
     assert not tight.facts["search"]["chosen"]
-    # 222 validation examples: ±6.6 points, too wide to rank settings by.
+    # 222 validation examples: a difference of ±9.3 points, too wide to trust a search's best.
     assert tight.facts["search"]["why"].startswith("no search: 222 validation examples")
     assert next(s for s in tight.stages if s.name == "search").seconds == 0
     assert tight.shortest_trial_seconds == 0
@@ -238,9 +250,17 @@ def test_below_the_floor_every_size_down_to_the_smallest_is_tried() -> None:
 @pytest.mark.parametrize("budget", [900.0, 1800.0, 7200.0])
 def test_a_fast_machine_spends_its_budget(speed: int, shape: dict, budget: float) -> None:
     """Rates 10, 50 and 200 times this CPU's (a GPU): no cap of the planner's own leaves most of
-    the budget unused."""
-    fast = plan(prof=profile(**shape), budget=budget, machine=rates(1 / speed))
+    the budget unused. With a validation split too small for a search, a plan that does not
+    fill the budget says that every key is at its most."""
+    fast = plan(
+        prof=profile(**shape, n_validation=SEARCHABLE), budget=budget, machine=rates(1 / speed)
+    )
     assert FILL * budget <= fast.total_seconds <= budget, (fast.total_seconds, fast.notes)
+    small = plan(prof=profile(**shape), budget=budget, machine=rates(1 / speed))
+    assert not small.facts["search"]["chosen"] and small.total_seconds <= budget
+    if small.total_seconds < FILL * budget:
+        (note,) = [n for n in small.notes if "what holds it" in n]
+        assert "every key at its most" in note, note
 
 
 def test_a_plan_held_back_by_your_keys_says_which() -> None:
@@ -267,8 +287,9 @@ def test_with_no_search_the_final_stage_is_costed_at_its_own_rates() -> None:
 
 def test_the_search_share_is_a_decision_with_its_reason() -> None:
     """The same data: a budget whose share beside the final stage holds no search worth
-    having trains the strong default; a larger one searches, with at least 50 a class."""
-    many = profile(n_train=15_000, n_classes=150)
+    having trains the strong default; a larger one searches, with at least 50 a class; and a
+    validation split on which no lead of SEARCH_LEAD could be trusted holds none at any budget."""
+    many = profile(n_train=15_000, n_classes=150, n_validation=SEARCHABLE)
     small = plan(prof=many, budget=1800.0)
     assert small.value("study.n_trials") == 0
     why = small.facts["search"]["why"]
@@ -283,8 +304,18 @@ def test_the_search_share_is_a_decision_with_its_reason() -> None:
         large.value("data.max_train_samples") >= 50 * 150
     )
     assert large.facts["search"]["chosen"]
-    assert "a search can tell settings apart" in large.facts["search"]["why"]
+    assert "a search can pay" in large.facts["search"]["why"]
     assert large.value("training.num_train_epochs") == DEFAULT_EPOCHS
+    # Trials scored on enough validation to trust a lead of SEARCH_LEAD, and costed so.
+    assert large.value("data.max_eval_samples") in (SEARCHABLE, None)
+    few = profile(n_train=15_000, n_classes=150, n_validation=3000)
+    for budget in (1800.0, 6 * 3600.0):
+        none = plan(prof=few, budget=budget)
+        assert none.value("study.n_trials") == 0
+        assert none.facts["search"]["why"].startswith(
+            "no search: 3,000 validation examples tell a trial from the strong default only to "
+            "±2.5 points"
+        ), none.facts["search"]["why"]
 
 
 def test_no_search_when_you_set_no_trials() -> None:
@@ -308,7 +339,7 @@ def test_workers_buy_a_larger_search_in_the_same_share() -> None:
     """Trials at once (this process and the workers that join it): where one at a time holds
     no search, four hold one on a larger subset, and eight one trial a worker at least, each
     search within the share the final stage leaves."""
-    many = profile(n_train=15_000, n_classes=150)
+    many = profile(n_train=15_000, n_classes=150, n_validation=SEARCHABLE)
     alone = plan(prof=many, budget=3600.0)
     assert alone.value("study.n_trials") == 0
     four = plan(cfg=config(study={"workers": 4}), prof=many, budget=3600.0)

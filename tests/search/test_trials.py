@@ -16,7 +16,9 @@ from hpo.search.trials import (
     check_not_surplus,
     count_states,
     default_within_noise,
+    examples_to_resolve,
     finished,
+    half_width,
     peak_epoch,
     short_params,
 )
@@ -100,3 +102,15 @@ def test_the_default_is_kept_where_the_best_leads_it_only_by_noise() -> None:
     # The default is the best; no validation count stored (an older study): nothing to keep.
     assert default_within_noise(_scored(0.76, [0.725, 0.751], 1000)) is None
     assert default_within_noise(_scored(0.742, [0.725, 0.751], None)) is None
+
+
+@pytest.mark.parametrize("lead", [0.01, 0.02, 0.05])
+@pytest.mark.parametrize("p", [0.5, 0.8, 0.95])
+def test_examples_to_resolve_is_the_fewest_whose_noise_a_lead_exceeds(
+    lead: float, p: float
+) -> None:
+    """The planner's count and the final choice's noise are one rule: on that many examples a
+    lead of ``lead`` is no narrower than the difference's interval; on one fewer it is."""
+    n = examples_to_resolve(lead, p)
+    assert half_width(p, n, difference=True) <= lead + 1e-12
+    assert half_width(p, n - 1, difference=True) > lead
