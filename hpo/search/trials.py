@@ -30,10 +30,9 @@ def half_width(p: float, n: int, *, difference: bool = False) -> float:
 
 
 def examples_to_resolve(lead: float, p: float = 0.5) -> int:
-    """Fewest validation examples on which a lead of ``lead`` is wider than the 95% interval of
-    the difference of two figures at ``p`` (:func:`half_width` with ``difference``): what the
-    final choice (:func:`default_within_noise`) needs to trust a search's best that leads by
-    that much."""
+    """Fewest validation examples on which the 95% interval of the difference of two figures at
+    ``p`` (:func:`half_width` with ``difference``) is no wider than ``lead``: what the final
+    choice (:func:`default_within_noise`) needs to trust a search's best that leads by more."""
     return math.ceil(2 * p * (1 - p) * (Z95 / lead) ** 2)
 
 
