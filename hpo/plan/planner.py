@@ -182,9 +182,8 @@ def make_plan(
 
     # A search's trials are scored on enough validation examples for the final choice to trust
     # a lead of SEARCH_LEAD (all of a smaller split; yours where you set them).
-    search_eval = fixed_eval or min(
-        profile.n_validation, max(eval_examples, examples_to_resolve(SEARCH_LEAD))
-    )
+    needed = examples_to_resolve(SEARCH_LEAD)
+    search_eval = fixed_eval or min(profile.n_validation, max(eval_examples, needed))
 
     def cost(examples: int, trials: int) -> float:
         return search_seconds(c, examples, trials, trial_epochs, search_eval, evals, workers)
@@ -221,7 +220,7 @@ def make_plan(
             f"no search: {search_eval:,} validation examples tell a trial from the strong "
             f"default only to ±{100 * noise:.1f} points (at accuracy 0.5, the widest), and a "
             "search's best is trained only where it leads by more (a search needs "
-            f"±{100 * SEARCH_LEAD:.0f}: {examples_to_resolve(SEARCH_LEAD):,} examples); the "
+            f"±{100 * SEARCH_LEAD:.0f}: {needed:,} examples); the "
             "strong default is trained"
         )
     elif cost(least, MIN_TRIALS) > rest:
