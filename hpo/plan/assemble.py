@@ -34,6 +34,7 @@ def assemble(
     *,
     length: int,
     whole_length: int,
+    read_past: int | None = None,
     epochs: float,
     trial_epochs: tuple[int, int],
     evals: int,
@@ -62,6 +63,18 @@ def assemble(
     final_train, final_scored = profile.final_examples(holdout=holdout)
     if length >= whole_length:
         why_length = f"keeps {100 * (1 - cut):.1f}% of training examples whole (p99 {p99} tokens)"
+    elif read_past is not None and epochs < 1:
+        short = (
+            f"fit only at {read_past} tokens, which cut {100 * profile.share_cut(read_past):.0f}%"
+            " of them"
+            if read_past
+            else "fit at no length"
+        )
+        why_length = (
+            f"whole epochs of all {final_train:,} {short}; the final stage "
+            f"trains a random part of train at this length instead ({epochs:g} of an epoch, "
+            f"{round(epochs * final_train):,} examples); cuts {100 * cut:.0f}% (p95 {p95} tokens)"
+        )
     else:
         why_length = (
             f"the longest at which the final stage's {epochs:g} epoch(s) of {final_train:,} fit; "

@@ -48,6 +48,21 @@ SEARCH_LEAD = 0.02
 #: trades epochs for length: about 600 steps at batch 32, what the recipe's 3 epochs of a
 #: mid-sized set give. An allowance, re-measured by bench/equal_budget.py.
 MIN_FINAL_SAMPLES = 20_000
+#: Length at which the final stage reads long texts before it trains whole epochs of all of
+#: train: where those epochs fit only at half this length or less, cutting most training texts
+#: (more than :data:`MOSTLY_CUT`), the final stage reads a random part of train (at least
+#: :data:`MIN_PART_SAMPLES`) at the longest length up to this one instead. Measured at equal
+#: training minutes on IMDb's reviews by bench/frontier.py
+#: (bench/results/2026-12-06-vm.frontier-equal-time.issue34.json): a part of train at this
+#: length beat all of it at a quarter or half of it, and twice this length did no better;
+#: with more minutes, all of train at this length beat a third of it at twice the length
+#: (bench/equal_budget.py, IMDb at 30 minutes).
+READ_LENGTH = 128
+#: "Most training texts" above: the share a length must cut for a part to be read instead.
+MOSTLY_CUT = 0.5
+#: Fewest samples a part of train must hold: the smallest part the frontier measured at a
+#: length that reads IMDb's reviews (at 256 tokens) scored above all of train at 32.
+MIN_PART_SAMPLES = 2_000
 #: Validation examples scored at each evaluation (at most; all of a smaller split).
 EVAL_EXAMPLES = 1000
 

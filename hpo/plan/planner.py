@@ -12,7 +12,11 @@ training a strong default on all the data):
    :data:`~hpo.config.reference.DEFAULT_EPOCHS` epochs of all of train fit, down to the fewest
    that still see :data:`MIN_FINAL_SAMPLES` samples (one epoch of a large split); a cut text
    keeps its head and its tail (``head+tail``: on IMDb's reviews it beat the head alone at
-   every length the frontier benchmark measured).
+   every length the frontier benchmark measured). Where whole epochs fit only at a length that
+   cuts most texts to half of :data:`READ_LENGTH` or less (or at no length), the final stage
+   reads a random part of train (at least :data:`MIN_PART_SAMPLES`) at up to
+   :data:`READ_LENGTH` instead (at equal minutes on IMDb's reviews, reading more of each text
+   beat reading all of train cut short: ``bench/frontier.py``).
 2. **The search's share is a decision**: what is left beside that final stage holds a search
    only when the search can pay (:data:`MIN_TRIALS` trials on a subset of at least
    :data:`SEARCH_PER_CLASS` examples a class, scored on enough validation examples that a lead
@@ -43,9 +47,12 @@ from hpo.plan.constants import (
     MAX_EPOCHS,
     MAX_TRIALS,
     MIN_FINAL_SAMPLES,
+    MIN_PART_SAMPLES,
     MIN_SEARCH_EXAMPLES,
     MIN_TRIALS,
+    MOSTLY_CUT,
     PREPARE_FACTOR,
+    READ_LENGTH,
     REPORT_SECONDS,
     SEARCH_LEAD,
     SEARCH_PER_CLASS,
@@ -153,19 +160,45 @@ def make_plan(
                 break
         if chosen:
             break
+
+    def part_of_train(n: int, least: int = 1) -> tuple[int, Costs, float] | None:
+        """``n`` tokens and the most twentieths of an epoch that fit (a random part of train,
+        the best point kept), of at least ``least`` samples; None where they do not fit."""
+        c = costs_at(profile, rates, n, grouped=grouped)
+        lowest = max(1, math.ceil(FINAL_EPOCH_STEPS * least / max(1, final_train)))
+        part = largest(
+            lambda k: final_seconds(c, k / FINAL_EPOCH_STEPS) <= usable, lowest, FINAL_EPOCH_STEPS
+        )
+        return None if part is None else (n, c, part / FINAL_EPOCH_STEPS)
+
+    # Whole epochs that fit only at half of READ_LENGTH or less, a length that cuts most texts:
+    # a part of train read at the longest length up to READ_LENGTH that holds MIN_PART_SAMPLES.
+    # Where they fit at no length, the same (texts mostly short: at the shortest length).
+    short = chosen[0] if chosen else 0
+    if chosen is None:
+        reach = READ_LENGTH if profile.share_cut(min(lengths)) > MOSTLY_CUT else min(lengths)
+    elif short <= READ_LENGTH // 2 and profile.share_cut(short) > MOSTLY_CUT:
+        reach = READ_LENGTH
+    else:
+        reach = 0
+    reads = min(MIN_PART_SAMPLES, final_train)
+    read_past: int | None = None  # the length whole epochs fit at (0: none), a part read instead
+    if keep_best and not fixed_length:
+        longer = sorted((n for n in lengths if short < n <= reach), reverse=True)
+        part = next((p for n in longer if (p := part_of_train(n, reads))), None)
+        if part is not None:
+            chosen, read_past = part, short
     if chosen is None and fixed_length and keep_best:
         # Your length, of which not one epoch of all of train fits: the most twentieths of an
-        # epoch that do, a random part of train read at that length (the best point kept).
-        c = costs_at(profile, rates, fixed_length, grouped=grouped)
-        part = largest(
-            lambda k: final_seconds(c, k / FINAL_EPOCH_STEPS) <= usable, 1, FINAL_EPOCH_STEPS
-        )
-        if part is not None:
-            chosen = (fixed_length, c, part / FINAL_EPOCH_STEPS)
+        # epoch that do.
+        chosen = part_of_train(fixed_length)
     if chosen is None:
         smallest_length = min(lengths)
         c = costs_at(profile, rates, smallest_length, grouped=grouped)
         need = (fixed + final_seconds(c, enough if epochs_fixed is None else target)) / (1 - MARGIN)
+        if keep_best and not fixed_length:  # or a part of train at the shortest length
+            part = math.ceil(FINAL_EPOCH_STEPS * reads / max(1, final_train)) / FINAL_EPOCH_STEPS
+            need = min(need, (fixed + final_seconds(c, part)) / (1 - MARGIN))
         raise BudgetTooSmall(
             f"budget {format_minutes(budget_seconds)} is too small for the final stage on this "
             f"data and machine (at {smallest_length} tokens); the plan needs at least "
@@ -270,6 +303,7 @@ def make_plan(
         budget_seconds,
         length=length,
         whole_length=whole_length,
+        read_past=read_past,
         epochs=epochs,
         trial_epochs=trial_epochs,
         evals=evals,

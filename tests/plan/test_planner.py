@@ -9,7 +9,7 @@ import pytest
 
 from hpo.config.reference import DEFAULT_EPOCHS
 from hpo.config.validate import config_from_dict
-from hpo.plan.constants import FILL, SEARCH_LEAD
+from hpo.plan.constants import FILL, MIN_PART_SAMPLES, READ_LENGTH, SEARCH_LEAD
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
@@ -155,11 +155,45 @@ def test_the_same_inputs_give_the_same_plan() -> None:
 
 
 def test_a_budget_too_small_names_the_minimum() -> None:
+    long = profile(n_train=22_500, lengths=[600] * 2000)
     with pytest.raises(BudgetTooSmall) as err:
-        plan(prof=profile(n_train=22_500, lengths=[600] * 2000), budget=120)
+        plan(prof=long, budget=120)
     message = str(err.value)
     assert "too small for the final stage" in message
     assert "needs at least" in message and "--budget" in message
+    # The minimum named is one that plans: a part of train, where no whole epoch fits.
+    need = re.search(r"needs at least ([\d.]+) min", message)
+    assert need is not None, message
+    minimum = round(float(need[1]) * 60) + 6  # the message rounds to a tenth of a minute
+    made = plan(prof=long, budget=minimum)
+    assert made.facts["final_epochs"] * 22_500 >= MIN_PART_SAMPLES
+
+
+def test_long_texts_on_a_slow_machine_read_a_part_of_train_not_all_of_it_cut_short() -> None:
+    long = profile(n_train=22_500, lengths=[600] * 2000)
+    for machine, budget in ((rates(), 900), (rates(2), 1800)):
+        made = plan(prof=long, budget=budget, machine=machine)
+        # Whole epochs of all of train fit only at 32 tokens: a part is read at 128 instead.
+        assert made.value("data.max_length") == READ_LENGTH
+        epochs = made.facts["final_epochs"]
+        assert 0 < epochs < 1 and epochs * 22_500 >= MIN_PART_SAMPLES
+        why = next(c.why for c in made.choices if c.key == "data.max_length")
+        assert "whole epochs of all 22,500 fit only at 32 tokens" in why, why
+        assert f"a random part of train at this length instead ({epochs:g} of an epoch" in why
+        assert made.total_seconds <= budget
+    # Where whole epochs fit at more than half of READ_LENGTH, they are trained.
+    roomy = plan(prof=long, budget=1800)
+    assert roomy.value("data.max_length") > READ_LENGTH // 2 and roomy.facts["final_epochs"] >= 1
+
+
+def test_mostly_short_texts_keep_all_of_train_at_a_short_length() -> None:
+    # 40% of texts are cut at 32 tokens: more examples, not more of each, where whole epochs fit.
+    mixed = profile(n_train=22_500, lengths=[20] * 1200 + [50] * 800)
+    made = plan(prof=mixed, budget=2400, machine=rates(4))
+    assert made.value("data.max_length") == 32 and made.facts["final_epochs"] >= 1
+    # Where none fits, a part of train at the shortest length (was: a budget too small).
+    tight = plan(prof=mixed, budget=600, machine=rates(2))
+    assert tight.value("data.max_length") == 32 and tight.facts["final_epochs"] < 1
 
 
 def test_the_reference_retrain_takes_its_share() -> None:
