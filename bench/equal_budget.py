@@ -11,6 +11,9 @@ examples (issue 34):
   machine's measured rates, with the same profile, baselines and report inside B. Nothing the
   planner decides changes it: no search is set, and the length is the benchmark's.
 - **(c) random sampler** (``--random``): (a) with Optuna's ``RandomSampler``, same plan.
+- **(l) another length** (``--length N``): (a) with ``data.max_length=N``, the epochs the plan
+  fits at that length: did the plan's length pay against the length another rule would take
+  (the plan before issue 34's part of train read at 128 tokens, say)?
 - **(s) a search forced** (``--search N``): (a) with ``study.n_trials=N``, where the plan chose
   none: the planner sizes the subset and the final stage around N trials. Does a search pay
   here against the plan's choice? ``--arms s --a-runs DIR`` runs it alone and compares it with
@@ -100,6 +103,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="passed to every arm")
     parser.add_argument("--random", action="store_true", help="also arm (c), RandomSampler")
     parser.add_argument("--search", type=int, help="also arm (s): study.n_trials=N, forced")
+    parser.add_argument("--length", type=int, help="also arm (l): data.max_length=N, planned")
     parser.add_argument("--arms", help="run only these arms, e.g. s (default: all asked for)")
     parser.add_argument("--a-runs", help="(a)'s runs/<study> folder from an earlier run")
     parser.add_argument("--workdir", help="keep the runs here (default: a temporary folder)")
@@ -115,6 +119,8 @@ def main() -> None:
         arms["c"] = ["study.sampler={type: RandomSampler, seed: 42}"]
     if opts.search:
         arms["s"] = [f"study.n_trials={opts.search}"]
+    if opts.length:
+        arms["l"] = [f"data.max_length={opts.length}"]
     if opts.arms:
         arms = {k: v for k, v in arms.items() if k in opts.arms.split(",")}
     rows: dict[str, dict[str, Any]] = {}
@@ -180,7 +186,7 @@ def run_labels(row: dict[str, Any]) -> list[int]:
 def summarize(rows: dict[str, dict[str, Any]]) -> None:
     """One line per arm."""
     names = {"a": "hpo run", "b": "no search (default)", "c": "random sampler"}
-    names["s"] = "a search forced"
+    names["s"], names["l"] = "a search forced", "another length"
     print(
         f"\n{'arm':<22}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
         f"{'transformer':>13}{'95% CI':>16}{'p vs a':>9}{'shipped':>10}{'acc':>8}{'p vs a':>9}"
