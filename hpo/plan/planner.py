@@ -195,10 +195,18 @@ def make_plan(
     if chosen is None:
         smallest_length = min(lengths)
         c = costs_at(profile, rates, smallest_length, grouped=grouped)
-        need = (fixed + final_seconds(c, enough if epochs_fixed is None else target)) / (1 - MARGIN)
-        if keep_best and not fixed_length:  # or a part of train at the shortest length
-            part = math.ceil(FINAL_EPOCH_STEPS * reads / max(1, final_train)) / FINAL_EPOCH_STEPS
-            need = min(need, (fixed + final_seconds(c, part)) / (1 - MARGIN))
+        # The least the final stage plans: your epochs; else a part of train (a twentieth of an
+        # epoch at your length, MIN_PART_SAMPLES at the planner's); else one epoch.
+        if epochs_fixed:
+            least_epochs = float(target)
+        elif keep_best:
+            least_parts = (
+                1 if fixed_length else math.ceil(FINAL_EPOCH_STEPS * reads / max(1, final_train))
+            )
+            least_epochs = least_parts / FINAL_EPOCH_STEPS
+        else:
+            least_epochs = 1.0
+        need = (fixed + final_seconds(c, least_epochs)) / (1 - MARGIN)
         raise BudgetTooSmall(
             f"budget {format_minutes(budget_seconds)} is too small for the final stage on this "
             f"data and machine (at {smallest_length} tokens); the plan needs at least "

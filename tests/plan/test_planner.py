@@ -167,6 +167,14 @@ def test_a_budget_too_small_names_the_minimum() -> None:
     minimum = round(float(need[1]) * 60) + 6  # the message rounds to a tenth of a minute
     made = plan(prof=long, budget=minimum)
     assert made.facts["final_epochs"] * 22_500 >= MIN_PART_SAMPLES
+    # At your length too: a twentieth of an epoch, not the recipe's epochs.
+    cfg = config(data={"max_length": 256})
+    with pytest.raises(BudgetTooSmall) as err:
+        plan(cfg=cfg, prof=long, budget=120)
+    need = re.search(r"needs at least ([\d.]+) min", str(err.value))
+    assert need is not None, str(err.value)
+    minimum = round(float(need[1]) * 60) + 6
+    assert plan(cfg=cfg, prof=long, budget=minimum).facts["final_epochs"] == 0.05
 
 
 def test_long_texts_on_a_slow_machine_read_a_part_of_train_not_all_of_it_cut_short() -> None:
