@@ -161,13 +161,18 @@ def make_plan(
         if chosen:
             break
 
+    def twentieths(least: int) -> int:
+        """The fewest twentieths of an epoch that hold ``least`` samples (at least one)."""
+        return max(1, math.ceil(FINAL_EPOCH_STEPS * least / max(1, final_train)))
+
     def part_of_train(n: int, least: int = 1) -> tuple[int, Costs, float] | None:
         """``n`` tokens and the most twentieths of an epoch that fit (a random part of train,
         the best point kept), of at least ``least`` samples; None where they do not fit."""
         c = costs_at(profile, rates, n, grouped=grouped)
-        lowest = max(1, math.ceil(FINAL_EPOCH_STEPS * least / max(1, final_train)))
         part = largest(
-            lambda k: final_seconds(c, k / FINAL_EPOCH_STEPS) <= usable, lowest, FINAL_EPOCH_STEPS
+            lambda k: final_seconds(c, k / FINAL_EPOCH_STEPS) <= usable,
+            twentieths(least),
+            FINAL_EPOCH_STEPS,
         )
         return None if part is None else (n, c, part / FINAL_EPOCH_STEPS)
 
@@ -200,10 +205,7 @@ def make_plan(
         if epochs_fixed:
             least_epochs = float(target)
         elif keep_best:
-            least_parts = (
-                1 if fixed_length else math.ceil(FINAL_EPOCH_STEPS * reads / max(1, final_train))
-            )
-            least_epochs = least_parts / FINAL_EPOCH_STEPS
+            least_epochs = twentieths(1 if fixed_length else reads) / FINAL_EPOCH_STEPS
         else:
             least_epochs = 1.0
         need = (fixed + final_seconds(c, least_epochs)) / (1 - MARGIN)

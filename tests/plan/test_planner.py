@@ -154,6 +154,13 @@ def test_the_same_inputs_give_the_same_plan() -> None:
     assert plan().to_dict() == plan().to_dict()
 
 
+def named_minimum(err: pytest.ExceptionInfo[BudgetTooSmall]) -> int:
+    """Seconds of the budget a refusal names (it rounds to a tenth of a minute: 6 s more)."""
+    need = re.search(r"needs at least ([\d.]+) min", str(err.value))
+    assert need is not None, str(err.value)
+    return round(float(need[1]) * 60) + 6
+
+
 def test_a_budget_too_small_names_the_minimum() -> None:
     long = profile(n_train=22_500, lengths=[600] * 2000)
     with pytest.raises(BudgetTooSmall) as err:
@@ -162,19 +169,13 @@ def test_a_budget_too_small_names_the_minimum() -> None:
     assert "too small for the final stage" in message
     assert "needs at least" in message and "--budget" in message
     # The minimum named is one that plans: a part of train, where no whole epoch fits.
-    need = re.search(r"needs at least ([\d.]+) min", message)
-    assert need is not None, message
-    minimum = round(float(need[1]) * 60) + 6  # the message rounds to a tenth of a minute
-    made = plan(prof=long, budget=minimum)
+    made = plan(prof=long, budget=named_minimum(err))
     assert made.facts["final_epochs"] * 22_500 >= MIN_PART_SAMPLES
     # At your length too: a twentieth of an epoch, not the recipe's epochs.
     cfg = config(data={"max_length": 256})
     with pytest.raises(BudgetTooSmall) as err:
         plan(cfg=cfg, prof=long, budget=120)
-    need = re.search(r"needs at least ([\d.]+) min", str(err.value))
-    assert need is not None, str(err.value)
-    minimum = round(float(need[1]) * 60) + 6
-    assert plan(cfg=cfg, prof=long, budget=minimum).facts["final_epochs"] == 0.05
+    assert plan(cfg=cfg, prof=long, budget=named_minimum(err)).facts["final_epochs"] == 0.05
 
 
 def test_long_texts_on_a_slow_machine_read_a_part_of_train_not_all_of_it_cut_short() -> None:
