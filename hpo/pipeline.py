@@ -64,9 +64,11 @@ def run_all(
     from hpo.plan.constants import MAX_EPOCHS
     from hpo.plan.replan import (
         final_epochs,
-        final_rates,
+        final_length,
+        final_machine,
         final_stop_by,
         planned_epochs,
+        rates_at,
         replan_final,
         scoring_seconds,
         search_deadline,
@@ -148,6 +150,18 @@ def run_all(
         )
         # Trained without validation, the strong default keeps its best point on it.
         final = dataclasses.replace(final, keep_best=config.study.ship == "best")
+
+    def at_length(length: int) -> HpoConfig:
+        """The config at the final stage's ``length`` (a budget's final stage with no search
+        chooses it again), written where the model handed over, its report and a rerun read."""
+        if length == config.data.max_length:
+            return config
+        changed = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, max_length=length)
+        )
+        write_atomically(layout.config_file, changed.to_yaml(absolute=True))
+        return changed
+
     # A budget's final stage that keeps its best point: its epochs are the time left's.
     epochs_from_time = clock is not None and bool(clock.plan.facts.get("final_keep_best"))
     # TF-IDF needs nothing of the final stage: it runs first, so that the final stage's epochs
@@ -162,16 +176,28 @@ def run_all(
             stop_epoch=done["stop_epoch"],
             keep_best=bool(done.get("keep_best")),
         )
+        # Trained at the length its start chose (a budget's final stage may re-plan it).
+        length = done.get("max_length") or config.data.max_length
+        config = at_length(int(length))
     elif epochs_from_time:
-        with _timed(clock, "final"):
-            rates = final_rates(
-                config.trainer_setup,
-                clock,
-                profile,
-                length=config.data.max_length,
-                batch=final.train_batch(config.training),
-            )
         retrains = 2 if with_reference else 1
+        batch = final.train_batch(config.training)
+        with _timed(clock, "final"):
+            seen = final_machine(
+                config.trainer_setup, clock, profile, length=config.data.max_length, batch=batch
+            )
+            if study is None:  # no search: its length is the time left's too
+                length = final_length(
+                    config.trainer_setup, clock, profile, seen, batch=batch, retrains=retrains
+                )
+                config = at_length(length)
+            rates = (
+                None
+                if seen is None
+                else rates_at(
+                    config.trainer_setup, profile, seen, length=config.data.max_length, batch=batch
+                )
+            )
         epochs = final_epochs(clock, study, profile=profile, retrains=retrains, rates=rates)
         final = dataclasses.replace(
             final,
@@ -281,17 +307,20 @@ def _note_queued(clock: StageClock, submitted: float | None) -> None:
 
 
 def _finished_plan(metrics: Path, params: dict) -> dict[str, Any] | None:
-    """The inputs of a final stage already trained with ``params`` (its epochs may differ: a
-    budgeted run re-plans them), or None."""
+    """The inputs of a final stage already trained with ``params`` (its epochs, and its length,
+    may differ: a budgeted run re-plans them) and the ``max_length`` it trained at, or None."""
     try:
-        inputs = json.loads(metrics.read_text(encoding="utf-8")).get(INPUTS_KEY) or {}
+        record = json.loads(metrics.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    inputs = record.get(INPUTS_KEY) or {}
 
     def bare(p: Any) -> dict:
         return {k: v for k, v in (p or {}).items() if k != "num_train_epochs"}
 
-    return inputs if "stop_epoch" in inputs and bare(inputs.get("params")) == bare(params) else None
+    if "stop_epoch" not in inputs or bare(inputs.get("params")) != bare(params):
+        return None
+    return {**inputs, "max_length": record.get("max_length")}
 
 
 def _timed(clock: StageClock | None, name: str) -> contextlib.AbstractContextManager[None]:

@@ -40,11 +40,9 @@ from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS, strong_defau
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
-    FILL,
     KEEP_WHOLE,
     LENGTHS,
     MARGIN,
-    MAX_EPOCHS,
     MAX_TRIALS,
     MIN_FINAL_SAMPLES,
     MIN_PART_SAMPLES,
@@ -62,6 +60,7 @@ from hpo.plan.constants import (
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
 from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
+from hpo.plan.fill import fill_share
 from hpo.search.trials import examples_to_resolve, half_width
 from hpo.train.settings import setting
 
@@ -284,29 +283,25 @@ def make_plan(
             f"({search_eval:,} validation examples): a search can pay in what is left "
             f"beside {final_what}" + (f" ({workers} trials at once)" if workers > 1 else "")
         )
+    # The lengths a final stage with no search may still take when it starts, and the fewest
+    # epochs it trains there (none where the length is yours, or a part of train's).
+    final_lengths: list[int] = []
+    least_epochs = max(1, round(FINAL_EPOCH_STEPS * min(enough, epochs))) / FINAL_EPOCH_STEPS
     if search is None and keep_best:
         # No search: the final stage takes the whole share: of the lengths (no shorter) and
         # epochs (at least the fewest that see enough samples; the best kept on validation)
-        # that fill it, the longest length, then the most epochs (else the pair that fills
-        # most).
-        step = FINAL_EPOCH_STEPS
+        # that fill it, the longest length, then the most epochs.
         own = final_rates or rates
-        options = [
-            (final_seconds(costs_at(profile, own, n, grouped=grouped), k / step), n, k / step)
-            for n in lengths
-            if n >= length
-            for k in range(max(1, round(step * min(enough, epochs))), step * MAX_EPOCHS + 1)
-        ]
-        fits = [o for o in options if o[0] <= usable]
-        full = [o for o in fits if o[0] >= FILL * usable]
-        # Of those that fill the share, the longest length, then the most epochs; else the
-        # one that fills most; else (its own rates slower than those it was first costed at)
-        # the cheapest, which the run's deadline then cuts.
-        if full:
-            _, length, epochs = max(full, key=lambda o: (o[1], o[2]))
-        else:
-            _, length, epochs = max(fits) if fits else min(options)
+        longer = [n for n in lengths if n >= length]
+        length, epochs = fill_share(
+            lambda n, e: final_seconds(costs_at(profile, own, n, grouped=grouped), e),
+            longer,
+            least_epochs,
+            usable,
+        )
         c = costs_at(profile, own, length, grouped=grouped)
+        if not fixed_length:
+            final_lengths = [n for n in longer if n >= length]
     return assemble(
         request,
         profile,
@@ -329,6 +324,8 @@ def make_plan(
             "report": REPORT_SECONDS,
         },
         eval_examples=search_eval if search is not None else eval_examples,
+        final_lengths=final_lengths,
+        least_epochs=least_epochs,
     )
 
 

@@ -20,6 +20,7 @@ from hpo.config.reference import FINAL_EPOCH_STEPS
 from hpo.plan.check import RateCheck, check_rates
 from hpo.plan.constants import MARGIN, MAX_EPOCHS
 from hpo.plan.costs import Costs, costs_at, final_seconds, grouped_by_length
+from hpo.plan.fill import fill_share
 from hpo.plan.planner import largest
 from hpo.train.trial_record import TrialRecord
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from hpo.plan.budgeted import StageClock
     from hpo.plan.decision import Plan
     from hpo.plan.profile import DataProfile
+    from hpo.plan.rates import MachineRates
 
 
 def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
@@ -177,11 +179,11 @@ def final_epochs(
     return points / step
 
 
-def final_rates(
+def final_machine(
     setup: TrainerSetup, clock: StageClock, profile: DataProfile, *, length: int, batch: int
-) -> tuple[float, float] | None:
-    """(training, scoring) seconds per example of the final stage, timed now at its own batch
-    and ``length`` on the data's length mix (:func:`~hpo.plan.check.check_rates`), for its epochs
+) -> MachineRates | None:
+    """The machine's rates as a final stage sees them now, timed at its own batch and ``length``
+    on the data's length mix (:func:`~hpo.plan.check.check_rates`), for its length and epochs
     to be fixed by: neither the machine's rates (measured at the search's smallest batch) nor
     the trials' (their batches, their subsets) are the final stage's. A check the plan made at
     that length and batch (a plan with no search times the strong default's) is used again.
@@ -201,15 +203,72 @@ def final_rates(
         check = RateCheck(length, planned[-1]["train_ratio"], planned[-1]["eval_ratio"], 0, 0.0)
     else:
         check = check_rates(setup, profile, rates, length, batch=batch)
-    seen = rates.scaled(check.train_ratio, check.eval_ratio)
-    costs = costs_at(profile, seen, length, grouped=grouped_by_length(setup.training), batch=batch)
     when = "when planned" if planned else f"now ({check.seconds:.0f} s)"
     clock.note(
         f"final stage timed at batch {batch} and {length} tokens {when}: training "
         f"{check.train_ratio:.2f}x, scoring {check.eval_ratio:.2f}x the machine's rates "
         f"(measured at batch {rates.train_batch}); its epochs follow from these"
     )
-    return costs.train, costs.eval
+    return rates.scaled(check.train_ratio, check.eval_ratio)
+
+
+def rates_at(
+    setup: TrainerSetup, profile: DataProfile, seen: MachineRates, *, length: int, batch: int
+) -> tuple[float, float]:
+    """(training, scoring) seconds per example at ``length`` and ``batch`` on the data's length
+    mix, at the rates ``seen`` (:func:`final_machine`)."""
+    c = costs_at(profile, seen, length, grouped=grouped_by_length(setup.training), batch=batch)
+    return c.train, c.eval
+
+
+def final_rates(
+    setup: TrainerSetup, clock: StageClock, profile: DataProfile, *, length: int, batch: int
+) -> tuple[float, float] | None:
+    """(training, scoring) seconds per example of the final stage at ``length`` and ``batch``,
+    timed now (:func:`final_machine`); None where the plan holds no machine measurement."""
+    seen = final_machine(setup, clock, profile, length=length, batch=batch)
+    return None if seen is None else rates_at(setup, profile, seen, length=length, batch=batch)
+
+
+def final_length(
+    setup: TrainerSetup,
+    clock: StageClock,
+    profile: DataProfile,
+    seen: MachineRates | None,
+    *,
+    batch: int,
+    retrains: int,
+) -> int:
+    """The length a final stage with no search trains at, chosen again when it starts by the
+    plan's own rule (:func:`~hpo.plan.fill.fill_share`: the longest length whose fewest epochs
+    fill the share) from the time actually left and the rates ``seen`` now: the plan chose its
+    length against allowances (preparing, the baselines, the machine's cached rates) that the
+    run has since measured. Never shorter than the plan's; the plan's where it lists no other
+    (your length, a search's, a plan made elsewhere)."""
+    planned = int(clock.plan.facts.get("cost_model", {}).get("length", 0))
+    lengths = [int(n) for n in clock.plan.facts.get("final_lengths") or []]
+    if seen is None or len(lengths) < 2 or not planned:
+        return planned
+    # Nothing is tokenized yet where there was no search: at whichever length, that comes first.
+    tokenizing = profile.tokenize_seconds_per_example * (
+        profile.n_train + profile.n_validation + profile.n_test
+    )
+    left = clock.left() - _later_seconds(clock) - tokenizing
+
+    def seconds(length: int, epochs: float) -> float:
+        rates = rates_at(setup, profile, seen, length=length, batch=batch)
+        return _final_seconds(clock, profile, rates, epochs, retrains)
+
+    least = float(clock.plan.facts.get("final_least_epochs") or 1.0)
+    length = max(fill_share(seconds, lengths, least, left)[0], planned)
+    if length != planned:
+        clock.note(
+            f"final stage re-planned with {format_minutes(max(0.0, left))} left: {length} "
+            f"tokens instead of the planned {planned}, the longest length at which {least:g} "
+            "epoch(s) or more fill the time left, the plan's own rule (it cuts "
+            f"{profile.share_cut(length):.0%} of training examples)"
+        )
+    return length
 
 
 def final_stop_by(

@@ -178,7 +178,13 @@ def test_a_budget_with_no_search_trains_the_strong_default(
 ) -> None:
     """60 validation examples rank settings only to ±12.7 points: the plan searches nothing,
     the final stage trains the strong default for the time left and keeps its best point on
-    validation, and the report says why; no study is stored."""
+    validation, and the report says why; no study is stored. Where its start chooses a longer
+    length than the plan's (here forced: 8 tokens more), it trains, records and hands over that
+    length, and a rerun keeps it."""
+    from hpo.plan import replan
+
+    chosen = replan.final_length
+    monkeypatch.setattr(replan, "final_length", lambda *a, **k: chosen(*a, **k) + 8)
     monkeypatch.chdir(tmp_path)
     argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--quiet"]
     argv += ["--budget", "90s", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
@@ -201,8 +207,16 @@ def test_a_budget_with_no_search_trains_the_strong_default(
     assert "strong default, no search" in report
     import yaml
 
-    assert yaml.safe_load((runs / "config.yaml").read_text())["study"]["n_trials"] == 0
+    saved = yaml.safe_load((runs / "config.yaml").read_text())
+    assert saved["study"]["n_trials"] == 0
     assert not (tmp_path / "storage").exists(), "no search, no study"
+    planned = {c["key"]: c["value"] for c in plan["choices"]}["data.max_length"]
+    assert metrics["max_length"] == saved["data"]["max_length"] == planned + 8
+    assert f"max_length {planned + 8}" in report
+    # A rerun reuses the model trained, at the length it was trained at.
+    assert main(argv) == 0
+    assert json.loads((runs / "final" / "metrics.json").read_text()) == metrics
+    assert yaml.safe_load((runs / "config.yaml").read_text())["data"]["max_length"] == planned + 8
 
 
 def test_the_final_part_before_any_search_is_one_line(make_config, capsys) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from hpo.config.reference import DEFAULT_EPOCHS
 from hpo.config.validate import config_from_dict
-from hpo.plan.constants import FILL, MIN_PART_SAMPLES, READ_LENGTH, SEARCH_LEAD
+from hpo.plan.constants import FILL, LENGTHS, MIN_PART_SAMPLES, READ_LENGTH, SEARCH_LEAD
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
@@ -397,3 +397,18 @@ def test_workers_buy_a_larger_search_in_the_same_share() -> None:
         (search,) = [s for s in made.stages if s.name == "search"]
         assert search.what.endswith(f"{made.facts['workers']} at once")
         assert search.seconds <= made.search_ends_at
+
+
+def test_a_plan_with_no_search_lists_the_lengths_its_final_stage_may_take() -> None:
+    """The final stage chooses its length again when it starts, from the time then left
+    (:func:`hpo.plan.replan.final_length`): among the plan's length and the longer ones it could
+    have chosen, for at least the epochs it planned; none where the length is yours."""
+    long = profile(n_train=22_500, lengths=[600] * 2000)
+    made = plan(prof=long, budget=1800)
+    assert made.facts["search"]["chosen"] is False
+    length = made.value("data.max_length")
+    assert made.facts["final_lengths"][0] == length
+    assert made.facts["final_lengths"] == [n for n in LENGTHS if n >= length]
+    assert made.facts["final_least_epochs"] == 1.0
+    mine = plan(cfg=config(data={"max_length": 128}), prof=long, budget=1800)
+    assert mine.facts["final_lengths"] == []

@@ -17,6 +17,7 @@ from hpo.plan.check import RateCheck
 from hpo.plan.rates import MachineRates
 from hpo.plan.replan import (
     final_epochs,
+    final_length,
     final_rates,
     final_stop_by,
     measured_rates,
@@ -166,3 +167,48 @@ def test_the_final_stage_stops_by_the_time_that_leaves_its_scoring_and_what_foll
     # examples scored at 0.002 s: training stops by 576 s after the start.
     profile = stub_profile(n_final=10_000, n_test=1000)
     assert final_stop_by(clock, None, profile=profile) == pytest.approx(started + 576.0)
+
+
+def test_a_final_stage_with_no_search_chooses_its_length_again_from_the_time_left(
+    tmp_path: Path,
+) -> None:
+    """Planned at 32 tokens against allowances; started with 578 s left (less 10 s for what
+    follows), at the rates it timed: 3 epochs of 10,000 texts fit at 64 tokens (300 s), not at
+    128 (600 s). Never shorter than the plan's, and the plan's where nothing else is listed."""
+    seen = MachineRates(
+        key={},
+        train={32: 0.005, 64: 0.01, 128: 0.02},
+        eval={32: 0.0001, 64: 0.0001, 128: 0.0001},
+        load_seconds=1.0,
+        setup_seconds=0.0,
+        train_batch=32,
+    )
+    setup = SimpleNamespace(training={})
+    profile = dataclasses.replace(stub_profile(10_000, 1000), train_lengths=(200,) * 10)
+    facts = {
+        **KEEP_BEST,
+        "cost_model": {**KEEP_BEST["cost_model"], "length": 32},
+        "final_lengths": [32, 64, 128],
+        "final_least_epochs": 3.0,
+    }
+
+    def length(budget: float, seen: MachineRates | None = seen, **more) -> tuple[int, list]:
+        plan = stub_plan(budget, **facts | more)
+        clock = StageClock(tmp_path / "plan.json", plan, started=time.time())
+        return final_length(setup, clock, profile, seen, batch=32, retrains=1), clock.events
+
+    chosen, events = length(600)
+    assert chosen == 64
+    assert "64 tokens instead of the planned 32" in events[0]
+    # 284 s left: 3 epochs fit only at 32 tokens (150 s); nothing to note.
+    assert length(300) == (32, [])
+    # Slower than even that: the plan's length, never a shorter one.
+    assert length(100, cost_model={**facts["cost_model"], "length": 64}) == (64, [])
+    # Tokenizing 11,000 texts at 0.03 s each (330 s) comes first: 64 tokens no longer fit.
+    slow = dataclasses.replace(profile, tokenize_seconds_per_example=0.03)
+    plan = stub_plan(600, **facts)
+    clock = StageClock(tmp_path / "plan.json", plan, started=time.time())
+    assert final_length(setup, clock, slow, seen, batch=32, retrains=1) == 32
+    # Your length (the plan lists none to choose), or no rates timed: the plan's.
+    assert length(600, final_lengths=[]) == (32, [])
+    assert length(600, seen=None) == (32, [])

@@ -1,0 +1,38 @@
+"""Filling the final stage's share: the longest length, then the most epochs, that fill it."""
+
+from __future__ import annotations
+
+from hpo.plan.fill import fill_share
+
+
+def cost(length: int, epochs: float) -> float:
+    """Seconds proportional to tokens read: ``length`` x ``epochs``."""
+    return length * epochs
+
+
+def test_the_longest_length_that_fills_the_share_then_the_most_epochs() -> None:
+    # 400 s: 64 tokens x 6.25 epochs fills it exactly; 128 x 3.1 too, and is longer.
+    assert fill_share(cost, [32, 64, 128], 1.0, 400.0) == (128, 3.1)
+    # 100 s: 128 tokens hold less than one epoch, the fewest asked: 64 x 1.55.
+    assert fill_share(cost, [32, 64, 128], 1.0, 100.0) == (64, 1.55)
+
+
+def test_past_the_read_length_only_whole_epochs() -> None:
+    # A part of train (a fifth of an epoch at least) is read at up to 128 tokens: 256 tokens
+    # would fill 100 s with 0.35 of an epoch, but only a whole epoch may go past 128.
+    assert fill_share(cost, [128, 256], 0.2, 100.0) == (128, 0.75)
+    # Where a whole epoch fits there, the longer length.
+    assert fill_share(cost, [128, 256], 0.2, 300.0) == (256, 1.15)
+    # A length that is the first offered (yours) takes a part of an epoch at any length.
+    assert fill_share(cost, [256], 0.05, 100.0) == (256, 0.35)
+
+
+def test_nothing_fits_the_cheapest() -> None:
+    # Not even the fewest epochs at the shortest length: that, for the deadline to cut.
+    assert fill_share(cost, [64, 128], 1.0, 10.0) == (64, 1.0)
+
+
+def test_nothing_fills_the_one_that_fills_most() -> None:
+    # 10 epochs, the most, take 320 s at 32 tokens: 1,000 s is not filled by any; 64 x 10 is
+    # the pair that fills most.
+    assert fill_share(cost, [32, 64], 1.0, 1000.0) == (64, 10.0)
