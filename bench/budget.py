@@ -125,6 +125,8 @@ def run_one(opts: argparse.Namespace, budget: str, root: Path) -> dict[str, Any]
         "events": plan.get("events", []),
         "checks": plan.get("checks"),
         "choices": choices,
+        # The length the final stage trained at: the plan's, or the one its start chose.
+        "trained_length": tuned.get("max_length"),
         "trials": tuned.get("source"),
         "stop_epoch": tuned.get("stop_epoch"),
         "tuned_accuracy": tuned["accuracy"],

@@ -204,7 +204,8 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
         interval = f"{100 * low:.2f}-{100 * high:.2f}"
         print(
             f"{names[arm]:<22}{r['seconds'] / 60:>7.1f}m{r['ratio_to_budget']:>7.2f}"
-            f"{c.get('data.max_length')!s:>7}{c.get('study.n_trials')!s:>7}"
+            f"{r.get('trained_length') or c.get('data.max_length')!s:>7}"
+            f"{c.get('study.n_trials')!s:>7}"
             f"{r.get('stop_epoch')!s:>8}{100 * r['tuned_accuracy']:>12.2f}%"
             f"{interval:>16}{(f'{p1:.2g}' if p1 is not None else '-'):>9}"
             f"{r.get('shipped', '-')!s:>10}{100 * r.get('shipped_accuracy', 0):>7.2f}%"

@@ -45,13 +45,13 @@ def assemble(
     stage_seconds: Mapping[str, float],
     eval_examples: int,
     final_lengths: Sequence[int] = (),
-    least_epochs: float = 1.0,
+    least_epochs: Sequence[float] = (1.0,),
 ) -> Plan:
     """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``).
 
     ``final_lengths``: the lengths a final stage with no search may take when it starts, from
-    the time then left (:func:`hpo.plan.replan.final_length`), training at least
-    ``least_epochs``; empty where its length is fixed."""
+    the time then left (:func:`hpo.plan.replan.final_length`), training at least the first of
+    ``least_epochs`` that then fits; empty where its length is fixed."""
     cut = profile.share_cut(length)
     choices: list[Choice] = []
 
@@ -228,7 +228,7 @@ def assemble(
             "final_keep_best": keep_best,
             "final_epochs": epochs,
             "final_lengths": list(final_lengths),
-            "final_least_epochs": least_epochs,
+            "final_least_epochs": list(least_epochs),
             # Trials the search was planned to run at once (this process and joined workers).
             "workers": workers,
             "search": {"chosen": search is not None, "why": search_why},

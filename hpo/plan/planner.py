@@ -283,8 +283,8 @@ def make_plan(
             f"({search_eval:,} validation examples): a search can pay in what is left "
             f"beside {final_what}" + (f" ({workers} trials at once)" if workers > 1 else "")
         )
-    # The lengths a final stage with no search may still take when it starts, and the fewest
-    # epochs it trains there (none where the length is yours, or a part of train's).
+    # The lengths a final stage with no search may still take when it starts (none where the
+    # length is yours), for the recipe's epochs where they then fit, else the fewest planned.
     final_lengths: list[int] = []
     least_epochs = max(1, round(FINAL_EPOCH_STEPS * min(enough, epochs))) / FINAL_EPOCH_STEPS
     if search is None and keep_best:
@@ -325,7 +325,7 @@ def make_plan(
         },
         eval_examples=search_eval if search is not None else eval_examples,
         final_lengths=final_lengths,
-        least_epochs=least_epochs,
+        least_epochs=sorted({float(enough), least_epochs}, reverse=True),
     )
 
 

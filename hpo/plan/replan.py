@@ -240,11 +240,12 @@ def final_length(
     retrains: int,
 ) -> int:
     """The length a final stage with no search trains at, chosen again when it starts by the
-    plan's own rule (:func:`~hpo.plan.fill.fill_share`: the longest length whose fewest epochs
-    fill the share) from the time actually left and the rates ``seen`` now: the plan chose its
-    length against allowances (preparing, the baselines, the machine's cached rates) that the
-    run has since measured. Never shorter than the plan's; the plan's where it lists no other
-    (your length, a search's, a plan made elsewhere)."""
+    plan's own rule (:func:`~hpo.plan.fill.fill_share`: the longest length whose epochs fill
+    the share, at least the recipe's where they fit, else the fewest planned) from the time
+    actually left and the rates ``seen`` now: the plan chose its length against allowances
+    (preparing, the baselines, the machine's cached rates) that the run has since measured.
+    Never shorter than the plan's; the plan's where it lists no other (your length, a
+    search's, a plan made elsewhere)."""
     planned = int(clock.plan.facts.get("cost_model", {}).get("length", 0))
     lengths = [int(n) for n in clock.plan.facts.get("final_lengths") or []]
     if seen is None or len(lengths) < 2 or not planned:
@@ -259,7 +260,12 @@ def final_length(
         rates = rates_at(setup, profile, seen, length=length, batch=batch)
         return _final_seconds(clock, profile, rates, epochs, retrains)
 
-    least = float(clock.plan.facts.get("final_least_epochs") or 1.0)
+    # The recipe's epochs where they now fit at the plan's length (the plan may have given
+    # fewer for its allowances), else the fewest it planned.
+    tries = [float(e) for e in clock.plan.facts.get("final_least_epochs") or [1.0]]
+    least = next((e for e in tries if seconds(planned, e) <= left), None)
+    if least is None:
+        return planned
     length = max(fill_share(seconds, lengths, least, left)[0], planned)
     if length != planned:
         clock.note(

@@ -409,6 +409,6 @@ def test_a_plan_with_no_search_lists_the_lengths_its_final_stage_may_take() -> N
     length = made.value("data.max_length")
     assert made.facts["final_lengths"][0] == length
     assert made.facts["final_lengths"] == [n for n in LENGTHS if n >= length]
-    assert made.facts["final_least_epochs"] == 1.0
+    assert made.facts["final_least_epochs"] == [1.0]
     mine = plan(cfg=config(data={"max_length": 128}), prof=long, budget=1800)
     assert mine.facts["final_lengths"] == []

@@ -173,8 +173,9 @@ def test_a_final_stage_with_no_search_chooses_its_length_again_from_the_time_lef
     tmp_path: Path,
 ) -> None:
     """Planned at 32 tokens against allowances; started with 578 s left (less 10 s for what
-    follows), at the rates it timed: 3 epochs of 10,000 texts fit at 64 tokens (300 s), not at
-    128 (600 s). Never shorter than the plan's, and the plan's where nothing else is listed."""
+    follows), at the rates it timed: the recipe's 3 epochs of 10,000 texts fit at 64 tokens
+    (300 s), not at 128 (600 s); where they fit at no length, the fewest planned (1). Never
+    shorter than the plan's, and the plan's where nothing else is listed."""
     seen = MachineRates(
         key={},
         train={32: 0.005, 64: 0.01, 128: 0.02},
@@ -189,7 +190,7 @@ def test_a_final_stage_with_no_search_chooses_its_length_again_from_the_time_lef
         **KEEP_BEST,
         "cost_model": {**KEEP_BEST["cost_model"], "length": 32},
         "final_lengths": [32, 64, 128],
-        "final_least_epochs": 3.0,
+        "final_least_epochs": [3.0, 1.0],
     }
 
     def length(budget: float, seen: MachineRates | None = seen, **more) -> tuple[int, list]:
@@ -202,6 +203,8 @@ def test_a_final_stage_with_no_search_chooses_its_length_again_from_the_time_lef
     assert "64 tokens instead of the planned 32" in events[0]
     # 284 s left: 3 epochs fit only at 32 tokens (150 s); nothing to note.
     assert length(300) == (32, [])
+    # 127 s left: 3 epochs fit at no length; 1 epoch or more fills it at 64 tokens (1.25).
+    assert length(140)[0] == 64
     # Slower than even that: the plan's length, never a shorter one.
     assert length(100, cost_model={**facts["cost_model"], "length": 64}) == (64, [])
     # Tokenizing 11,000 texts at 0.03 s each (330 s) comes first: 64 tokens no longer fit.
