@@ -190,7 +190,12 @@ def run_all(
                 length = final_length(
                     config.trainer_setup, clock, profile, seen, batch=batch, retrains=retrains
                 )
-                config = at_length(length)
+                if length != config.data.max_length:
+                    # Timed there: a ratio seen at one length and batch says little of another.
+                    config = at_length(length)
+                    seen = final_machine(
+                        config.trainer_setup, clock, profile, length=length, batch=batch
+                    )
             rates = (
                 None
                 if seen is None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes
 from hpo.config.reference import FINAL_EPOCH_STEPS
-from hpo.plan.check import RateCheck, check_rates
+from hpo.plan.check import RateCheck, check_rates, check_seconds
 from hpo.plan.constants import MARGIN, MAX_EPOCHS
 from hpo.plan.costs import Costs, costs_at, final_seconds, grouped_by_length
 from hpo.plan.fill import fill_share
@@ -244,8 +244,9 @@ def final_length(
     the share, at least the recipe's where they fit, else the fewest planned) from the time
     actually left and the rates ``seen`` now: the plan chose its length against allowances
     (preparing, the baselines, the machine's cached rates) that the run has since measured.
-    Never shorter than the plan's; the plan's where it lists no other (your length, a
-    search's, a plan made elsewhere)."""
+    A length other than the plan's is timed before it trains (:func:`final_machine`), and
+    that is counted. Never shorter than the plan's; the plan's where it lists no other (your
+    length, a search's, a plan made elsewhere)."""
     planned = int(clock.plan.facts.get("cost_model", {}).get("length", 0))
     lengths = [int(n) for n in clock.plan.facts.get("final_lengths") or []]
     if seen is None or len(lengths) < 2 or not planned:
@@ -257,8 +258,10 @@ def final_length(
     left = clock.left() - _later_seconds(clock) - tokenizing
 
     def seconds(length: int, epochs: float) -> float:
+        """The final stage at ``length``; another than the plan's is timed first."""
         rates = rates_at(setup, profile, seen, length=length, batch=batch)
-        return _final_seconds(clock, profile, rates, epochs, retrains)
+        timing = 0.0 if length == planned else check_seconds(seen, length, batch=batch)
+        return timing + _final_seconds(clock, profile, rates, epochs, retrains)
 
     # The recipe's epochs where they now fit at the plan's length (the plan may have given
     # fewer for its allowances), else the fewest it planned.
