@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,16 +107,16 @@ def plan_budget(
     # measurement and checks give the same plan.
     spent = profile.profile_seconds + rates.measured_seconds + 5.0
     plan = planned(rates, spent)
-    checks: dict[int, RateCheck] = {}
-    # Check the length the plan picks; where the rates seen there make it pick another, check
-    # that one too (a ratio seen at one length says less of another the further it is).
-    while len(checks) < MAX_CHECKS:
-        length = int(plan.value("data.max_length"))
-        if length in checks:
-            break
-        checks[length] = check_rates(setup, profile, rates, length)
-        spent += check_seconds(rates, length)
-        plan = planned(rates_seen_now(rates, list(checks.values())), spent)
+
+    def again(seen: list[RateCheck]) -> Plan:
+        charged = sum(check_seconds(rates, c.length) for c in seen)
+        return planned(rates_seen_now(rates, seen), spent + charged)
+
+    plan, found = check_lengths(
+        plan, lambda length: check_rates(setup, profile, rates, length), again
+    )
+    spent += sum(check_seconds(rates, c.length) for c in found)
+    checks = {c.length: c for c in found}
     rates = rates_seen_now(rates, list(checks.values()))
     # No search: the final stage trains the strong default at its batch (32, unless the config
     # fixes another), which the machine was not measured at (per example a larger batch costs
@@ -189,6 +189,29 @@ def apply_plan(
     with config_source(source):
         planned = config_from_dict(out, source=source)
     return dataclasses.replace(planned, explicit=frozenset(explicit))
+
+
+def check_lengths(
+    plan: Plan, check: Callable[[int], RateCheck], again: Callable[[list[RateCheck]], Plan]
+) -> tuple[Plan, list[RateCheck]]:
+    """The plan after checking the machine at the length it picks (``check``), and the checks.
+
+    Where the rates seen there make the plan (made ``again`` from the checks so far, their
+    seconds charged) pick another length, that one is checked too, up to :data:`MAX_CHECKS`: a
+    ratio seen at one length says less of another the further it is. Where the checks confirm
+    the cached rates, the plan moves only by their charged seconds, and the length it moves to
+    is not checked again (each check would move it once more).
+    """
+    checks: dict[int, RateCheck] = {}
+    while len(checks) < MAX_CHECKS:
+        length = int(plan.value("data.max_length"))
+        if length in checks:
+            break
+        checks[length] = check(length)
+        plan = again(list(checks.values()))
+        if not any(c.applies for c in checks.values()):
+            break
+    return plan, list(checks.values())
 
 
 class StageClock:

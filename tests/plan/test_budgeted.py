@@ -6,13 +6,14 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from plans import stub_plan
 
 from hpo.api import load_config
 from hpo.plan import budgeted
-from hpo.plan.budgeted import StageClock, apply_plan, plan_budget
+from hpo.plan.budgeted import StageClock, apply_plan, check_lengths, plan_budget
 from hpo.plan.check import RateCheck
 
 
@@ -146,3 +147,25 @@ def test_a_rerun_uses_the_plan_it_was_started_with(make_config, monkeypatch, tmp
     # A broken plan.json is planned afresh too, not an error.
     saved.write_text("{not json")
     assert plan_budget(config, with_reference=False, saved=saved)[1].budget_seconds == 180
+
+
+def test_checks_that_confirm_the_rates_check_one_length() -> None:
+    """A check within the tolerance leaves the cached rates as they are: the plan made after it
+    moves only by the check's own charged seconds (here a length shorter for each check), and
+    the length it moves to is not checked again. Rates a check changes are checked again at the
+    length they move the plan to, up to three lengths."""
+    lengths = [160, 128, 96, 64]
+
+    def plan_at(length: int) -> SimpleNamespace:
+        return SimpleNamespace(value=lambda key: length)
+
+    for ratio, checked in ((1.1, [160]), (1.5, [160, 128, 96])):
+        seen: list[int] = []
+
+        def check(length: int, ratio: float = ratio, seen: list[int] = seen) -> RateCheck:
+            seen.append(length)
+            return RateCheck(length, ratio, 1.0, 6, 1.0)
+
+        plan, checks = check_lengths(plan_at(160), check, lambda c: plan_at(lengths[len(c)]))
+        assert seen == checked and [c.length for c in checks] == checked
+        assert plan.value("data.max_length") == lengths[len(checked)]
