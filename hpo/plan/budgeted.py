@@ -121,7 +121,7 @@ def plan_budget(
     # No search: the final stage trains the strong default at its batch (32, unless the config
     # fixes another), which the machine was not measured at (per example a larger batch costs
     # less, most at short lengths). Timed there, the plan fills the budget at what the final
-    # stage will cost; the run reuses the check (:func:`hpo.plan.replan.final_rates`).
+    # stage will cost; the run reuses the check (:func:`hpo.plan.replan.final_machine`).
     default = {**config.training, **strong_default(config.search_space, config.training)}
     batch = int(setting("per_device_train_batch_size", {}, default).value)
     final_checks: list[RateCheck] = []

@@ -3,10 +3,12 @@ from what the run has measured.
 
 :func:`search_deadline` ends the search so that the final stage still fits at the trials'
 rates. A final stage that keeps its best point on validation times itself first
-(:func:`final_rates`: at its own batch and length, since neither the machine's measurement nor
-the trials trained at them), takes the epochs the time left holds (:func:`final_epochs`) and
-stops by the deadline whatever its epoch (:func:`final_stop_by`); one that stops where the
-best trial peaked stops sooner where that does not fit (:func:`replan_final`).
+(:func:`final_machine`: at its own batch and length, since neither the machine's measurement
+nor the trials trained at them), with no search chooses its length again from the time left
+(:func:`final_length`, timed again there), takes the epochs the time left holds
+(:func:`final_epochs`) and stops by the deadline whatever its epoch (:func:`final_stop_by`);
+one that stops where the best trial peaked stops sooner where that does not fit
+(:func:`replan_final`).
 """
 
 from __future__ import annotations
@@ -152,8 +154,8 @@ def final_epochs(
     """Epochs of a final stage that keeps its best point on validation (``final_keep_best``):
     the plan's, and more while the time left holds them (up to :data:`MAX_EPOCHS`; fewer where
     it does not hold the plan's), on its evaluation grid, at ``rates`` (the final stage's own,
-    :func:`final_rates`), else the trials', else the plan's. Time a search left unspent, or a
-    machine faster than planned, goes to training."""
+    :func:`final_machine` and :func:`rates_at`), else the trials', else the plan's. Time a
+    search left unspent, or a machine faster than planned, goes to training."""
     step = FINAL_EPOCH_STEPS
     planned = max(1, round(planned_epochs(clock.plan) * step))
     rates = rates or _rates(clock, study)
@@ -219,15 +221,6 @@ def rates_at(
     mix, at the rates ``seen`` (:func:`final_machine`)."""
     c = costs_at(profile, seen, length, grouped=grouped_by_length(setup.training), batch=batch)
     return c.train, c.eval
-
-
-def final_rates(
-    setup: TrainerSetup, clock: StageClock, profile: DataProfile, *, length: int, batch: int
-) -> tuple[float, float] | None:
-    """(training, scoring) seconds per example of the final stage at ``length`` and ``batch``,
-    timed now (:func:`final_machine`); None where the plan holds no machine measurement."""
-    seen = final_machine(setup, clock, profile, length=length, batch=batch)
-    return None if seen is None else rates_at(setup, profile, seen, length=length, batch=batch)
 
 
 def final_length(

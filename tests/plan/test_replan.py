@@ -18,10 +18,11 @@ from hpo.plan.rates import MachineRates
 from hpo.plan.replan import (
     final_epochs,
     final_length,
-    final_rates,
+    final_machine,
     final_stop_by,
     measured_rates,
     planned_epochs,
+    rates_at,
     replan_final,
     search_deadline,
 )
@@ -101,6 +102,12 @@ def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: P
     clock = StageClock(tmp_path / "plan.json", stub_plan(320, **facts), started=time.time())
     assert final_epochs(clock, None, profile=profile, retrains=1) == 3.0
     assert clock.events == []
+
+
+def final_rates(setup, clock, profile, *, length: int, batch: int) -> tuple[float, float] | None:
+    """The final stage's (training, scoring) seconds an example, timed as a run times them."""
+    seen = final_machine(setup, clock, profile, length=length, batch=batch)
+    return None if seen is None else rates_at(setup, profile, seen, length=length, batch=batch)
 
 
 def test_the_final_stage_times_itself_at_its_own_batch_before_its_epochs(
