@@ -108,16 +108,16 @@ def plan_budget(
     spent = profile.profile_seconds + rates.measured_seconds + 5.0
     plan = planned(rates, spent)
 
-    def again(seen: list[RateCheck]) -> Plan:
-        charged = sum(check_seconds(rates, c.length) for c in seen)
-        return planned(rates_seen_now(rates, seen), spent + charged)
+    def charged(seen: list[RateCheck]) -> float:
+        return sum(check_seconds(rates, c.length) for c in seen)
 
-    plan, found = check_lengths(
-        plan, lambda length: check_rates(setup, profile, rates, length), again
+    plan, checks = check_lengths(
+        plan,
+        lambda length: check_rates(setup, profile, rates, length),
+        lambda seen: planned(rates_seen_now(rates, seen), spent + charged(seen)),
     )
-    spent += sum(check_seconds(rates, c.length) for c in found)
-    checks = {c.length: c for c in found}
-    rates = rates_seen_now(rates, list(checks.values()))
+    spent += charged(checks)
+    rates = rates_seen_now(rates, checks)
     # No search: the final stage trains the strong default at its batch (32, unless the config
     # fixes another), which the machine was not measured at (per example a larger batch costs
     # less, most at short lengths). Timed there, the plan fills the budget at what the final
@@ -138,7 +138,7 @@ def plan_budget(
     facts = {
         **plan.facts,
         "inputs": inputs,
-        "checks": [c.to_dict() for c in [*checks.values(), *final_checks]],
+        "checks": [c.to_dict() for c in [*checks, *final_checks]],
         "profile": profile.to_dict(),
         "machine": rates.to_dict(),
     }
