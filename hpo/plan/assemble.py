@@ -41,13 +41,15 @@ def assemble(
     costs: Costs,
     search: Search | None,
     search_why: str,
+    search_by_rates: bool = True,
     keep_best: bool,
     stage_seconds: Mapping[str, float],
     eval_examples: int,
     final_lengths: Sequence[int] = (),
     least_epochs: Sequence[float] = (1.0,),
 ) -> Plan:
-    """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``).
+    """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``;
+    ``search_by_rates``: whether the machine's speed could change that decision).
 
     ``final_lengths``: the lengths a final stage with no search may take when it starts, from
     the time then left (:func:`hpo.plan.replan.final_length`), training at least the first of
@@ -231,6 +233,10 @@ def assemble(
             "final_least_epochs": list(least_epochs),
             # Trials the search was planned to run at once (this process and joined workers).
             "workers": workers,
-            "search": {"chosen": search is not None, "why": search_why},
+            "search": {
+                "chosen": search is not None,
+                "why": search_why,
+                "by_rates": search_by_rates,
+            },
         },
     )

@@ -111,25 +111,33 @@ def plan_budget(
     def charged(seen: list[RateCheck]) -> float:
         return sum(check_seconds(rates, c.length) for c in seen)
 
-    plan, checks = check_lengths(
-        plan,
-        lambda length: check_rates(setup, profile, rates, length),
-        lambda seen: planned(rates_seen_now(rates, seen), spent + charged(seen)),
-    )
-    spent += charged(checks)
-    rates = rates_seen_now(rates, checks)
     # No search: the final stage trains the strong default at its batch (32, unless the config
     # fixes another), which the machine was not measured at (per example a larger batch costs
     # less, most at short lengths). Timed there, the plan fills the budget at what the final
     # stage will cost; the run reuses the check (:func:`hpo.plan.replan.final_machine`).
     default = {**config.training, **strong_default(config.search_space, config.training)}
     batch = int(setting("per_device_train_batch_size", {}, default).value)
+
+    def times_final(plan: Plan) -> bool:
+        return (
+            not plan.facts["search"]["chosen"]
+            and bool(plan.facts.get("final_keep_best"))
+            and batch != rates.train_batch
+        )
+
+    checks: list[RateCheck] = []
+    # Where the machine's speed cannot bring a search in (the validation split or you ruled it
+    # out), nothing trains at the measured batch: the final stage's is the only one timed.
+    if not times_final(plan) or plan.facts["search"].get("by_rates", True):
+        plan, checks = check_lengths(
+            plan,
+            lambda length: check_rates(setup, profile, rates, length),
+            lambda seen: planned(rates_seen_now(rates, seen), spent + charged(seen)),
+        )
+        spent += charged(checks)
+        rates = rates_seen_now(rates, checks)
     final_checks: list[RateCheck] = []
-    if (
-        not plan.facts["search"]["chosen"]
-        and plan.facts.get("final_keep_best")
-        and batch != rates.train_batch
-    ):
+    if times_final(plan):
         length = int(plan.value("data.max_length"))
         final_checks.append(check_rates(setup, profile, rates, length, batch=batch))
         spent += check_seconds(rates, length, batch=batch)

@@ -237,6 +237,9 @@ def make_plan(
     final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
     at_once = f", {workers} at once" if workers > 1 else ""
     search: Search | None = None
+    # Whether the machine's speed can change this decision (it sizes a search, or rules one
+    # out for time); not where the user or the validation split decides.
+    by_rates = fixed_trials != 0 and (fixed_trials is not None or noise <= SEARCH_LEAD)
     if fixed_trials == 0:
         why = "no search: study.n_trials 0 (set by you); the strong default is trained"
     elif fixed_trials:
@@ -315,6 +318,7 @@ def make_plan(
         costs=c,
         search=search,
         search_why=why,
+        search_by_rates=by_rates,
         keep_best=keep_best,
         stage_seconds={
             "prepare": spent_seconds + prepare,

@@ -39,7 +39,11 @@ def _assembled(search: Search | None, **kwargs: Any):
 def test_no_search_is_a_plan_of_its_own() -> None:
     plan = _assembled(None, why="no search: too few a class")
     assert plan.value("study.n_trials") == 0
-    assert plan.facts["search"] == {"chosen": False, "why": "no search: too few a class"}
+    assert plan.facts["search"] == {
+        "chosen": False,
+        "why": "no search: too few a class",
+        "by_rates": True,
+    }
     search = next(s for s in plan.stages if s.name == "search")
     assert (search.seconds, search.what) == (0.0, "none: the strong default is trained")
     final = next(s for s in plan.stages if s.name == "final")

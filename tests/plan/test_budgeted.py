@@ -73,12 +73,12 @@ def test_plan_budget_on_tiny_data(make_config, delete, monkeypatch, tmp_path: Pa
     assert planned.data.max_length == 48  # the config's own
     assert plan.total_seconds <= 180
     assert {"profile", "machine", "cost_model", "checks", "inputs"} <= set(plan.facts)
-    # The user's length, the only one the plan can pick, at the search's smallest batch; then
-    # (60 validation examples: no search) at the strong default's, which the final stage trains.
-    check, final = plan.facts["checks"]
-    assert check["length"] == 48 and check["steps"] >= 6 and check["batch"] == 16
-    assert final["length"] == 48 and final["batch"] == 32
-    assert not plan.facts["search"]["chosen"]
+    # The user's length, the only one the plan can pick, at the strong default's batch, which
+    # the final stage trains: 60 validation examples rule a search out whatever the machine's
+    # speed, so nothing trains at the search's smallest batch and it is not checked.
+    (final,) = plan.facts["checks"]
+    assert final["length"] == 48 and final["steps"] >= 6 and final["batch"] == 32
+    assert not plan.facts["search"]["chosen"] and not plan.facts["search"]["by_rates"]
     # Deterministic: planned again (profile and machine cached) with the same check of the
     # machine, the same plan.
     monkeypatch.setattr(budgeted, "check_rates", _checks(RateCheck(48, 1.0, 1.0, 6, 1.0)))
@@ -88,6 +88,34 @@ def test_plan_budget_on_tiny_data(make_config, delete, monkeypatch, tmp_path: Pa
     monkeypatch.setattr(budgeted, "check_rates", _checks(RateCheck(48, 1.0, 1.0, 6, 1.0), 200.0))
     slower = plan_budget(config, with_reference=False)[1]
     assert slower.facts["final_epochs"] < once["final_epochs"]
+
+
+def test_a_search_the_rates_decide_checks_the_measured_batch(
+    make_config, delete, monkeypatch
+) -> None:
+    # Trials you set (2): the machine's speed sizes the search, so the plan checks the batch
+    # the machine was measured at; the final stage trains the search's best, at its batch.
+    config = load_config(make_config({"study": {"budget": "3m"}}))
+    seen: list[int | None] = []
+
+    def check(config, profile, rates, length, *, batch=None) -> RateCheck:
+        seen.append(batch)
+        return RateCheck(length, 1.0, 1.0, 6, 1.0, batch or 16)
+
+    monkeypatch.setattr(budgeted, "check_rates", check)
+    plan = plan_budget(config, with_reference=False)[1]
+    assert plan.facts["search"]["chosen"] and plan.facts["search"]["by_rates"]
+    assert seen == [None]
+    # No search at your word: only the strong default's batch, which the final stage trains.
+    none = load_config(
+        make_config(
+            {"study": {"budget": "3m", "n_trials": 0}, "search_space": {"num_train_epochs": delete}}
+        )
+    )
+    seen.clear()
+    plan = plan_budget(none, with_reference=False)[1]
+    assert not plan.facts["search"]["chosen"] and not plan.facts["search"]["by_rates"]
+    assert seen == [32]
 
 
 def _checks(first: RateCheck, final: float = 1.0):

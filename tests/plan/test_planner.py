@@ -338,6 +338,8 @@ def test_the_search_share_is_a_decision_with_its_reason() -> None:
     why = small.facts["search"]["why"]
     assert why.startswith("no search: 6 trials of 7,500 examples (50 a class) would take")
     assert "the strong default is trained" in why
+    # Ruled out for time: a faster machine could bring a search in (the plan checks it).
+    assert small.facts["search"]["by_rates"]
     # No search: the final stage takes the share, more epochs, the best kept on validation.
     assert small.facts["final_epochs"] > DEFAULT_EPOCHS
     assert small.total_seconds >= FILL * 1800.0
@@ -359,12 +361,14 @@ def test_the_search_share_is_a_decision_with_its_reason() -> None:
             "no search: 3,000 validation examples tell a trial from the strong default only to "
             "±2.5 points"
         ), none.facts["search"]["why"]
+        assert not none.facts["search"]["by_rates"]  # no machine's speed changes that
 
 
 def test_no_search_when_you_set_no_trials() -> None:
     made = plan(cfg=config(study={"n_trials": 0}), budget=3600.0)
     assert made.value("study.n_trials") == 0
     assert "set by you" in made.facts["search"]["why"]
+    assert not made.facts["search"]["by_rates"]
     assert next(s for s in made.stages if s.name == "search").what.startswith("none")
 
 
