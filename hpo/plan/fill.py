@@ -20,6 +20,8 @@ def fill_share(
     lengths: Sequence[int],
     least_epochs: float,
     usable: float,
+    *,
+    floor: float | None = None,
 ) -> tuple[int, float]:
     """The length and epochs of a final stage given ``usable`` seconds: of ``lengths`` and the
     epochs from ``least_epochs`` up to :data:`MAX_EPOCHS` (on the final stage's grid of
@@ -27,14 +29,24 @@ def fill_share(
     for whole epochs, since a part of train is read at up to that) whose
     ``seconds(length, epochs)`` fill at least :data:`FILL` of ``usable`` without passing it, the
     longest length, then the most epochs; where none fills that much, the pair that fills most;
-    where none fits, the cheapest (which the run's deadline then cuts)."""
+    where none fits, the cheapest (which the run's deadline then cuts).
+
+    ``floor``: fewer epochs than ``least_epochs`` (down to ``floor``) only at the first of
+    ``lengths``: a longer length is taken for the recipe's epochs, never by trading them away
+    (on BBC News at 5 minutes, every longer length trained for fewer than the recipe's epochs
+    scored below the first length with more: ``docs/results/equal-budget.md``).
+    """
     step = FINAL_EPOCH_STEPS
     least = max(1, round(step * least_epochs))
-    reach = max(READ_LENGTH, min(lengths))
+    lowest = least if floor is None else min(least, max(1, round(step * floor)))
+    first, reach = lengths[0], max(READ_LENGTH, min(lengths))
     options = [
         (seconds(n, k / step), n, k / step)
         for n in lengths
-        for k in range(least if n <= reach else max(least, step), step * MAX_EPOCHS + 1)
+        for k in range(
+            lowest if n == first else least if n <= reach else max(least, step),
+            step * MAX_EPOCHS + 1,
+        )
     ]
     fits = [o for o in options if o[0] <= usable]
     full = [o for o in fits if o[0] >= FILL * usable]

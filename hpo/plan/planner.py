@@ -287,20 +287,21 @@ def make_plan(
             f"beside {final_what}" + (f" ({workers} trials at once)" if workers > 1 else "")
         )
     # The lengths a final stage with no search may still take when it starts (none where the
-    # length is yours), for the recipe's epochs where they then fit, else the fewest planned.
+    # length is yours), each for the recipe's epochs; at this length down to the fewest planned.
     final_lengths: list[int] = []
     least_epochs = max(1, round(FINAL_EPOCH_STEPS * min(enough, epochs))) / FINAL_EPOCH_STEPS
     if search is None and keep_best:
         # No search: the final stage takes the whole share: of the lengths (no shorter) and
-        # epochs (at least the fewest that see enough samples; the best kept on validation)
-        # that fill it, the longest length, then the most epochs.
+        # epochs (a longer length only for the fewest that see enough samples; the best kept
+        # on validation) that fill it, the longest length, then the most epochs.
         own = final_rates or rates
         longer = [n for n in lengths if n >= length]
         length, epochs = fill_share(
             lambda n, e: final_seconds(costs_at(profile, own, n, grouped=grouped), e),
             longer,
-            least_epochs,
+            float(enough),
             usable,
+            floor=least_epochs,
         )
         c = costs_at(profile, own, length, grouped=grouped)
         if not fixed_length:

@@ -234,7 +234,7 @@ def final_length(
 ) -> int:
     """The length a final stage with no search trains at, chosen again when it starts by the
     plan's own rule (:func:`~hpo.plan.fill.fill_share`: the longest length whose epochs fill
-    the share, at least the recipe's where they fit, else the fewest planned) from the time
+    the share, a longer one only for the recipe's epochs, else the plan's) from the time
     actually left and the rates ``seen`` now: the plan chose its length against allowances
     (preparing, the baselines, the machine's cached rates) that the run has since measured.
     A length other than the plan's is timed before it trains (:func:`final_machine`), and
@@ -256,17 +256,17 @@ def final_length(
         timing = 0.0 if length == planned else check_seconds(seen, length, batch=batch)
         return timing + _final_seconds(clock, profile, rates, epochs, retrains)
 
-    # The recipe's epochs where they now fit at the plan's length (the plan may have given
-    # fewer for its allowances), else the fewest it planned.
+    # A longer length only for the recipe's epochs (the plan may have given fewer for its
+    # allowances); fewer, down to the fewest planned, only at the plan's length.
     tries = [float(e) for e in clock.plan.facts.get("final_least_epochs") or [1.0]]
-    least = next((e for e in tries if seconds(planned, e) <= left), None)
-    if least is None:
+    recipe, fewest = max(tries), min(tries)
+    if seconds(planned, fewest) > left:
         return planned
-    length = max(fill_share(seconds, lengths, least, left)[0], planned)
+    length = max(fill_share(seconds, lengths, recipe, left, floor=fewest)[0], planned)
     if length != planned:
         clock.note(
             f"final stage re-planned with {format_minutes(max(0.0, left))} left: {length} "
-            f"tokens instead of the planned {planned}, the longest length at which {least:g} "
+            f"tokens instead of the planned {planned}, the longest length at which {recipe:g} "
             "epoch(s) or more fill the time left, the plan's own rule (it cuts "
             f"{profile.share_cut(length):.0%} of training examples)"
         )

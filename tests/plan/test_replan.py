@@ -210,8 +210,10 @@ def test_a_final_stage_with_no_search_chooses_its_length_again_from_the_time_lef
     assert "64 tokens instead of the planned 32" in events[0]
     # 284 s left: 3 epochs fit only at 32 tokens (150 s); nothing to note.
     assert length(300) == (32, [])
-    # 127 s left: 3 epochs fit at no length; 1 epoch or more fills it at 64 tokens (1.25).
-    assert length(140)[0] == 64
+    # 127 s left: 3 epochs fit at no length; the fewest planned (1) fit at 32 and at 64 (1.25
+    # would fill it), but a longer length is not taken for fewer than the recipe's epochs: the
+    # plan's length, whose epochs the time left then raises.
+    assert length(140) == (32, [])
     # Slower than even that: the plan's length, never a shorter one.
     assert length(100, cost_model={**facts["cost_model"], "length": 64}) == (64, [])
     # Tokenizing 11,000 texts at 0.03 s each (330 s) comes first: 64 tokens no longer fit.
