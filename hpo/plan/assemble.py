@@ -52,8 +52,9 @@ def assemble(
     ``search_by_rates``: whether the machine's speed could change that decision).
 
     ``final_lengths``: the lengths a final stage with no search may take when it starts, from
-    the time then left (:func:`hpo.plan.replan.final_length`), training at least the first of
-    ``least_epochs`` that then fits; empty where its length is fixed."""
+    the time then left (:func:`hpo.plan.replan.final_length`), a longer one than planned only
+    for the most of ``least_epochs`` (the recipe's), the planned one down to the fewest; empty
+    where its length is fixed."""
     cut = profile.share_cut(length)
     choices: list[Choice] = []
 

@@ -25,21 +25,22 @@ def fill_share(
 ) -> tuple[int, float]:
     """The length and epochs of a final stage given ``usable`` seconds: of ``lengths`` and the
     epochs from ``least_epochs`` up to :data:`MAX_EPOCHS` (on the final stage's grid of
-    twentieths; a length longer than the first of ``lengths`` and than :data:`READ_LENGTH` only
-    for whole epochs, since a part of train is read at up to that) whose
+    twentieths; a length longer than the shortest of ``lengths`` and than :data:`READ_LENGTH`
+    only for whole epochs, since a part of train is read at up to that) whose
     ``seconds(length, epochs)`` fill at least :data:`FILL` of ``usable`` without passing it, the
     longest length, then the most epochs; where none fills that much, the pair that fills most;
     where none fits, the cheapest (which the run's deadline then cuts).
 
-    ``floor``: fewer epochs than ``least_epochs`` (down to ``floor``) only at the first of
+    ``floor``: fewer epochs than ``least_epochs`` (down to ``floor``) only at the shortest of
     ``lengths``: a longer length is taken for the recipe's epochs, never by trading them away
-    (on BBC News at 5 minutes, every longer length trained for fewer than the recipe's epochs
-    scored below the first length with more: ``docs/results/equal-budget.md``).
+    (on BBC News at 5 minutes, each longer length trained for fewer than the recipe's epochs
+    scored below the shortest with more, once significantly: ``docs/results/equal-budget.md``).
     """
     step = FINAL_EPOCH_STEPS
     least = max(1, round(step * least_epochs))
     lowest = least if floor is None else min(least, max(1, round(step * floor)))
-    first, reach = lengths[0], max(READ_LENGTH, min(lengths))
+    first = min(lengths)
+    reach = max(READ_LENGTH, first)
     options = [
         (seconds(n, k / step), n, k / step)
         for n in lengths
