@@ -39,11 +39,11 @@ def test_nothing_fills_the_one_that_fills_most() -> None:
 
 
 def test_a_longer_length_only_for_the_recipes_epochs() -> None:
-    # 200 s: the recipe's 3 epochs fit only at 32 tokens (96 s; at 64 they take 192 s and fill
-    # it); at 64 tokens 3 epochs fill 200 s, so the longer length is taken.
+    # 200 s: the recipe's 3 epochs fit at 32 tokens (96 s) and at 64 (192 s, filling it), so
+    # the longer length is taken.
     assert fill_share(cost, [32, 64], 3.0, 200.0, floor=1.0) == (64, 3.1)
     # 150 s: 3 epochs fit only at 32; 64 tokens would fill it with 2.3, fewer than the
-    # recipe's, so the first length keeps its epochs and takes more (4.65).
+    # recipe's, so the shortest length keeps its epochs and takes more (4.65).
     assert fill_share(cost, [32, 64], 3.0, 150.0, floor=1.0) == (32, 4.65)
     # Without a floor, the recipe's epochs are the least anywhere (the cheapest: 32 x 3).
     assert fill_share(cost, [32, 64], 3.0, 50.0) == (32, 3.0)
