@@ -24,7 +24,10 @@ training a strong default on all the data):
    final stage trains the search's best at all); it then grows, the subset up to all of train
    at :data:`TARGET_TRIALS` trials, then the trials, to fill what is left. Otherwise there is no
    search (``study.n_trials: 0``): the final stage trains the strong default, for as many epochs
-   as the budget holds (up to :data:`MAX_EPOCHS`), and keeps the best on validation.
+   as the budget holds (up to :data:`MAX_EPOCHS`), and keeps the best on validation. Where
+   that final stage has every key at its most (all of train, texts whole, the most epochs) and
+   time is left beside it, the rest holds a search after all, on a validation split that tells
+   a lead of :data:`SLACK_SEARCH_LEAD`: it costs the final stage nothing.
 
 The plan says which it chose and why (the ``study.n_trials`` row, ``plan.json``'s ``search``).
 """
@@ -43,7 +46,7 @@ from hpo.plan.constants import (
     KEEP_WHOLE,
     LENGTHS,
     MARGIN,
-    MAX_TRIALS,
+    MAX_EPOCHS,
     MIN_FINAL_SAMPLES,
     MIN_PART_SAMPLES,
     MIN_SEARCH_EXAMPLES,
@@ -54,13 +57,14 @@ from hpo.plan.constants import (
     REPORT_SECONDS,
     SEARCH_LEAD,
     SEARCH_PER_CLASS,
+    SLACK_SEARCH_LEAD,
     SMALLEST_SEARCH,
-    TARGET_TRIALS,
 )
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
 from hpo.plan.costs import final_seconds as one_final
 from hpo.plan.decision import BudgetTooSmall, Plan
 from hpo.plan.fill import fill_share
+from hpo.plan.sizing import largest, sized, smallest_search
 from hpo.search.trials import examples_to_resolve, half_width
 from hpo.train.settings import setting
 
@@ -237,6 +241,7 @@ def make_plan(
     final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
     at_once = f", {workers} at once" if workers > 1 else ""
     search: Search | None = None
+    slack = False  # a search in the time a final stage at every key's most leaves
     # Whether the machine's speed can change this decision (it sizes a search, or rules one
     # out for time); not where the user or the validation split decides.
     by_rates = fixed_trials != 0 and (fixed_trials is not None or noise <= SEARCH_LEAD)
@@ -252,13 +257,13 @@ def make_plan(
                 found
                 for low in (least, smallest)
                 if (
-                    found := _sized(
+                    found := sized(
                         cost, rest, low, profile, fixed_train=fixed_train, trials=fixed_trials
                     )
                 )
             ),
             None,
-        ) or _smallest(cost, profile, fixed_train, fixed_trials)
+        ) or smallest_search(cost, profile, fixed_train, fixed_trials)
         why = "as many as you set"
     elif noise > SEARCH_LEAD:
         why = (
@@ -276,7 +281,7 @@ def make_plan(
             f"is left beside {final_what}; the strong default is trained"
         )
     else:
-        search = _sized(
+        search = sized(
             cost, rest, least, profile, fixed_train=fixed_train, trials=None, workers=workers
         )
         assert search is not None  # the floor fits
@@ -306,6 +311,31 @@ def make_plan(
         c = costs_at(profile, own, length, grouped=grouped)
         if not fixed_length:
             final_lengths = [n for n in longer if n >= length]
+        # Every key of the final stage at its most (all of train, texts whole, MAX_EPOCHS) and
+        # time left beside it: a search there costs the final stage nothing, so it needs only
+        # a validation split that tells a wide lead (its best is trained only beyond the noise).
+        left = usable - final_seconds(c, epochs)
+        at_most = length >= whole_length and epochs >= MAX_EPOCHS and read_past is None
+        if at_most and fixed_trials is None and not fixed_evals and noise <= SLACK_SEARCH_LEAD:
+            at = costs_at(profile, rates, length, grouped=grouped)
+            search = sized(
+                lambda n, k: search_seconds(at, n, k, trial_epochs, search_eval, evals, workers),
+                left,
+                least,
+                profile,
+                fixed_train=fixed_train,
+                trials=None,
+                workers=workers,
+            )
+            by_rates = slack = True
+            if search is not None:
+                final_lengths = []
+                why = (
+                    f"{search.trials} trials in the {format_minutes(left)} the final stage "
+                    f"leaves with every key at its most (all of train, texts whole, {MAX_EPOCHS}"
+                    " epochs): they cost it nothing; the best is trained only where it leads the "
+                    f"strong default beyond the noise of {search_eval:,} validation examples"
+                )
     return assemble(
         request,
         profile,
@@ -320,6 +350,7 @@ def make_plan(
         search=search,
         search_why=why,
         search_by_rates=by_rates,
+        search_in_slack=slack,
         keep_best=keep_best,
         stage_seconds={
             "prepare": spent_seconds + prepare,
@@ -332,55 +363,6 @@ def make_plan(
         final_lengths=final_lengths,
         least_epochs=sorted({float(enough), least_epochs}, reverse=True),
     )
-
-
-def _sized(
-    cost: Any,
-    seconds: float,
-    least: int,
-    profile: DataProfile,
-    *,
-    fixed_train: int | None,
-    trials: int | None,
-    workers: int = 1,
-) -> Search | None:
-    """The largest search from ``least`` examples up that fits ``seconds``: the subset grows up
-    to all of train at :data:`TARGET_TRIALS` trials (at least one a worker; ``trials`` when you
-    fixed them), then the trials grow; None when not even ``least`` examples at
-    :data:`MIN_TRIALS` trials fit."""
-    least_trials = trials or MIN_TRIALS
-    if cost(least, least_trials) > seconds:
-        return None
-    target = max(TARGET_TRIALS, workers)
-    aim = trials or target
-    if fixed_train:
-        examples = least
-    else:
-        examples = largest(lambda s: cost(s, aim) <= seconds, least, profile.n_train) or least
-    if not trials:
-        aim = largest(lambda t: cost(examples, t) <= seconds, least_trials, MAX_TRIALS) or aim
-        if examples < profile.n_train:
-            aim = min(aim, target)
-    if examples < profile.n_train and not fixed_train:
-        examples = max(least, examples // 100 * 100)
-    return Search(examples, aim, cost(examples, aim))
-
-
-def _smallest(cost: Any, profile: DataProfile, fixed_train: int | None, trials: int) -> Search:
-    """The trials you fixed on the smallest subset (yours, else :data:`SMALLEST_SEARCH` or 8 a
-    class): the deadline ends them early where they do not fit."""
-    examples = min(profile.n_train, fixed_train or max(SMALLEST_SEARCH, 8 * profile.n_classes))
-    return Search(examples, trials, cost(examples, trials))
-
-
-def largest(ok: Any, low: int, high: int) -> int | None:
-    """The largest integer in [low, high] for which ``ok`` holds (``ok`` falls off once)."""
-    if high < low or not ok(low):
-        return None
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if ok(mid) else (low, mid - 1)
-    return low
 
 
 def _fixed_epochs(

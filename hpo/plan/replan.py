@@ -18,12 +18,12 @@ import time
 from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes
-from hpo.config.reference import FINAL_EPOCH_STEPS
+from hpo.config.reference import DEFAULT_ATTR, FINAL_EPOCH_STEPS
 from hpo.plan.check import RateCheck, check_rates, check_seconds
 from hpo.plan.constants import MARGIN, MAX_EPOCHS
 from hpo.plan.costs import Costs, costs_at, final_seconds, grouped_by_length
 from hpo.plan.fill import fill_share
-from hpo.plan.planner import largest
+from hpo.plan.sizing import largest
 from hpo.train.trial_record import TrialRecord
 
 if TYPE_CHECKING:
@@ -36,12 +36,15 @@ if TYPE_CHECKING:
     from hpo.plan.rates import MachineRates
 
 
-def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
-    """(training, scoring) seconds per example, the medians of what the trials measured."""
+def measured_rates(study: optuna.Study, *, default: bool = False) -> tuple[float, float] | None:
+    """(training, scoring) seconds per example, the medians of what the trials measured (only
+    the strong default's trial, ``default``)."""
     from optuna.trial import TrialState
 
     train, score = [], []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if default and not trial.user_attrs.get(DEFAULT_ATTR):
+            continue
         training, scoring = TrialRecord.of(trial).seconds_per_example()
         if training is not None:
             train.append(training)
@@ -101,7 +104,9 @@ def search_deadline(
     deadline until a trial has measured them. A machine slower than its measurement ends the
     search sooner instead of cutting the final stage short; a faster one lets it run on."""
     planned = clock.started + clock.plan.search_ends_at
-    rates = measured_rates(study)
+    # A search in the time a final stage at its most leaves: that stage was planned for the
+    # strong default at its batch, and takes the epochs the time left holds whatever it trains.
+    rates = measured_rates(study, default=bool(clock.plan.facts.get("search", {}).get("in_slack")))
     if rates is None:
         return planned
     final = _final_seconds(clock, profile, rates, planned_epochs(clock.plan), retrains)
