@@ -42,7 +42,6 @@ def assemble(
     search: Search | None,
     search_why: str,
     search_by_rates: bool = True,
-    search_in_slack: bool = False,
     keep_best: bool,
     stage_seconds: Mapping[str, float],
     eval_examples: int,
@@ -50,8 +49,7 @@ def assemble(
     least_epochs: Sequence[float] = (1.0,),
 ) -> Plan:
     """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``;
-    ``search_by_rates``: whether the machine's speed could change that decision;
-    ``search_in_slack``: the search runs in the time a final stage at every key's most leaves).
+    ``search_by_rates``: whether the machine's speed could change that decision).
 
     ``final_lengths``: the lengths a final stage with no search may take when it starts, from
     the time then left (:func:`hpo.plan.replan.final_length`), a longer one than planned only
@@ -240,7 +238,6 @@ def assemble(
                 "chosen": search is not None,
                 "why": search_why,
                 "by_rates": search_by_rates,
-                "in_slack": search is not None and search_in_slack,
             },
         },
     )

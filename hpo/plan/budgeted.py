@@ -111,8 +111,7 @@ def plan_budget(
     def charged(seen: list[RateCheck]) -> float:
         return sum(check_seconds(rates, c.length) for c in seen)
 
-    # No search (or one in the time left beside a final stage at every key's most): the final
-    # stage trains the strong default at its batch (32, unless the config
+    # No search: the final stage trains the strong default at its batch (32, unless the config
     # fixes another), which the machine was not measured at (per example a larger batch costs
     # less, most at short lengths). Timed there, the plan fills the budget at what the final
     # stage will cost; the run reuses the check (:func:`hpo.plan.replan.final_machine`).
@@ -120,10 +119,8 @@ def plan_budget(
     batch = int(setting("per_device_train_batch_size", {}, default).value)
 
     def times_final(plan: Plan) -> bool:
-        # (A search in the time such a final stage leaves, too: that time is the final's own.)
-        search = plan.facts["search"]
         return (
-            (not search["chosen"] or bool(search.get("in_slack")))
+            not plan.facts["search"]["chosen"]
             and bool(plan.facts.get("final_keep_best"))
             and batch != rates.train_batch
         )

@@ -44,12 +44,6 @@ SEARCH_PER_CLASS = 50
 #: machine led the default by 0.5-1.5 points, inside intervals of about 4 points on 1,000
 #: validation examples, so each ended with the default trained and its minutes bought nothing.
 SEARCH_LEAD = 0.02
-#: Widest noise (the 95% interval of a lead over the strong default, at accuracy 0.5) at which
-#: a plan still searches in the time a final stage at every key's most leaves: such a search
-#: costs that stage nothing, but on fewer validation examples only a lead few settings reach
-#: could be trained, and the user would wait the whole budget for the default. An allowance,
-#: not a measurement: the interval at which the planner held a search before 058c1a3.
-SLACK_SEARCH_LEAD = 0.05
 #: Fewest training samples the final stage should see (epochs x examples) before the planner
 #: trades epochs for length: about 600 steps at batch 32, what the recipe's 3 epochs of a
 #: mid-sized set give. An allowance, re-measured by bench/equal_budget.py.

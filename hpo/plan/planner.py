@@ -24,10 +24,7 @@ training a strong default on all the data):
    final stage trains the search's best at all); it then grows, the subset up to all of train
    at :data:`TARGET_TRIALS` trials, then the trials, to fill what is left. Otherwise there is no
    search (``study.n_trials: 0``): the final stage trains the strong default, for as many epochs
-   as the budget holds (up to :data:`MAX_EPOCHS`), and keeps the best on validation. Where
-   that final stage has every key at its most (all of train, texts whole, the most epochs) and
-   time is left beside it, the rest holds a search after all, on a validation split that tells
-   a lead of :data:`SLACK_SEARCH_LEAD`: it costs the final stage nothing.
+   as the budget holds (up to :data:`MAX_EPOCHS`), and keeps the best on validation.
 
 The plan says which it chose and why (the ``study.n_trials`` row, ``plan.json``'s ``search``).
 """
@@ -46,7 +43,6 @@ from hpo.plan.constants import (
     KEEP_WHOLE,
     LENGTHS,
     MARGIN,
-    MAX_EPOCHS,
     MIN_FINAL_SAMPLES,
     MIN_PART_SAMPLES,
     MIN_SEARCH_EXAMPLES,
@@ -57,7 +53,6 @@ from hpo.plan.constants import (
     REPORT_SECONDS,
     SEARCH_LEAD,
     SEARCH_PER_CLASS,
-    SLACK_SEARCH_LEAD,
     SMALLEST_SEARCH,
 )
 from hpo.plan.costs import Costs, baseline_seconds, costs_at, grouped_by_length, search_seconds
@@ -241,7 +236,6 @@ def make_plan(
     final_what = f"the final stage's {epochs:g} epoch(s) of {final_train:,} at {length} tokens"
     at_once = f", {workers} at once" if workers > 1 else ""
     search: Search | None = None
-    slack = False  # a search in the time a final stage at every key's most leaves
     # Whether the machine's speed can change this decision (it sizes a search, or rules one
     # out for time); not where the user or the validation split decides.
     by_rates = fixed_trials != 0 and (fixed_trials is not None or noise <= SEARCH_LEAD)
@@ -311,31 +305,6 @@ def make_plan(
         c = costs_at(profile, own, length, grouped=grouped)
         if not fixed_length:
             final_lengths = [n for n in longer if n >= length]
-        # Every key of the final stage at its most (all of train, texts whole, MAX_EPOCHS) and
-        # time left beside it: a search there costs the final stage nothing, so it needs only
-        # a validation split that tells a wide lead (its best is trained only beyond the noise).
-        left = usable - final_seconds(c, epochs)
-        at_most = length >= whole_length and epochs >= MAX_EPOCHS and read_past is None
-        if at_most and fixed_trials is None and not fixed_evals and noise <= SLACK_SEARCH_LEAD:
-            at = costs_at(profile, rates, length, grouped=grouped)
-            search = sized(
-                lambda n, k: search_seconds(at, n, k, trial_epochs, search_eval, evals, workers),
-                left,
-                least,
-                profile,
-                fixed_train=fixed_train,
-                trials=None,
-                workers=workers,
-            )
-            by_rates = slack = True
-            if search is not None:
-                final_lengths = []
-                why = (
-                    f"{search.trials} trials in the {format_minutes(left)} the final stage "
-                    f"leaves with every key at its most (all of train, texts whole, {MAX_EPOCHS}"
-                    " epochs): they cost it nothing; the best is trained only where it leads the "
-                    f"strong default beyond the noise of {search_eval:,} validation examples"
-                )
     return assemble(
         request,
         profile,
@@ -350,7 +319,6 @@ def make_plan(
         search=search,
         search_why=why,
         search_by_rates=by_rates,
-        search_in_slack=slack,
         keep_best=keep_best,
         stage_seconds={
             "prepare": spent_seconds + prepare,

@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hpo.config.budget import format_minutes
-from hpo.config.reference import DEFAULT_ATTR, FINAL_EPOCH_STEPS
+from hpo.config.reference import FINAL_EPOCH_STEPS
 from hpo.plan.check import RateCheck, check_rates, check_seconds
 from hpo.plan.constants import MARGIN, MAX_EPOCHS
 from hpo.plan.costs import Costs, costs_at, final_seconds, grouped_by_length
@@ -36,15 +36,12 @@ if TYPE_CHECKING:
     from hpo.plan.rates import MachineRates
 
 
-def measured_rates(study: optuna.Study, *, default: bool = False) -> tuple[float, float] | None:
-    """(training, scoring) seconds per example, the medians of what the trials measured (only
-    the strong default's trial, ``default``)."""
+def measured_rates(study: optuna.Study) -> tuple[float, float] | None:
+    """(training, scoring) seconds per example, the medians of what the trials measured."""
     from optuna.trial import TrialState
 
     train, score = [], []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        if default and not trial.user_attrs.get(DEFAULT_ATTR):
-            continue
         training, scoring = TrialRecord.of(trial).seconds_per_example()
         if training is not None:
             train.append(training)
@@ -104,9 +101,7 @@ def search_deadline(
     deadline until a trial has measured them. A machine slower than its measurement ends the
     search sooner instead of cutting the final stage short; a faster one lets it run on."""
     planned = clock.started + clock.plan.search_ends_at
-    # A search in the time a final stage at its most leaves: that stage was planned for the
-    # strong default at its batch, and takes the epochs the time left holds whatever it trains.
-    rates = measured_rates(study, default=bool(clock.plan.facts.get("search", {}).get("in_slack")))
+    rates = measured_rates(study)
     if rates is None:
         return planned
     final = _final_seconds(clock, profile, rates, planned_epochs(clock.plan), retrains)

@@ -43,7 +43,6 @@ def test_no_search_is_a_plan_of_its_own() -> None:
         "chosen": False,
         "why": "no search: too few a class",
         "by_rates": True,
-        "in_slack": False,
     }
     search = next(s for s in plan.stages if s.name == "search")
     assert (search.seconds, search.what) == (0.0, "none: the strong default is trained")

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 from plans import stub_plan, stub_profile, stub_study
 
-from hpo.config.reference import DEFAULT_ATTR
 from hpo.plan import replan
 from hpo.plan.budgeted import StageClock
 from hpo.plan.check import RateCheck
@@ -75,35 +74,6 @@ def test_the_search_deadline_moves_with_the_trials_rates(tmp_path: Path) -> None
         started + 576 - 311 - 10
     )
     assert planned_epochs(clock.plan) == 3.0
-
-
-def test_a_search_in_the_final_stages_slack_ends_by_the_strong_defaults_rates(
-    tmp_path: Path,
-) -> None:
-    """A search in the time a final stage at every key's most leaves: that stage was planned
-    for the strong default at its own batch, so the search ends by the default trial's rates,
-    not the median of trials at other batches (which would end it early and leave the time)."""
-    started = time.time()
-    slack = stub_plan(600, search={"chosen": True, "in_slack": True})
-    clock = StageClock(tmp_path / "plan.json", slack, started=started)
-    profile = stub_profile(n_final=100, n_test=50)
-    slow = {"samples_trained": 10, "step_seconds": 20.0, "samples_scored": 10, "eval_seconds": 2.0}
-    default = slow | {"step_seconds": 10.0, DEFAULT_ATTR: True}
-    study = stub_study([default, slow, slow])
-    assert measured_rates(study) == (2.0, 0.2)
-    assert measured_rates(study, default=True) == (1.0, 0.2)
-    # The default's 1 s a training example: 311 s of final stage, as above.
-    assert search_deadline(clock, study, profile, retrains=1) == pytest.approx(
-        started + 576 - 311 - 10
-    )
-    # Any other search: the trials' median (2 s: 611 s, past the budget's end already).
-    clock = StageClock(tmp_path / "other.json", stub_plan(600), started=started)
-    assert search_deadline(clock, study, profile, retrains=1) == pytest.approx(
-        started + 576 - 611 - 10
-    )
-    # The default's trial not measured yet: the plan's own deadline.
-    clock = StageClock(tmp_path / "plan.json", slack, started=started)
-    assert search_deadline(clock, stub_study([slow]), profile, retrains=1) == started + 200
 
 
 def test_a_final_stage_that_keeps_its_best_point_takes_the_time_left(tmp_path: Path) -> None:
