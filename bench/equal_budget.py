@@ -14,6 +14,11 @@ examples (issue 34):
 - **(l) another length** (``--length N``): (a) with ``data.max_length=N``, the epochs the plan
   fits at that length: did the plan's length pay against the length another rule would take
   (the plan before issue 34's part of train read at 128 tokens, say)?
+- **(v) the default varied** (``--vary KEY=V1,V2``): (b) with ``training.KEY=Vi`` and ``KEY``
+  out of the search space, one arm a value (``v1``, ``v2``, ...), each compared with (b). With
+  (b) they are a grid search at the final stage's fidelity given k times the minutes, the most
+  a search over that key could buy here: the arm validation would choose (:func:`chosen`) and
+  its test accuracy against (b)'s. Where it does not beat (b), no search of that key in B can.
 - **(s) a search forced** (``--search N``): (a) with ``study.n_trials=N``, where the plan chose
   none: the planner sizes the subset and the final stage around N trials. Does a search pay
   here against the plan's choice? ``--arms s --a-runs DIR`` runs it alone and compares it with
@@ -31,6 +36,8 @@ shipped).
     python bench/equal_budget.py --data ../shared/data/clinc150 --budget 15m \\
         --set data.label_column=intent
     python bench/equal_budget.py --data ../shared/data/bbc_news --budget 10m --random
+    python bench/equal_budget.py --data /tmp/pairs --budget 10m --arms b,v1,v2,v3 \\
+        --vary learning_rate=2e-5,1e-4,2e-4
 
 Results go to ``bench/results/<date>-<host>.equal-budget.json``. Nothing else may run on the
 machine meanwhile: every arm keeps its deadline by the clock.
@@ -72,6 +79,39 @@ def default_length(data: str, sets: list[str]) -> int:
     return next((n for n in DEFAULT_LENGTHS if n >= p95), DEFAULT_LENGTHS[-1])
 
 
+def vary_sets(data: str, sets: list[str], key: str, value: str) -> list[str]:
+    """(b) with ``training.<key>=<value>``: the search space without ``key`` (so the strong
+    default leaves the key to training, :func:`hpo.config.reference.strong_default`)."""
+    import dataclasses
+
+    import yaml
+
+    from hpo.api import load_config
+
+    config = load_config(None, list(sets), data=data, check_training=False)
+    if key not in config.search_space:
+        raise SystemExit(
+            f"--vary {key}: not a key of the search space ({sorted(config.search_space)})"
+        )
+    space = {
+        name: {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
+        for name, spec in config.search_space.items()
+        if name != key
+    }
+    flow = yaml.safe_dump(space, default_flow_style=True, width=10_000).strip()
+    return [f"search_space={flow}", f"training.{key}={value}"]
+
+
+def chosen(rows: dict[str, dict[str, Any]]) -> str | None:
+    """Of (b) and the (v) arms that finished, the one whose transformer scored best on
+    validation (ties to the earlier arm, (b) first): what a grid search at full fidelity hands
+    over. The test split chooses nothing."""
+    done = [a for a in rows if (a == "b" or a.startswith("v")) and "validation" in rows[a]]
+    if not done:
+        return None
+    return max(done, key=lambda a: (rows[a]["validation"]["tuned"], -done.index(a)))
+
+
 def _p(a: list[int] | None, b: list[int] | None, labels: list[int]) -> float | None:
     import numpy as np
 
@@ -104,6 +144,7 @@ def main() -> None:
     parser.add_argument("--random", action="store_true", help="also arm (c), RandomSampler")
     parser.add_argument("--search", type=int, help="also arm (s): study.n_trials=N, forced")
     parser.add_argument("--length", type=int, help="also arm (l): data.max_length=N, planned")
+    parser.add_argument("--vary", help="also arms (v): (b) with KEY=V1,V2,... one arm a value")
     parser.add_argument("--arms", help="run only these arms, e.g. s (default: all asked for)")
     parser.add_argument("--a-runs", help="(a)'s runs/<study> folder from an earlier run")
     parser.add_argument("--workdir", help="keep the runs here (default: a temporary folder)")
@@ -121,6 +162,10 @@ def main() -> None:
         arms["s"] = [f"study.n_trials={opts.search}"]
     if opts.length:
         arms["l"] = [f"data.max_length={opts.length}"]
+    if opts.vary:
+        key, _, values = opts.vary.partition("=")
+        for i, value in enumerate(values.split(","), start=1):
+            arms[f"v{i}"] = [*arms["b"], *vary_sets(opts.data, opts.set, key, value)]
     if opts.arms:
         arms = {k: v for k, v in arms.items() if k in opts.arms.split(",")}
     rows: dict[str, dict[str, Any]] = {}
@@ -148,13 +193,26 @@ def main() -> None:
             rows[arm] = row
             print(json.dumps({k: v for k, v in row.items() if k != "predictions"}), flush=True)
         labels = run_labels(rows["a"]) if "a" in rows else []
+        if not labels and "b" in rows:
+            labels = run_labels(rows["b"])
     for arm, row in rows.items():
-        if arm == "a" or "a" not in rows or "tuned_accuracy" not in row:
+        # (v) arms are (b) varied: each is compared with (b); the others with (a).
+        base = "b" if arm.startswith("v") else "a"
+        if arm == base or base not in rows or "tuned_accuracy" not in row:
             continue
-        ours, theirs = rows["a"]["predictions"], row["predictions"]
-        row["a_vs_this_tuned_p"] = _p(ours.get("tuned"), theirs.get("tuned"), labels)
-        row["a_vs_this_shipped_p"] = _p(ours.get("shipped"), theirs.get("shipped"), labels)
+        ours, theirs = rows[base]["predictions"], row["predictions"]
+        row[f"{base}_vs_this_tuned_p"] = _p(ours.get("tuned"), theirs.get("tuned"), labels)
+        row[f"{base}_vs_this_shipped_p"] = _p(ours.get("shipped"), theirs.get("shipped"), labels)
+    grid = chosen(rows) if opts.vary else None
     summarize(rows)
+    if grid is not None:
+        picked = rows[grid]
+        what = picked["sets"][-1] if grid != "b" else "the default"
+        print(
+            f"\nchosen on validation of (b) and (v): {grid} ({what}), validation "
+            f"{picked['validation']['tuned']:.4f}, test {100 * picked['tuned_accuracy']:.2f}%, "
+            f"p against (b) {picked.get('b_vs_this_tuned_p', 1.0)}"
+        )
     for row in rows.values():
         row.pop("predictions", None)
     _record.write(
@@ -165,6 +223,8 @@ def main() -> None:
             "budget": opts.budget,
             "sets": opts.set,
             "default_length": length,
+            "vary": opts.vary,
+            "chosen_on_validation": grid,
             "arms": rows,
         },
     )
@@ -187,9 +247,16 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
     """One line per arm."""
     names = {"a": "hpo run", "b": "no search (default)", "c": "random sampler"}
     names["s"], names["l"] = "a search forced", "another length"
+    names.update(
+        {
+            a: f"default, {r['sets'][-1].removeprefix('training.')}"
+            for a, r in rows.items()
+            if a.startswith("v")
+        }
+    )
     print(
         f"\n{'arm':<22}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
-        f"{'transformer':>13}{'95% CI':>16}{'p vs a':>9}{'shipped':>10}{'acc':>8}{'p vs a':>9}"
+        f"{'transformer':>13}{'95% CI':>16}{'p':>9}{'shipped':>10}{'acc':>8}{'p':>9}"
     )
     for arm, r in rows.items():
         if r.get("earlier"):
@@ -200,7 +267,8 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
             continue
         c = r["choices"]
         low, high = r["tuned_ci95"]
-        p1, p2 = r.get("a_vs_this_tuned_p"), r.get("a_vs_this_shipped_p")
+        base = "b" if arm.startswith("v") else "a"
+        p1, p2 = r.get(f"{base}_vs_this_tuned_p"), r.get(f"{base}_vs_this_shipped_p")
         interval = f"{100 * low:.2f}-{100 * high:.2f}"
         print(
             f"{names[arm]:<22}{r['seconds'] / 60:>7.1f}m{r['ratio_to_budget']:>7.2f}"
