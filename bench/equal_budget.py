@@ -244,7 +244,7 @@ def run_labels(row: dict[str, Any]) -> list[int]:
 
 
 def summarize(rows: dict[str, dict[str, Any]]) -> None:
-    """One line per arm."""
+    """One line per arm; p is McNemar's of each (v) arm against (b), of the others against (a)."""
     names = {"a": "hpo run", "b": "no search (default)", "c": "random sampler"}
     names["s"], names["l"] = "a search forced", "another length"
     names.update(
@@ -254,16 +254,17 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
             if a.startswith("v")
         }
     )
+    w = max(22, *(len(names.get(a, a)) + 2 for a in rows))
     print(
-        f"\n{'arm':<22}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
+        f"\n{'arm':<{w}}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
         f"{'transformer':>13}{'95% CI':>16}{'p':>9}{'shipped':>10}{'acc':>8}{'p':>9}"
     )
     for arm, r in rows.items():
         if r.get("earlier"):
-            print(f"{names[arm]:<22}run before: {r['runs']}")
+            print(f"{names[arm]:<{w}}run before: {r['runs']}")
             continue
         if "tuned_accuracy" not in r:
-            print(f"{names[arm]:<22}failed (exit {r.get('exit_code')}), see {r.get('log')}")
+            print(f"{names[arm]:<{w}}failed (exit {r.get('exit_code')}), see {r.get('log')}")
             continue
         c = r["choices"]
         low, high = r["tuned_ci95"]
@@ -271,7 +272,7 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
         p1, p2 = r.get(f"{base}_vs_this_tuned_p"), r.get(f"{base}_vs_this_shipped_p")
         interval = f"{100 * low:.2f}-{100 * high:.2f}"
         print(
-            f"{names[arm]:<22}{r['seconds'] / 60:>7.1f}m{r['ratio_to_budget']:>7.2f}"
+            f"{names[arm]:<{w}}{r['seconds'] / 60:>7.1f}m{r['ratio_to_budget']:>7.2f}"
             f"{r.get('trained_length') or c.get('data.max_length')!s:>7}"
             f"{c.get('study.n_trials')!s:>7}"
             f"{r.get('stop_epoch')!s:>8}{100 * r['tuned_accuracy']:>12.2f}%"
