@@ -3,6 +3,7 @@ the first plan from the first arm's measurement of the machine."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -39,17 +40,23 @@ def test_the_grid_hands_over_what_validation_chose() -> None:
     assert chosen({"a": {"validation": {"tuned": 0.5}}}) is None
 
 
+def _data(folder: Path, n: int = 40) -> None:
+    """A train and a test split of ``n`` short texts in 2 classes, as JSON lines."""
+    lines = [
+        json.dumps({"text": f"text {i} {'good' if i % 2 else 'bad'}", "label": i % 2})
+        for i in range(n)
+    ]
+    for split in ("train", "test"):
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+
+
 def test_a_varied_default_leaves_the_key_to_training(tmp_path: Path) -> None:
-    import pandas as pd
     from equal_budget import vary_sets
 
     from hpo.api import load_config
     from hpo.final.retrain import plan_default
 
-    texts = [f"text number {i} {'good' if i % 2 else 'bad'}" for i in range(40)]
-    frame = pd.DataFrame({"text": texts, "label": [i % 2 for i in range(40)]})
-    frame.to_parquet(tmp_path / "train.parquet")
-    frame.to_parquet(tmp_path / "test.parquet")
+    _data(tmp_path)
     sets = vary_sets(str(tmp_path), [], "learning_rate", "1e-4")
     config = load_config(
         None, ["study.n_trials=0", *sets], data=str(tmp_path), check_training=False
