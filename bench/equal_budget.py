@@ -151,6 +151,9 @@ def main() -> None:
     parser.add_argument("--machine-cache", default=str(Path.home() / ".cache" / "hpo"))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
     opts = parser.parse_args()
+    key, _, values = (opts.vary or "").partition("=")
+    if opts.vary and (not key or not all(values.split(","))):
+        parser.error(f"--vary {opts.vary!r}: give KEY=V1,V2,... (e.g. learning_rate=1e-4,2e-4)")
     length = default_length(opts.data, opts.set)
     arms = {
         "a": [],
@@ -163,7 +166,6 @@ def main() -> None:
     if opts.length:
         arms["l"] = [f"data.max_length={opts.length}"]
     if opts.vary:
-        key, _, values = opts.vary.partition("=")
         for i, value in enumerate(values.split(","), start=1):
             arms[f"v{i}"] = [*arms["b"], *vary_sets(opts.data, opts.set, key, value)]
     if opts.arms:
