@@ -70,14 +70,9 @@ def test_a_varied_default_leaves_the_key_to_training(tmp_path: Path) -> None:
 
 
 def test_only_a_searched_key_can_be_varied(tmp_path: Path) -> None:
-    import pandas as pd
     import pytest
     from equal_budget import vary_sets
 
-    frame = pd.DataFrame(
-        {"text": [f"t {i}" for i in range(20)], "label": [i % 2 for i in range(20)]}
-    )
-    frame.to_parquet(tmp_path / "train.parquet")
-    frame.to_parquet(tmp_path / "test.parquet")
+    _data(tmp_path)
     with pytest.raises(SystemExit, match="not a key of the search space"):
         vary_sets(str(tmp_path), [], "seed", "1")
