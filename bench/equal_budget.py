@@ -79,11 +79,10 @@ def default_length(data: str, sets: list[str]) -> int:
     return next((n for n in DEFAULT_LENGTHS if n >= p95), DEFAULT_LENGTHS[-1])
 
 
-def vary_sets(data: str, sets: list[str], key: str, value: str) -> list[str]:
-    """(b) with ``training.<key>=<value>``: the search space without ``key`` (so the strong
-    default leaves the key to training, :func:`hpo.config.reference.strong_default`)."""
-    import dataclasses
-
+def vary_sets(data: str, sets: list[str], key: str, values: list[str]) -> list[list[str]]:
+    """(b)'s changes for each value: ``training.<key>=<value>`` and the search space without
+    ``key`` (so the strong default leaves the key to training,
+    :func:`hpo.config.reference.strong_default`). The config is read once for all values."""
     import yaml
 
     from hpo.api import load_config
@@ -93,13 +92,14 @@ def vary_sets(data: str, sets: list[str], key: str, value: str) -> list[str]:
         raise SystemExit(
             f"--vary {key}: not a key of the search space ({sorted(config.search_space)})"
         )
-    space = {
-        name: {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
-        for name, spec in config.search_space.items()
-        if name != key
-    }
+    space = {name: spec.to_dict() for name, spec in config.search_space.items() if name != key}
     flow = yaml.safe_dump(space, default_flow_style=True, width=10_000).strip()
-    return [f"search_space={flow}", f"training.{key}={value}"]
+    return [[f"search_space={flow}", f"training.{key}={value}"] for value in values]
+
+
+def base_of(arm: str) -> str:
+    """The arm another is compared with: (b) for a (v) arm, which is (b) varied; else (a)."""
+    return "b" if arm.startswith("v") else "a"
 
 
 def chosen(rows: dict[str, dict[str, Any]]) -> str | None:
@@ -166,8 +166,9 @@ def main() -> None:
     if opts.length:
         arms["l"] = [f"data.max_length={opts.length}"]
     if opts.vary:
-        for i, value in enumerate(values.split(","), start=1):
-            arms[f"v{i}"] = [*arms["b"], *vary_sets(opts.data, opts.set, key, value)]
+        varied = vary_sets(opts.data, opts.set, key, values.split(","))
+        for i, changes in enumerate(varied, start=1):
+            arms[f"v{i}"] = [*arms["b"], *changes]
     if opts.arms:
         arms = {k: v for k, v in arms.items() if k in opts.arms.split(",")}
     rows: dict[str, dict[str, Any]] = {}
@@ -198,8 +199,7 @@ def main() -> None:
         if not labels and "b" in rows:
             labels = run_labels(rows["b"])
     for arm, row in rows.items():
-        # (v) arms are (b) varied: each is compared with (b); the others with (a).
-        base = "b" if arm.startswith("v") else "a"
+        base = base_of(arm)
         if arm == base or base not in rows or "tuned_accuracy" not in row:
             continue
         ours, theirs = rows[base]["predictions"], row["predictions"]
@@ -270,7 +270,7 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
             continue
         c = r["choices"]
         low, high = r["tuned_ci95"]
-        base = "b" if arm.startswith("v") else "a"
+        base = base_of(arm)
         p1, p2 = r.get(f"{base}_vs_this_tuned_p"), r.get(f"{base}_vs_this_shipped_p")
         interval = f"{100 * low:.2f}-{100 * high:.2f}"
         print(

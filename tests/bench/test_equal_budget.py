@@ -57,7 +57,7 @@ def test_a_varied_default_leaves_the_key_to_training(tmp_path: Path) -> None:
     from hpo.final.retrain import plan_default
 
     _data(tmp_path)
-    sets = vary_sets(str(tmp_path), [], "learning_rate", "1e-4")
+    (sets,) = vary_sets(str(tmp_path), [], "learning_rate", ["1e-4"])
     config = load_config(
         None, ["study.n_trials=0", *sets], data=str(tmp_path), check_training=False
     )
@@ -75,4 +75,4 @@ def test_only_a_searched_key_can_be_varied(tmp_path: Path) -> None:
 
     _data(tmp_path)
     with pytest.raises(SystemExit, match="not a key of the search space"):
-        vary_sets(str(tmp_path), [], "seed", "1")
+        vary_sets(str(tmp_path), [], "seed", ["1"])
