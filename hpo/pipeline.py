@@ -231,7 +231,7 @@ def run_all(
         trained = train_and_test(config, final, layout.final, seeds=seeds, quiet=quiet)
     if trained.fitted_epochs is not None:
         clock.note(
-            f"final stage fitted to its deadline by its first steps' pace: "
+            f"final stage fitted to its deadline by its steps' pace: "
             f"{trained.fitted_epochs:g} epoch(s) instead of {final.stop_epoch:g}"
         )
     stop = trained.fitted_epochs or final.stop_epoch

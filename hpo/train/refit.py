@@ -9,7 +9,9 @@ its schedule at once set to the planned epochs (:func:`set_schedule`), and after
 epochs (on a grid of twentieths) that fit the deadline at that pace with their validation
 scoring, and moves the stop and the schedule's end there: a faster machine trains longer, a
 slower one anneals its learning rate to zero before the deadline instead of being cut off at
-full rate. Only schedules that are a multiplier of the step (every one
+full rate. At each later validation point it fits again on every step timed so far and the
+scoring just timed, so a pace that drifts after the first fit moves the end while the schedule
+can still reach it. Only schedules that are a multiplier of the step (every one
 ``transformers.get_scheduler`` builds as a ``LambdaLR``) can be moved; :func:`schedule_refits`
 says whether this one can.
 """
@@ -32,7 +34,8 @@ TIMED_SHARE = 0.05
 UNTIMED_STEPS = 5
 #: Steps timed at least.
 MIN_TIMED_STEPS = 20
-#: A fit within this share of the planned epochs leaves the plan as it was.
+#: A stop that still fits the deadline moves later only by more than this share of the planned
+#: epochs.
 KEEP_WITHIN = 0.03
 
 
@@ -85,11 +88,11 @@ def set_schedule(scheduler: Any, args: TrainingArguments, total: int) -> bool:
 
 class DeadlineFitCallback(TrainerCallback):
     """Fit the run's epochs and schedule to ``deadline`` (``time.time()``) once its steps are
-    timed. ``stop``: the callback that ends training (its ``epoch`` is moved); ``planned``:
-    the epochs planned; ``most``: the epochs the loop may run (``num_train_epochs``);
-    ``eval_seconds``: one scoring of validation, until one is timed; ``evals_per_epoch``: its
-    points an epoch (and one where training stops); ``grid``: epochs are fitted in
-    ``1 / grid`` ths."""
+    timed, and again at each validation point after. ``stop``: the callback that ends training
+    (its ``epoch`` is moved); ``planned``: the epochs planned; ``most``: the epochs the loop may
+    run (``num_train_epochs``); ``eval_seconds``: one scoring of validation, until one is timed;
+    ``evals_per_epoch``: its points an epoch (and one where training stops); ``grid``: epochs
+    are fitted in ``1 / grid`` ths."""
 
     def __init__(
         self,
@@ -146,12 +149,25 @@ class DeadlineFitCallback(TrainerCallback):
         self.fitted = self._fit(args, state, per_step, lr_scheduler)
 
     def on_evaluate(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        lr_scheduler: Any = None,
+        **kwargs: Any,
     ) -> None:
         # An evaluation runs between one step's end and the next step: its time is not a step's.
         took = time.perf_counter() - self._last_step
         self._evaluating += took
         self.eval_seconds = took
+        if self.fitted is None or self._began is None or control.should_training_stop:
+            return
+        stepping = self._last_step - self._began - (self._evaluating - took)
+        # Fitted before: fit again on all the steps timed since, a longer and later sample of
+        # the pace than the first fit's (the deadline otherwise cuts a run whose pace slowed at
+        # a learning rate the schedule has not brought down).
+        per_step = stepping / max(1, state.global_step - UNTIMED_STEPS)
+        self.fitted = self._fit(args, state, per_step, lr_scheduler)
 
     def seconds_to(self, epoch: float, now_epoch: float, per_step: float) -> float:
         """Seconds from ``now_epoch`` to a stop at ``epoch``: its steps and its evaluations."""
@@ -173,17 +189,22 @@ class DeadlineFitCallback(TrainerCallback):
             if self.seconds_to(k / self.grid, now_epoch, per_step) <= left
         ]
         epochs = fitting[-1] if fitting else first / self.grid
-        if abs(epochs - self.planned) <= KEEP_WITHIN * self.planned:
-            return self.planned
+        current = self.stop.epoch
+        # A stop that still fits stays unless the fit gains more than KEEP_WITHIN: a schedule
+        # moved back and forth by a pace's noise gains nothing; one that does not fit moves.
+        still_fits = current > now_epoch and self.seconds_to(current, now_epoch, per_step) <= left
+        if still_fits and epochs <= current + KEEP_WITHIN * self.planned:
+            return current
         if not set_schedule(scheduler, args, math.ceil(epochs * self.steps_per_epoch)):
-            return self.planned
+            return current
         logger.info(
-            "Final stage fitted to its deadline: %.2f s a step over its first %d steps, so %g "
-            "epochs instead of the planned %g (the learning rate now ends there)",
+            "Final stage fitted to its deadline at epoch %.2f: %.2f s a step over %d steps, so "
+            "%g epochs instead of %g (the learning rate now ends there)",
+            now_epoch,
             per_step,
-            self.fit_at - UNTIMED_STEPS,
+            state.global_step - UNTIMED_STEPS,
             epochs,
-            self.planned,
+            current,
         )
         self.stop.epoch = epochs
         return epochs

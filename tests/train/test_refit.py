@@ -70,7 +70,7 @@ def _fit_case(tmp_path, left: float, planned: float = 3.0):
     for _ in range(25):
         optimizer.step()
         scheduler.step()
-    epochs = fit._fit(args, SimpleNamespace(epoch=0.25), 0.1, scheduler)
+    epochs = fit._fit(args, SimpleNamespace(epoch=0.25, global_step=25), 0.1, scheduler)
     return epochs, stop, optimizer
 
 
@@ -91,3 +91,68 @@ def test_the_stop_and_the_schedule_fit_the_deadline(tmp_path) -> None:
     # Never past the loop's ceiling.
     epochs, _, _ = _fit_case(tmp_path, left=10_000.0)
     assert epochs == 10.0
+
+
+def _paced_run(tmp_path, monkeypatch, later_pace: float):
+    """Planned 3 epochs of 100 steps (ceiling 10, two validation points an epoch, 1 s each), 35 s
+    before the deadline at the first fit: steps 1-25 at 0.1 s (the first fit keeps 3 epochs,
+    3.05 fitting within its 3%), steps 26-50 at ``later_pace``, then half an epoch's validation
+    point, 1 s."""
+    from hpo.train import refit
+
+    clock = [1000.0]
+    monkeypatch.setattr(refit.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(refit.time, "time", lambda: clock[0])
+    stop = SimpleNamespace(epoch=3.0)
+    args = _args(tmp_path, num_train_epochs=10, warmup_steps=0)
+    optimizer, scheduler = _running(1000, 0)
+    go = SimpleNamespace(should_training_stop=False)
+    fit = None
+    for step in range(1, 51):
+        clock[0] += 0.1 if step <= 25 else later_pace
+        optimizer.step()
+        scheduler.step()
+        if fit is None:  # the deadline 35 s after step 25, whose time is known only here
+            fit = DeadlineFitCallback(
+                stop,
+                planned=3.0,
+                most=10.0,
+                deadline=clock[0] + 35.0 + 24 * 0.1,
+                eval_seconds=1.0,
+                evals_per_epoch=2,
+            )
+            fit.on_train_begin(args, SimpleNamespace(max_steps=1000), go, lr_scheduler=scheduler)
+        state = SimpleNamespace(global_step=step, epoch=step / 100)
+        fit.on_step_end(args, state, go, lr_scheduler=scheduler)
+        if step == 25:
+            assert fit.fitted == stop.epoch == 3.0
+    clock[0] += 1.0
+    fit.on_evaluate(args, SimpleNamespace(global_step=50, epoch=0.5), go, lr_scheduler=scheduler)
+    return fit, stop, optimizer, scheduler
+
+
+def test_a_later_validation_point_fits_the_stop_again_on_the_pace_since(
+    tmp_path, monkeypatch
+) -> None:
+    # Slower after the first fit (0.3 s a step): 9.5 s over 45 timed steps, 26.5 s left at
+    # epoch 0.5: 1.6 epochs fit (26.2 s), 1.65 would need 27.3; the schedule now ends there.
+    fit, stop, optimizer, _ = _paced_run(tmp_path, monkeypatch, later_pace=0.3)
+    assert fit.fitted == stop.epoch == 1.6
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 50 / 160)
+    # Faster (0.05 s a step): 3.95 fit (31.9 s of 32.75 left), more than 3% past 3.
+    fit, stop, optimizer, _ = _paced_run(tmp_path, monkeypatch, later_pace=0.05)
+    assert fit.fitted == stop.epoch == 3.95
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 50 / 395)
+
+
+def test_the_stops_own_validation_point_fits_nothing(tmp_path, monkeypatch) -> None:
+    from hpo.train import refit
+
+    fit, stop, optimizer, scheduler = _paced_run(tmp_path, monkeypatch, later_pace=0.1)
+    assert stop.epoch == 3.0  # the same pace: the stop still fits
+    monkeypatch.setattr(refit.time, "time", lambda: fit.deadline + 100.0)  # far too late now
+    ending = SimpleNamespace(should_training_stop=True)
+    state = SimpleNamespace(global_step=50, epoch=0.5)
+    fit.on_evaluate(_args(tmp_path), state, ending, lr_scheduler=scheduler)
+    assert stop.epoch == 3.0
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 50 / 300)
