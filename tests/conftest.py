@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,42 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:
 
 
 _DELETE = object()
+
+
+#: Epochs enough for the tiny model to learn, so a searched study has a best trial worth testing
+#: and learning curves worth drawing.
+LEARNS = {"study": {"n_trials": 2}, "search_space": {"num_train_epochs": {"low": 3, "high": 4}}}
+
+
+@pytest.fixture(scope="session")
+def searched_study(
+    tiny_models: dict[str, Path], tiny_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The SQLite file of one search of ``make_config(LEARNS)``'s config (2 finished trials),
+    run once for every test that reads a searched study (``searched`` copies it)."""
+    from hpo.api import load_config
+    from hpo.search.loop import run_search
+
+    root = tmp_path_factory.mktemp("searched")
+    cfg = base_config(tiny_models["bert"], tiny_data, root)
+    _merge(cfg, LEARNS)
+    path = root / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    run_search(load_config(path), quiet=True)
+    return root / "storage" / "t.db"
+
+
+@pytest.fixture
+def searched(make_config: Callable[..., Path], searched_study: Path, tmp_path: Path) -> Path:
+    """A config whose study has 2 finished trials: ``make_config(LEARNS)``, its storage a copy
+    of ``searched_study`` (SQLite's backup, so what its write-ahead log holds comes too), which
+    the test may change."""
+    path = make_config(LEARNS)
+    target = tmp_path / "storage" / "t.db"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(searched_study)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+    return path
 
 
 @pytest.fixture
