@@ -19,6 +19,11 @@ import yaml
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One thread a process, set before torch is imported and inherited by every worker a test
+# starts: the tiny models gain nothing from a second thread, and the tests that run several
+# processes at once (workers, hosts) would otherwise put two threads each on the same cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from tiny import build_model, synthetic_reviews, write_jsonl
 
@@ -117,34 +122,56 @@ LEARNS = {"study": {"n_trials": 2}, "search_space": {"num_train_epochs": {"low":
 
 
 @pytest.fixture(scope="session")
-def searched_study(
+def searched_studies(
     tiny_models: dict[str, Path], tiny_data: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The SQLite file of one search of ``make_config(LEARNS)``'s config (2 finished trials),
-    run once for every test that reads a searched study (``searched`` copies it)."""
+) -> Callable[[dict[str, Any]], Path]:
+    """``study(update)``: the SQLite file of ``make_config(update)``'s study searched, run once
+    for every test that reads the same searched study (``searched_config`` copies it)."""
     from hpo.api import load_config
     from hpo.search.loop import run_search
 
-    root = tmp_path_factory.mktemp("searched")
-    cfg = base_config(tiny_models["bert"], tiny_data, root)
-    _merge(cfg, LEARNS)
-    path = root / "study.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    run_search(load_config(path), quiet=True)
-    return root / "storage" / "t.db"
+    made: dict[str, Path] = {}
+
+    def study(update: dict[str, Any]) -> Path:
+        key = yaml.safe_dump(update, sort_keys=True)
+        if key not in made:
+            root = tmp_path_factory.mktemp("searched")
+            cfg = base_config(tiny_models["bert"], tiny_data, root)
+            _merge(cfg, update)
+            path = root / "study.yaml"
+            path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+            run_search(load_config(path), quiet=True)
+            made[key] = root / "storage" / "t.db"
+        return made[key]
+
+    return study
 
 
 @pytest.fixture
-def searched(make_config: Callable[..., Path], searched_study: Path, tmp_path: Path) -> Path:
-    """A config whose study has 2 finished trials: ``make_config(LEARNS)``, its storage a copy
-    of ``searched_study`` (SQLite's backup, so what its write-ahead log holds comes too), which
-    the test may change."""
-    path = make_config(LEARNS)
-    target = tmp_path / "storage" / "t.db"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(searched_study)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-    return path
+def searched_config(
+    make_config: Callable[..., Path],
+    searched_studies: Callable[[dict[str, Any]], Path],
+    tmp_path: Path,
+) -> Callable[[dict[str, Any]], Path]:
+    """``make_config(update)`` with its study already searched: a copy of the one search of that
+    config (SQLite's backup, so what its write-ahead log holds comes too), the test's to change."""
+
+    def make(update: dict[str, Any]) -> Path:
+        path = make_config(update)
+        target = tmp_path / "storage" / "t.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = searched_studies(update)
+        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def searched(searched_config: Callable[[dict[str, Any]], Path]) -> Path:
+    """A config whose study has 2 finished trials of a model that learned (``LEARNS``)."""
+    return searched_config(LEARNS)
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from hpo.search.storage import make_storage
 pytestmark = pytest.mark.slow
 
 
-def test_changed_search_space_is_refused(make_config) -> None:
-    path = make_config({"study": {"n_trials": 1}})
-    run_search(load_config(path), quiet=True)
+def test_changed_search_space_is_refused(searched_config) -> None:
+    path = searched_config({"study": {"n_trials": 1}})
     changed = load_config(path, ["search_space.learning_rate.high=0.01"])
     with pytest.raises(StorageError, match="different search space"):
         run_search(changed, quiet=True)
@@ -37,10 +36,9 @@ def test_changed_search_space_is_refused(make_config) -> None:
         ("data.max_length=32", "data.max_length 48 -> 32"),
     ],
 )
-def test_changed_data_is_refused_on_resume(make_config, override: str, key: str) -> None:
+def test_changed_data_is_refused_on_resume(searched_config, override: str, key: str) -> None:
     """Trials scored on different validation sets must not be mixed in one study."""
-    path = make_config({"study": {"n_trials": 1}})
-    run_search(load_config(path), quiet=True)
+    path = searched_config({"study": {"n_trials": 1}})
     changed = load_config(path, [override, "study.n_trials=2"])
     with pytest.raises(StorageError, match="was searched on other data") as info:
         run_search(changed, quiet=True)
