@@ -6,14 +6,14 @@ machine's speed moves by more than that between processes minutes apart. So the 
 started with room to grow (``num_train_epochs`` at the most it may train, the loop's ceiling),
 its schedule at once set to the planned epochs (:func:`set_schedule`), and after
 :data:`TIMED_SHARE` of its planned steps :class:`DeadlineFitCallback` times them, takes the
-epochs (on a grid of twentieths) that fit the deadline at that pace with their validation
-scoring, and moves the stop and the schedule's end there: a faster machine trains longer, a
-slower one anneals its learning rate to zero before the deadline instead of being cut off at
-full rate. At each later validation point it fits again on every step timed so far and the
-scoring just timed, so a pace that drifts after the first fit moves the end while the schedule
-can still reach it. Only schedules that are a multiplier of the step (every one
-``transformers.get_scheduler`` builds as a ``LambdaLR``) can be moved; :func:`schedule_refits`
-says whether this one can.
+epochs (on a grid of twentieths, hundredths under one epoch) that fit the deadline at that pace
+with their validation scoring, and moves the stop and the schedule's end there: a faster
+machine trains longer, a slower one anneals its learning rate to zero before the deadline
+instead of being cut off at full rate. At each later validation point it fits again on every
+step timed so far and the scoring just timed, so a pace that drifts after the first fit moves
+the end while the schedule can still reach it. Only schedules that are a multiplier of the step
+(every one ``transformers.get_scheduler`` builds as a ``LambdaLR``) can be moved;
+:func:`schedule_refits` says whether this one can.
 """
 
 from __future__ import annotations
@@ -86,13 +86,20 @@ def set_schedule(scheduler: Any, args: TrainingArguments, total: int) -> bool:
     return True
 
 
+def fit_grid(planned: float) -> int:
+    """Epochs are fitted in ``1 / fit_grid(planned)`` ths: twentieths, or hundredths where less
+    than one epoch is planned (a twentieth of a large training set is minutes of a budget left
+    unspent)."""
+    return 20 if planned >= 1 else 100
+
+
 class DeadlineFitCallback(TrainerCallback):
     """Fit the run's epochs and schedule to ``deadline`` (``time.time()``) once its steps are
     timed, and again at each validation point after. ``stop``: the callback that ends training
     (its ``epoch`` is moved); ``planned``: the epochs planned; ``most``: the epochs the loop may
     run (``num_train_epochs``); ``eval_seconds``: one scoring of validation, until one is timed;
     ``evals_per_epoch``: its points an epoch (and one where training stops); ``grid``: epochs
-    are fitted in ``1 / grid`` ths."""
+    are fitted in ``1 / grid`` ths (by default :func:`fit_grid` of ``planned``)."""
 
     def __init__(
         self,
@@ -103,10 +110,11 @@ class DeadlineFitCallback(TrainerCallback):
         deadline: float,
         eval_seconds: float,
         evals_per_epoch: int,
-        grid: int = 20,
+        grid: int | None = None,
     ) -> None:
         self.stop, self.planned, self.most, self.deadline = stop, planned, most, deadline
-        self.eval_seconds, self.evals_per_epoch, self.grid = eval_seconds, evals_per_epoch, grid
+        self.eval_seconds, self.evals_per_epoch = eval_seconds, evals_per_epoch
+        self.grid = grid or fit_grid(planned)
         self.steps_per_epoch = 0.0
         self.fit_at = 0
         self.fitted: float | None = None

@@ -156,3 +156,30 @@ def test_the_stops_own_validation_point_fits_nothing(tmp_path, monkeypatch) -> N
     fit.on_evaluate(_args(tmp_path), state, ending, lr_scheduler=scheduler)
     assert stop.epoch == 3.0
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 50 / 300)
+
+
+def test_under_one_planned_epoch_the_fit_takes_hundredths(tmp_path) -> None:
+    """A part of an epoch planned (a large training set): a twentieth of it would leave minutes
+    unspent, so the stop is fitted in hundredths."""
+    from hpo.train.refit import fit_grid
+
+    assert fit_grid(3.0) == fit_grid(1.0) == 20 and fit_grid(0.35) == 100
+    stop = SimpleNamespace(epoch=0.3)
+    fit = DeadlineFitCallback(
+        stop,
+        planned=0.3,
+        most=10.0,
+        deadline=time.time() + 8.5,
+        eval_seconds=1.0,
+        evals_per_epoch=2,
+    )
+    args = _args(tmp_path, num_train_epochs=10, warmup_steps=0)
+    optimizer, scheduler = _running(10_000, 25)
+    fit.on_train_begin(args, SimpleNamespace(max_steps=10_000), None, lr_scheduler=scheduler)
+    assert fit.grid == 100 and fit.steps_per_epoch == 1000
+    # Fitted 25 steps in at 0.01 s a step, 1 s a validation scoring, 8.5 s left: 0.67 epochs
+    # (6.45 s of steps, the point at 0.5 and the stop's, 8.45 s) fit, 0.68 would need 8.55; on
+    # twentieths the stop would have been 0.65.
+    epochs = fit._fit(args, SimpleNamespace(epoch=0.025, global_step=25), 0.01, scheduler)
+    assert epochs == stop.epoch == 0.67
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1 - 25 / 670)
