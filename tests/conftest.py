@@ -19,11 +19,6 @@ import yaml
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# One thread a process, set before torch is imported and inherited by every worker a test
-# starts: the tiny models gain nothing from a second thread, and the tests that run several
-# processes at once (workers, hosts) would otherwise put two threads each on the same cores.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from tiny import build_model, synthetic_reviews, write_jsonl
 
