@@ -153,8 +153,7 @@ class DeadlineFitCallback(TrainerCallback):
             self._began, self._evaluating = now, 0.0
         if state.global_step != self.fit_at or self._began is None or self.fitted is not None:
             return
-        per_step = (now - self._began - self._evaluating) / (self.fit_at - UNTIMED_STEPS)
-        self.fitted = self._fit(args, state, per_step, lr_scheduler)
+        self.fitted = self._fit(args, state, self._pace(state.global_step), lr_scheduler)
 
     def on_evaluate(
         self,
@@ -166,16 +165,21 @@ class DeadlineFitCallback(TrainerCallback):
     ) -> None:
         # An evaluation runs between one step's end and the next step: its time is not a step's.
         took = time.perf_counter() - self._last_step
-        self._evaluating += took
-        self.eval_seconds = took
-        if self.fitted is None or self._began is None or control.should_training_stop:
-            return
-        stepping = self._last_step - self._began - (self._evaluating - took)
         # Fitted before: fit again on all the steps timed since, a longer and later sample of
         # the pace than the first fit's (the deadline otherwise cuts a run whose pace slowed at
         # a learning rate the schedule has not brought down).
-        per_step = stepping / max(1, state.global_step - UNTIMED_STEPS)
-        self.fitted = self._fit(args, state, per_step, lr_scheduler)
+        refit = self.fitted is not None and self._began is not None
+        refit = refit and not control.should_training_stop
+        per_step = self._pace(state.global_step) if refit else 0.0
+        self._evaluating += took
+        self.eval_seconds = took
+        if refit:
+            self.fitted = self._fit(args, state, per_step, lr_scheduler)
+
+    def _pace(self, global_step: int) -> float:
+        """Seconds a step, from the untimed steps' end to the last step's, evaluations out."""
+        stepping = self._last_step - (self._began or self._last_step) - self._evaluating
+        return stepping / max(1, global_step - UNTIMED_STEPS)
 
     def seconds_to(self, epoch: float, now_epoch: float, per_step: float) -> float:
         """Seconds from ``now_epoch`` to a stop at ``epoch``: its steps and its evaluations."""
