@@ -24,6 +24,11 @@ examples (issue 34):
   here against the plan's choice? ``--arms s --a-runs DIR`` runs it alone and compares it with
   an (a) run finished before (its ``runs/<study>`` folder), so that (a) need not run again.
 
+- **Seeds** (``--seeds 42,43,44``): every arm once at each training seed (``training.seed``),
+  the arms in turn at one seed, then at the next. Each run is compared with its base at the
+  same seed, and across seeds by the paired differences (:mod:`_seeds`): the spread of one arm
+  over its seeds is the yardstick a difference between two arms must clear.
+
 Every arm after the first starts from the first arm's cached measurement of the machine (the
 ``--machine-cache`` one where it had it), so that the arms plan from the same rates.
 
@@ -38,6 +43,8 @@ shipped).
     python bench/equal_budget.py --data ../shared/data/bbc_news --budget 10m --random
     python bench/equal_budget.py --data /tmp/pairs --budget 10m --arms b,v1,v2,v3 \\
         --vary learning_rate=2e-5,1e-4,2e-4
+    python bench/equal_budget.py --data ../shared/data/clinc150 --budget 15m \\
+        --set data.label_column=intent --arms b --seeds 42,43,44
 
 Results go to ``bench/results/<date>-<host>.equal-budget.json``. Nothing else may run on the
 machine meanwhile: every arm keeps its deadline by the clock.
@@ -46,6 +53,7 @@ machine meanwhile: every arm keeps its deadline by the clock.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
@@ -53,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import _record  # bench/_record.py: commit, machine and results file of every benchmark
+from _seeds import across_seeds, arm_of, parse_seeds, run_name, seed_of
 from budget import REPO, run_one  # bench/budget.py: one timed `hpo run --budget`
 
 #: (b)'s lengths: the shortest that holds 95% of a sample of training texts whole, at most 256,
@@ -97,16 +106,19 @@ def vary_sets(data: str, sets: list[str], key: str, values: list[str]) -> list[l
     return [[f"search_space={flow}", f"training.{key}={value}"] for value in values]
 
 
-def base_of(arm: str) -> str:
-    """The arm another is compared with: (b) for a (v) arm, which is (b) varied; else (a)."""
-    return "b" if arm.startswith("v") else "a"
+def base_of(name: str) -> str:
+    """The run another is compared with: (b) for a (v) arm, which is (b) varied; else (a); at
+    the same seed (``v1@43`` -> ``b@43``)."""
+    arm, at, seed = name.partition("@")
+    return ("b" if arm.startswith("v") else "a") + at + seed
 
 
 def chosen(rows: dict[str, dict[str, Any]]) -> str | None:
     """Of (b) and the (v) arms that finished, the one whose transformer scored best on
     validation (ties to the earlier arm, (b) first): what a grid search at full fidelity hands
     over. The test split chooses nothing."""
-    done = [a for a in rows if (a == "b" or a.startswith("v")) and "validation" in rows[a]]
+    grid = [a for a in rows if arm_of(a) == "b" or arm_of(a).startswith("v")]
+    done = [a for a in grid if "validation" in rows[a]]
     if not done:
         return None
     return max(done, key=lambda a: (rows[a]["validation"]["tuned"], -done.index(a)))
@@ -147,6 +159,7 @@ def main() -> None:
     parser.add_argument("--vary", help="also arms (v): (b) with KEY=V1,V2,... one arm a value")
     parser.add_argument("--arms", help="run only these arms, e.g. s (default: all asked for)")
     parser.add_argument("--a-runs", help="(a)'s runs/<study> folder from an earlier run")
+    parser.add_argument("--seeds", help="training seeds, e.g. 42,43,44: each arm once at each")
     parser.add_argument("--workdir", help="keep the runs here (default: a temporary folder)")
     parser.add_argument("--machine-cache", default=str(Path.home() / ".cache" / "hpo"))
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
@@ -154,6 +167,12 @@ def main() -> None:
     key, _, values = (opts.vary or "").partition("=")
     if opts.vary and (not key or not all(values.split(","))):
         parser.error(f"--vary {opts.vary!r}: give KEY=V1,V2,... (e.g. learning_rate=1e-4,2e-4)")
+    try:
+        seeds = parse_seeds(opts.seeds)
+    except ValueError as err:
+        parser.error(str(err))
+    if opts.a_runs and seeds != [None]:
+        parser.error("--a-runs compares one earlier (a) run at the config's seed: drop --seeds")
     length = default_length(opts.data, opts.set)
     arms = {
         "a": [],
@@ -178,43 +197,52 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hpo-equal-") as tmp:
         root = Path(opts.workdir) if opts.workdir else Path(tmp)
         machine_cache = opts.machine_cache
-        for arm, sets in arms.items():
+        for seed, (arm, sets) in itertools.product(seeds, arms.items()):
+            name = run_name(arm, seed)
             args = argparse.Namespace(
                 config=None,
                 data=opts.data,
-                set=[*opts.set, *sets],
+                set=[*opts.set, *sets, *([f"training.seed={seed}"] if seed is not None else [])],
                 machine_cache=machine_cache,
             )
-            row = run_one(args, opts.budget, root / arm)
+            row = run_one(args, opts.budget, root / arm / ("" if seed is None else str(seed)))
             if machine_cache == opts.machine_cache and "runs" in row:  # not a failed run
                 # The later arms start from the first arm's measurement of the machine, as a
                 # user's second run does: where none was cached, each arm measured the machine
                 # anew, and (c)'s plan differed from (a)'s by that measurement alone.
                 machine_cache = cache_of(row)
-            row["arm"], row["sets"] = arm, sets
+            row["arm"], row["seed"], row["sets"] = arm, seed, sets
             row["predictions"] = _predictions(row) if "tuned_accuracy" in row else {}
-            rows[arm] = row
+            rows[name] = row
             print(json.dumps({k: v for k, v in row.items() if k != "predictions"}), flush=True)
-        labels = run_labels(rows["a"]) if "a" in rows else []
-        if not labels and "b" in rows:
-            labels = run_labels(rows["b"])
+        # The same test split in every run; read from the first that finished.
+        labels = next((run_labels(r) for r in rows.values() if "tuned_accuracy" in r), [])
     for arm, row in rows.items():
         base = base_of(arm)
         if arm == base or base not in rows or "tuned_accuracy" not in row:
             continue
         ours, theirs = rows[base]["predictions"], row["predictions"]
-        row[f"{base}_vs_this_tuned_p"] = _p(ours.get("tuned"), theirs.get("tuned"), labels)
-        row[f"{base}_vs_this_shipped_p"] = _p(ours.get("shipped"), theirs.get("shipped"), labels)
-    grid = chosen(rows) if opts.vary else None
+        key = arm_of(base)  # "a_vs_this_tuned_p" at every seed: the seed is the row's own
+        row[f"{key}_vs_this_tuned_p"] = _p(ours.get("tuned"), theirs.get("tuned"), labels)
+        row[f"{key}_vs_this_shipped_p"] = _p(ours.get("shipped"), theirs.get("shipped"), labels)
     summarize(rows)
-    if grid is not None:
+    grids: dict[int | None, str] = {}
+    for seed in seeds if opts.vary else []:  # the grid's choice at each seed, on validation
+        grid = chosen({n: r for n, r in rows.items() if seed_of(n) == seed})
+        if grid is None:
+            continue
+        grids[seed] = grid
         picked = rows[grid]
-        what = picked["sets"][-1] if grid != "b" else "the default"
+        what = picked["sets"][-1] if arm_of(grid) != "b" else "the default"
         print(
             f"\nchosen on validation of (b) and (v): {grid} ({what}), validation "
             f"{picked['validation']['tuned']:.4f}, test {100 * picked['tuned_accuracy']:.2f}%, "
             f"p against (b) {picked.get('b_vs_this_tuned_p', 1.0)}"
         )
+    spread = None
+    if len(seeds) > 1:
+        spread = across_seeds(rows, {arm: base_of(arm) for arm in arms if base_of(arm) != arm})
+        print_across_seeds(spread)
     for row in rows.values():
         row.pop("predictions", None)
     _record.write(
@@ -226,8 +254,12 @@ def main() -> None:
             "sets": opts.set,
             "default_length": length,
             "vary": opts.vary,
-            "chosen_on_validation": grid,
+            "seeds": seeds,
+            "chosen_on_validation": (
+                grids.get(None) if seeds == [None] else {str(k): v for k, v in grids.items()}
+            ),
             "arms": rows,
+            "across_seeds": spread,
         },
     )
 
@@ -251,12 +283,13 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
     names["s"], names["l"] = "a search forced", "another length"
     names.update(
         {
-            a: f"default, {r['sets'][-1].removeprefix('training.')}"
-            for a, r in rows.items()
-            if a.startswith("v")
+            arm_of(n): f"default, {r['sets'][-1].removeprefix('training.')}"
+            for n, r in rows.items()
+            if n.startswith("v")
         }
     )
-    w = max(22, *(len(names.get(a, a)) + 2 for a in rows))
+    names = {n: names.get(arm_of(n), n) + n.partition("@")[1] + n.partition("@")[2] for n in rows}
+    w = max(22, *(len(label) + 2 for label in names.values()))
     print(
         f"\n{'arm':<{w}}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"
         f"{'transformer':>13}{'95% CI':>16}{'p':>9}{'shipped':>10}{'acc':>8}{'p':>9}"
@@ -270,7 +303,7 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
             continue
         c = r["choices"]
         low, high = r["tuned_ci95"]
-        base = base_of(arm)
+        base = arm_of(base_of(arm))
         p1, p2 = r.get(f"{base}_vs_this_tuned_p"), r.get(f"{base}_vs_this_shipped_p")
         interval = f"{100 * low:.2f}-{100 * high:.2f}"
         print(
@@ -282,6 +315,22 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
             f"{r.get('shipped', '-')!s:>10}{100 * r.get('shipped_accuracy', 0):>7.2f}%"
             f"{(f'{p2:.2g}' if p2 is not None else '-'):>9}"
         )
+
+
+def print_across_seeds(spread: dict[str, Any]) -> None:
+    """Per arm, its mean and range over the seeds; against its base, the mean difference and
+    the sign-flip p of the paired differences."""
+    print(f"\n{'across seeds':<14}{'model':>9}{'mean':>9}{'range':>16}{'minus base':>12}{'p':>8}")
+    for arm, entry in spread.items():
+        for model, figures in entry.items():
+            low, high = figures["range"]
+            against = next((v for k, v in figures.items() if k.startswith("minus_")), None)
+            diff = f"{100 * against['mean']:+.2f}" if against else "-"
+            p = f"{against['sign_flip_p']:.2g}" if against else "-"
+            print(
+                f"{arm:<14}{model:>9}{100 * figures['mean']:>8.2f}%"
+                f"{f'{100 * low:.2f}-{100 * high:.2f}':>16}{diff:>12}{p:>8}"
+            )
 
 
 if __name__ == "__main__":

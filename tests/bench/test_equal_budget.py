@@ -76,3 +76,70 @@ def test_only_a_searched_key_can_be_varied(tmp_path: Path) -> None:
     _data(tmp_path)
     with pytest.raises(SystemExit, match="not a key of the search space"):
         vary_sets(str(tmp_path), [], "seed", ["1"])
+
+
+def test_every_arm_runs_at_every_seed_and_meets_its_base_at_the_same_seed(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import _record
+    import equal_budget
+
+    calls: list[tuple[str, list[str]]] = []
+    labels = [0, 1, 0, 1]
+
+    def run_one(args, budget: str, root: Path) -> dict:
+        calls.append((str(root.relative_to(tmp_path)), list(args.set)))
+        seed = int(args.set[-1].removeprefix("training.seed="))
+        arm = "b" if "study.n_trials=0" in args.set else "a"
+        right = 3 if (arm, seed) != ("a", 43) else 2  # (a) at seed 43 misses one more
+        runs = root / "runs" / "study"
+        return {
+            "runs": str(runs),
+            "seconds": 60.0,
+            "ratio_to_budget": 0.95,
+            "choices": {"data.max_length": 32, "study.n_trials": 0},
+            "stop_epoch": 1.0,
+            "tuned_accuracy": right / 4,
+            "tuned_ci95": [0.1, 0.9],
+            "shipped_accuracy": right / 4,
+            "validation": {"tuned": 0.5},
+            "test": [1 - y for y in labels[: 4 - right]] + labels[4 - right :],
+        }
+
+    written: dict = {}
+    monkeypatch.setattr(equal_budget, "run_one", run_one)
+    monkeypatch.setattr(equal_budget, "default_length", lambda data, sets: 32)
+    monkeypatch.setattr(equal_budget, "run_labels", lambda row: labels)
+    monkeypatch.setattr(
+        equal_budget, "_predictions", lambda row: {"tuned": row["test"], "shipped": row["test"]}
+    )
+    monkeypatch.setattr(_record, "write", lambda out, name, record: written.update(record))
+    argv = ["equal_budget.py", "--data", "d", "--budget", "1m", "--seeds", "42,43"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--workdir", str(tmp_path)])
+    equal_budget.main()
+
+    # One seed after the other, every arm at each, the seed set last.
+    assert [c[0] for c in calls] == ["a/42", "b/42", "a/43", "b/43"]
+    assert [c[1][-1] for c in calls] == ["training.seed=42"] * 2 + ["training.seed=43"] * 2
+    arms = written["arms"]
+    assert list(arms) == ["a@42", "b@42", "a@43", "b@43"]
+    assert arms["b@43"]["seed"] == 43 and arms["b@43"]["arm"] == "b"
+    # (b) is compared with (a) at its own seed: at 42 they agree, at 43 one example apart.
+    assert arms["b@42"]["a_vs_this_tuned_p"] == 1.0
+    assert arms["b@43"]["a_vs_this_tuned_p"] == 1.0  # one discordant example: McNemar p 1
+    spread = written["across_seeds"]["b"]["tuned"]
+    assert spread["minus_a"]["by_seed"] == {42: 0.0, 43: 0.25}
+    assert written["seeds"] == [42, 43]
+    assert "across seeds" in capsys.readouterr().out
+
+
+def test_seeds_must_be_whole_numbers(monkeypatch, capsys) -> None:
+    import equal_budget
+    import pytest
+
+    argv = ["equal_budget.py", "--data", "d", "--budget", "1m", "--seeds", "42,4x"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        equal_budget.main()
+    assert stop.value.code == 2
+    assert "--seeds '42,4x': '4x' is not a whole number" in capsys.readouterr().err
