@@ -143,3 +143,39 @@ def test_seeds_must_be_whole_numbers(monkeypatch, capsys) -> None:
         equal_budget.main()
     assert stop.value.code == 2
     assert "--seeds '42,4x': '4x' is not a whole number" in capsys.readouterr().err
+
+
+def test_without_seeds_each_arm_runs_once_under_its_own_name(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import _record
+    import equal_budget
+
+    sets: list[list[str]] = []
+
+    def run_one(args, budget: str, root: Path) -> dict:
+        sets.append(list(args.set))
+        return {
+            "runs": str(root / "runs" / "study"),
+            "seconds": 60.0,
+            "ratio_to_budget": 0.95,
+            "choices": {"data.max_length": 32, "study.n_trials": 0},
+            "tuned_accuracy": 0.5,
+            "tuned_ci95": [0.1, 0.9],
+            "validation": {"tuned": 0.5},
+        }
+
+    written: dict = {}
+    monkeypatch.setattr(equal_budget, "run_one", run_one)
+    monkeypatch.setattr(equal_budget, "default_length", lambda data, sets: 32)
+    monkeypatch.setattr(equal_budget, "run_labels", lambda row: [0, 1])
+    monkeypatch.setattr(equal_budget, "_predictions", lambda row: {"tuned": [0, 1]})
+    monkeypatch.setattr(_record, "write", lambda out, name, record: written.update(record))
+    argv = ["equal_budget.py", "--data", "d", "--budget", "1m", "--workdir", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    equal_budget.main()
+    assert list(written["arms"]) == ["a", "b"]
+    assert not any("training.seed" in item for run in sets for item in run)
+    assert written["arms"]["b"]["a_vs_this_tuned_p"] == 1.0
+    assert written["seeds"] == [None] and written["across_seeds"] is None
+    assert "across seeds" not in capsys.readouterr().out
