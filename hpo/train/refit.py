@@ -168,13 +168,12 @@ class DeadlineFitCallback(TrainerCallback):
         # Fitted before: fit again on all the steps timed since, a longer and later sample of
         # the pace than the first fit's (the deadline otherwise cuts a run whose pace slowed at
         # a learning rate the schedule has not brought down).
-        refit = self.fitted is not None and self._began is not None
-        refit = refit and not control.should_training_stop
-        per_step = self._pace(state.global_step) if refit else 0.0
+        per_step = self._pace(state.global_step)  # before this evaluation's time is counted
         self._evaluating += took
         self.eval_seconds = took
-        if refit:
-            self.fitted = self._fit(args, state, per_step, lr_scheduler)
+        if self.fitted is None or self._began is None or control.should_training_stop:
+            return
+        self.fitted = self._fit(args, state, per_step, lr_scheduler)
 
     def _pace(self, global_step: int) -> float:
         """Seconds a step, from the untimed steps' end to the last step's, evaluations out."""
