@@ -288,7 +288,7 @@ def summarize(rows: dict[str, dict[str, Any]]) -> None:
             if n.startswith("v")
         }
     )
-    names = {n: names.get(arm_of(n), n) + n.partition("@")[1] + n.partition("@")[2] for n in rows}
+    names = {n: run_name(names.get(arm_of(n), arm_of(n)), seed_of(n)) for n in rows}
     w = max(22, *(len(label) + 2 for label in names.values()))
     print(
         f"\n{'arm':<{w}}{'took':>8}{'x B':>7}{'length':>7}{'trials':>7}{'epochs':>8}"

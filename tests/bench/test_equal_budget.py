@@ -78,33 +78,11 @@ def test_only_a_searched_key_can_be_varied(tmp_path: Path) -> None:
         vary_sets(str(tmp_path), [], "seed", ["1"])
 
 
-def test_every_arm_runs_at_every_seed_and_meets_its_base_at_the_same_seed(
-    tmp_path: Path, monkeypatch, capsys
-) -> None:
+def _stubbed(monkeypatch, run_one, labels: list[int], argv: list[str]) -> dict:
+    """Run the benchmark's main with ``run_one`` in place of real runs (each row's ``test``:
+    its predictions) and return the record it would write."""
     import _record
     import equal_budget
-
-    calls: list[tuple[str, list[str]]] = []
-    labels = [0, 1, 0, 1]
-
-    def run_one(args, budget: str, root: Path) -> dict:
-        calls.append((str(root.relative_to(tmp_path)), list(args.set)))
-        seed = int(args.set[-1].removeprefix("training.seed="))
-        arm = "b" if "study.n_trials=0" in args.set else "a"
-        right = 3 if (arm, seed) != ("a", 43) else 2  # (a) at seed 43 misses one more
-        runs = root / "runs" / "study"
-        return {
-            "runs": str(runs),
-            "seconds": 60.0,
-            "ratio_to_budget": 0.95,
-            "choices": {"data.max_length": 32, "study.n_trials": 0},
-            "stop_epoch": 1.0,
-            "tuned_accuracy": right / 4,
-            "tuned_ci95": [0.1, 0.9],
-            "shipped_accuracy": right / 4,
-            "validation": {"tuned": 0.5},
-            "test": [1 - y for y in labels[: 4 - right]] + labels[4 - right :],
-        }
 
     written: dict = {}
     monkeypatch.setattr(equal_budget, "run_one", run_one)
@@ -114,9 +92,43 @@ def test_every_arm_runs_at_every_seed_and_meets_its_base_at_the_same_seed(
         equal_budget, "_predictions", lambda row: {"tuned": row["test"], "shipped": row["test"]}
     )
     monkeypatch.setattr(_record, "write", lambda out, name, record: written.update(record))
-    argv = ["equal_budget.py", "--data", "d", "--budget", "1m", "--seeds", "42,43"]
-    monkeypatch.setattr(sys, "argv", [*argv, "--workdir", str(tmp_path)])
+    monkeypatch.setattr(sys, "argv", ["equal_budget.py", "--data", "d", "--budget", "1m", *argv])
     equal_budget.main()
+    return written
+
+
+def _row(root: Path, right: int, labels: list[int]) -> dict:
+    """A finished run's figures: ``right`` of ``labels`` predicted right, the first missed."""
+    return {
+        "runs": str(root / "runs" / "study"),
+        "seconds": 60.0,
+        "ratio_to_budget": 0.95,
+        "choices": {"data.max_length": 32, "study.n_trials": 0},
+        "stop_epoch": 1.0,
+        "tuned_accuracy": right / len(labels),
+        "tuned_ci95": [0.1, 0.9],
+        "shipped_accuracy": right / len(labels),
+        "validation": {"tuned": 0.5},
+        "test": [1 - y for y in labels[: len(labels) - right]] + labels[len(labels) - right :],
+    }
+
+
+def test_every_arm_runs_at_every_seed_and_meets_its_base_at_the_same_seed(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    calls: list[tuple[str, list[str]]] = []
+    labels = [0, 1, 0, 1]
+
+    def run_one(args, budget: str, root: Path) -> dict:
+        calls.append((str(root.relative_to(tmp_path)), list(args.set)))
+        seed = int(args.set[-1].removeprefix("training.seed="))
+        arm = "b" if "study.n_trials=0" in args.set else "a"
+        right = 3 if (arm, seed) != ("a", 43) else 2  # (a) at seed 43 misses one more
+        return _row(root, right, labels)
+
+    written = _stubbed(
+        monkeypatch, run_one, labels, ["--seeds", "42,43", "--workdir", str(tmp_path)]
+    )
 
     # One seed after the other, every arm at each, the seed set last.
     assert [c[0] for c in calls] == ["a/42", "b/42", "a/43", "b/43"]
@@ -130,7 +142,8 @@ def test_every_arm_runs_at_every_seed_and_meets_its_base_at_the_same_seed(
     spread = written["across_seeds"]["b"]["tuned"]
     assert spread["minus_a"]["by_seed"] == {42: 0.0, 43: 0.25}
     assert written["seeds"] == [42, 43]
-    assert "across seeds" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "across seeds" in out and "no search (default)@43" in out
 
 
 def test_seeds_must_be_whole_numbers(monkeypatch, capsys) -> None:
@@ -148,34 +161,17 @@ def test_seeds_must_be_whole_numbers(monkeypatch, capsys) -> None:
 def test_without_seeds_each_arm_runs_once_under_its_own_name(
     tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    import _record
-    import equal_budget
-
     sets: list[list[str]] = []
+    labels = [0, 1]
 
     def run_one(args, budget: str, root: Path) -> dict:
         sets.append(list(args.set))
-        return {
-            "runs": str(root / "runs" / "study"),
-            "seconds": 60.0,
-            "ratio_to_budget": 0.95,
-            "choices": {"data.max_length": 32, "study.n_trials": 0},
-            "tuned_accuracy": 0.5,
-            "tuned_ci95": [0.1, 0.9],
-            "validation": {"tuned": 0.5},
-        }
+        return _row(root, 2, labels)
 
-    written: dict = {}
-    monkeypatch.setattr(equal_budget, "run_one", run_one)
-    monkeypatch.setattr(equal_budget, "default_length", lambda data, sets: 32)
-    monkeypatch.setattr(equal_budget, "run_labels", lambda row: [0, 1])
-    monkeypatch.setattr(equal_budget, "_predictions", lambda row: {"tuned": [0, 1]})
-    monkeypatch.setattr(_record, "write", lambda out, name, record: written.update(record))
-    argv = ["equal_budget.py", "--data", "d", "--budget", "1m", "--workdir", str(tmp_path)]
-    monkeypatch.setattr(sys, "argv", argv)
-    equal_budget.main()
+    written = _stubbed(monkeypatch, run_one, labels, ["--workdir", str(tmp_path)])
     assert list(written["arms"]) == ["a", "b"]
     assert not any("training.seed" in item for run in sets for item in run)
     assert written["arms"]["b"]["a_vs_this_tuned_p"] == 1.0
     assert written["seeds"] == [None] and written["across_seeds"] is None
-    assert "across seeds" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "across seeds" not in out and "no search (default)  " in out
