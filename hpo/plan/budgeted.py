@@ -102,9 +102,9 @@ def plan_budget(
             final_rates=final,
         )
 
-    # What profiling and measuring cost when they ran, cached or not, and what the checks are
-    # planned to cost: not the seconds they happened to take, so that the same data, machine
-    # measurement and checks give the same plan.
+    # What profiling and measuring cost in this call (nothing where they came from the cache:
+    # a job that finds them cached does not spend them, and `hpo plan` leaves them cached for
+    # the run after it), and what the checks are planned to cost.
     spent = profile.profile_seconds + rates.measured_seconds + 5.0
     plan = planned(rates, spent)
 

@@ -142,9 +142,7 @@ def measure_machine(
         for n in lengths
         if (n not in train or n not in evals) and not math.isinf(peaks.get(n, 0.0))
     ]
-    spent = float(cached.get("measured_seconds", 0.0))
-    spent_at = {int(k): float(v) for k, v in cached.get("measured_at", {}).items()}
-    spent_fixed = cached.get("measured_fixed")
+    spent = 0.0  # by this call: a measurement read from the cache costs this job nothing
     if missing or load is None:
         start = time.perf_counter()
         logger.info(
@@ -161,14 +159,9 @@ def measure_machine(
         device = {k: measured[k] for k in ("device_mb", "static_mb")}
         load = measured["load_seconds"] if load is None else load
         warmup = measured["setup_seconds"] if warmup is None else warmup
-        elapsed = time.perf_counter() - start
-        spent += elapsed
-        spent_at |= measured["seconds_at"]
-        if spent_fixed is None:  # loading the tokenizer and model: once, whatever the lengths
-            spent_fixed = max(0.0, elapsed - sum(measured["seconds_at"].values()))
+        spent = time.perf_counter() - start
         record = {"key": key, "train": train, "eval": evals}
-        record |= {"load_seconds": load, "setup_seconds": warmup, "measured_seconds": spent}
-        record |= {"measured_at": spent_at, "measured_fixed": spent_fixed}
+        record |= {"load_seconds": load, "setup_seconds": warmup}
         record |= {"peak_mb": peaks_to_json(peaks)}
         record |= device
         write_atomically(path, json.dumps(record, indent=1) + "\n")
@@ -181,27 +174,11 @@ def measure_machine(
         setup_seconds=float(warmup or 0.0),
         train_batch=key["train_batch"],
         eval_batch=key["eval_batch"],
-        measured_seconds=measurement_seconds(lengths, spent_at, spent_fixed, spent),
+        measured_seconds=spent,
         peak_mb=peaks,
         device_mb=device["device_mb"],
         static_mb=float(device["static_mb"] or 0.0),
     )
-
-
-def measurement_seconds(
-    lengths: Sequence[int],
-    seconds_at: Mapping[int, float],
-    fixed: float | None,
-    total: float,
-) -> float:
-    """What measuring the machine at ``lengths`` cost: the fixed part (loading the model) and
-    each length's own seconds, not those of other lengths the cache holds for other data (a
-    short-text plan is not charged for long steps another data set needed). ``total``, every
-    measurement the cache holds, where a length's own seconds were not recorded (caches
-    written before they were)."""
-    if fixed is None or any(n not in seconds_at for n in lengths):
-        return total
-    return float(fixed) + sum(seconds_at[n] for n in lengths)
 
 
 def _measure(setup: TrainerSetup, labels: Sequence[str], lengths: Sequence[int]) -> dict[str, Any]:
@@ -235,10 +212,8 @@ def _measure_lengths(
     train: dict[int, float] = {}
     evals: dict[int, float] = {}
     setups = []
-    seconds_at: dict[int, float] = {}  # what each length cost to measure, for the plan's charge
     with tempfile.TemporaryDirectory(prefix="hpo-measure-") as tmp:
         for length in lengths:
-            began = time.perf_counter()
             steps_here = WARMUP_STEPS + timed_steps(length)
             rows = synthetic_rows(tokenizer, labels, [length] * (batch * steps_here))
             reset_device_peak()
@@ -264,8 +239,6 @@ def _measure_lengths(
                     ) from None
                 # Neither this length nor a longer one fits, at the smallest batch searched.
                 peaks |= {n: math.inf for n in lengths if n >= length}
-                seconds_at |= {n: 0.0 for n in lengths if n > length}
-                seconds_at[length] = time.perf_counter() - began
                 logger.info("  %d tokens: out of memory at batch %d; not planned", length, batch)
                 break
             if cuda:
@@ -287,14 +260,12 @@ def _measure_lengths(
                 1 / evals[length],
             )
             del trainer
-            seconds_at[length] = time.perf_counter() - began
     return {
         "train": train,
         "eval": evals,
         "load_seconds": load_seconds,
         "setup_seconds": statistics.median(setups),
         "peak_mb": peaks,
-        "seconds_at": seconds_at,
         "device_mb": torch.cuda.get_device_properties(0).total_memory / 2**20 if cuda else None,
         "static_mb": static_mb(parameters) if cuda else 0.0,
     }

@@ -69,8 +69,8 @@ class DataProfile:
     #: and of its vectorizer alone, timed on the sample.
     tfidf_seconds_per_example: float = 0.0
     tfidf_vectorize_seconds_per_example: float = 0.0
-    #: Seconds profiling took when it ran (kept with the cached profile, so a plan does not
-    #: depend on whether the data was profiled before).
+    #: Seconds this profile took to make (0 where it came from the cache): what the plan is
+    #: charged, as a job that finds the data profiled does not spend them.
     profile_seconds: float = 0.0
 
     def final_examples(self, *, holdout: bool) -> tuple[int, int]:
@@ -122,7 +122,8 @@ def profile_data(cfg: DataSection, tokenizer: PreTrainedTokenizerBase) -> DataPr
     path = root / "profiles" / f"{key}.json"
     if path.exists():
         try:
-            return _from_dict(json.loads(path.read_text()))
+            cached = _from_dict(json.loads(path.read_text()))
+            return dataclasses.replace(cached, profile_seconds=0.0)
         except (ValueError, KeyError, TypeError):
             logger.warning("Ignoring an unreadable data profile %s; profiling again.", path)
     began = time.perf_counter()

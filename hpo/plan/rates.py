@@ -36,9 +36,8 @@ class MachineRates:
     setup_seconds: float
     train_batch: int = 16
     eval_batch: int = 64
-    #: Seconds measuring these lengths took when it ran (the same when it comes from the
-    #: cache, so that a plan does not depend on whether the machine was measured before; only
-    #: the lengths asked for, not the others the cache holds, :func:`measurement_seconds`).
+    #: Seconds this measurement spent measuring (0 where every length came from the cache):
+    #: what the plan is charged, as a job that finds the machine measured does not spend them.
     measured_seconds: float = field(default=0.0, compare=False)
     #: On a CUDA device: a training step's peak MiB at each length (``train_batch`` rows; inf
     #: where it ran out of memory), the device's MiB, and the MiB no batch changes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def test_profile_counts_and_lengths(make_config, tmp_path: Path, monkeypatch) ->
         raise AssertionError("profiled again")
 
     monkeypatch.setattr(profile_module, "_lengths", refuse)
-    assert profile_data(config.data, tokenizer) == made
+    again = profile_data(config.data, tokenizer)
+    assert made.profile_seconds > 0 and again.profile_seconds == 0.0  # this job spent nothing
+    assert dataclasses.replace(again, profile_seconds=made.profile_seconds) == made
 
 
 def test_pairs_are_profiled_as_pairs(make_config, tmp_path: Path) -> None:
