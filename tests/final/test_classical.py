@@ -120,3 +120,16 @@ def test_tune_picks_the_best_on_validation() -> None:
     assert [tuned.model.c, list(tuned.model.ngram_range)] == [chosen["C"], chosen["ngram_range"]]
     truth = np.asarray(validation["label"])
     assert (tuned.validation_probabilities.argmax(1) == truth).mean() == pytest.approx(best)
+
+
+def test_two_classes_fitted_of_three_score_the_third_at_nothing() -> None:
+    # A class absent from train leaves scikit-learn two: one row of odds, not one a class.
+    two = _split(90, 3, 1).filter(lambda row: row["label"] != 2)
+    model = fit(two, ["c0", "c1", "c2"], ngram_range=(1, 1), c=4.0)
+    assert model.coef.shape[0] == 3 and model.intercept[2] == -1e3
+    texts = _split(30, 3, 2)
+    probabilities = model.probabilities([texts["text"]])
+    assert probabilities.shape == (30, 3) and probabilities[:, 2].max() < 1e-9
+    truth = np.asarray(texts["label"])
+    seen = truth != 2
+    assert (probabilities.argmax(1)[seen] == truth[seen]).mean() > 0.8
