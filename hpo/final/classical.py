@@ -246,7 +246,7 @@ class _Fitted:
             rows = 1 if len(labels) == 2 else len(labels)
             full_coef = np.zeros((rows, coef.shape[1]))
             full_intercept = np.full(rows, -1e3)
-            if coef.shape[0] == 1 < rows:  # two of more classes: one row, the second's odds
+            if coef.shape[0] == 1 < rows:  # two classes of more fitted: the second's odds alone
                 coef = np.vstack([np.zeros_like(coef), coef])
                 intercept = np.concatenate([[0.0], intercept])
             for row, cls in enumerate(regression.classes_):
