@@ -206,11 +206,21 @@ def make_plan(
             least_epochs = twentieths(1 if fixed_length else reads) / FINAL_EPOCH_STEPS
         else:
             least_epochs = 1.0
-        need = (fixed + final_seconds(c, least_epochs)) / (1 - MARGIN)
+        least = final_seconds(c, least_epochs)
+        need = (fixed + least) / (1 - MARGIN)
+        # What the minimum is made of: on long texts in many classes the TF-IDF baseline's
+        # grid, not the transformer, can be most of it.
+        parts = {
+            "preparing": spent_seconds + prepare,
+            "the TF-IDF baseline": baselines,
+            "the final stage at its least": least,
+        }
+        held = ", ".join(f"{name} {format_minutes(sec)}" for name, sec in parts.items())
         raise BudgetTooSmall(
             f"budget {format_minutes(budget_seconds)} is too small for the final stage on this "
             f"data and machine (at {smallest_length} tokens); the plan needs at least "
-            f"{format_minutes(math.ceil(need))}. Give a larger --budget (study.budget)."
+            f"{format_minutes(math.ceil(need))} ({held}). Give a larger --budget "
+            "(study.budget)."
         )
     length, c, epochs = chosen
     rest = usable - final_seconds(c, epochs)

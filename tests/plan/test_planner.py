@@ -10,6 +10,7 @@ import pytest
 from hpo.config.reference import DEFAULT_EPOCHS
 from hpo.config.validate import config_from_dict
 from hpo.plan.constants import FILL, LENGTHS, MIN_PART_SAMPLES, READ_LENGTH, SEARCH_LEAD
+from hpo.plan.costs import baseline_seconds
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.planner import MARGIN, make_plan
 from hpo.plan.profile import DataProfile
@@ -168,6 +169,13 @@ def test_a_budget_too_small_names_the_minimum() -> None:
     message = str(err.value)
     assert "too small for the final stage" in message
     assert "needs at least" in message and "--budget" in message
+    # and what that minimum is made of, each part the plan's own allowance
+    for part in ("preparing", "the TF-IDF baseline", "the final stage at its least"):
+        assert re.search(rf"{part} [\d.]+ (s|min)", message), message
+    baseline = re.search(r"TF-IDF baseline ([\d.]+) (s|min)", message)
+    assert baseline is not None
+    seconds = float(baseline[1]) * (60 if baseline[2] == "min" else 1)
+    assert seconds == pytest.approx(baseline_seconds(long), abs=6)
     # The minimum named is one that plans: a part of train, where no whole epoch fits.
     made = plan(prof=long, budget=named_minimum(err))
     assert made.facts["final_epochs"] * 22_500 >= MIN_PART_SAMPLES
