@@ -167,7 +167,9 @@ def run_all(
     # TF-IDF needs nothing of the final stage: it runs first, so that the final stage's epochs
     # take the time it actually left (its planned seconds are an allowance).
     with _timed(clock, "baselines"):
-        run_baselines(config.trainer_setup, config.data)
+        # A budget too small for the TF-IDF grid and the final stage holds part of the grid.
+        settings = clock.plan.facts.get("tfidf_settings") if clock is not None else None
+        run_baselines(config.trainer_setup, config.data, tfidf_settings=settings)
     done = _finished_plan(layout.final / "metrics.json", final.params)
     if done is not None:  # a rerun: the model trained before is the job's, not redone
         final = dataclasses.replace(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo.config.reference import tfidf_grid
 from hpo.data.labels import class_summary, names_of
 from hpo.data.sources import load_raw, locate
 from hpo.data.splits import stage_splits
@@ -37,10 +38,13 @@ logger = logging.getLogger(__name__)
 _SYNONYMS = {"negative": "neg", "positive": "pos"}
 
 
-def classical(data: DataSection, metric: str, folder: Path) -> dict[str, Any]:
+def classical(
+    data: DataSection, metric: str, folder: Path, *, settings: int | None = None
+) -> dict[str, Any]:
     """TF-IDF + logistic regression (:mod:`hpo.final.classical`): its n-gram range and C
-    chosen on validation by a fit on train without validation, then fitted again with them on
-    the whole training split and scored on test.
+    chosen on validation by a fit on train without validation (of the whole grid, or of the
+    ``settings`` a budget holds), then fitted again with them on the whole training split and
+    scored on test.
 
     Saves the refitted model as plain data in ``folder/model`` and, for the choice of the
     shipped model, the train-only fit's validation probabilities and the refit's test ones in
@@ -53,7 +57,7 @@ def classical(data: DataSection, metric: str, folder: Path) -> dict[str, Any]:
     labels = names_of(train)
     objective = objective_for(metric, labels, positive_label=data.positive_label)
     start = time.perf_counter()
-    tuned = tune(held["train"], held["validation"], labels, objective)
+    tuned = tune(held["train"], held["validation"], labels, objective, settings=settings)
     model = fit(train, labels, ngram_range=tuned.model.ngram_range, c=tuned.model.c)
     fit_seconds = time.perf_counter() - start
     _, test_columns = columns_of(test)
@@ -150,9 +154,13 @@ def zero_shot(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
     return result
 
 
-def run_baselines(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
+def run_baselines(
+    setup: TrainerSetup, data: DataSection, *, tfidf_settings: int | None = None
+) -> dict[str, Any]:
     """Classical and zero-shot baselines on the test split, cached in ``baselines.json``
-    (``setup``: the backbone zero-shot scores, the metric and the run folder)."""
+    (``setup``: the backbone zero-shot scores, the metric and the run folder;
+    ``tfidf_settings``: the TF-IDF grid's settings a budget's plan holds, None for all)."""
+    grid = tfidf_grid(tfidf_settings)
     key = {
         "data": locate(data).fingerprint or data.dataset,
         "model": setup.model.name,
@@ -166,6 +174,8 @@ def run_baselines(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
         # The classical model's settings are chosen on this validation split.
         "validation": [data.validation_fraction, "tuned on validation, saved as plain data"],
     }
+    if len(grid) < len(tfidf_grid()):  # a part of the grid (the whole one's key is as before)
+        key["tfidf_grid"] = [[list(ngrams), c] for ngrams, c in grid]
     layout = RunLayout(setup.output_dir)
     path = layout.baselines
     done = reuse_result(path, key, refuse_other=False, what="baselines")
@@ -179,7 +189,7 @@ def run_baselines(setup: TrainerSetup, data: DataSection) -> dict[str, Any]:
         path,
         key,
         {
-            "classical": classical(data, setup.metric, layout.classical),
+            "classical": classical(data, setup.metric, layout.classical, settings=tfidf_settings),
             "zero_shot": zero_shot(setup, data),
         },
     )

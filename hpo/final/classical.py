@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.config.reference import TFIDF_C_VALUES, TFIDF_NGRAM_RANGES
+from hpo.config.reference import tfidf_grid
 from hpo.errors import ModelError
 from hpo.final.scoring import metric_of
 from hpo.runs import sha256_of, write_atomically
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Word n-gram ranges and inverse regularization strengths tried on validation.
-NGRAM_RANGES, C_VALUES = TFIDF_NGRAM_RANGES, TFIDF_C_VALUES
 #: Vectorizer settings that are not searched: terms in at least two texts and at most 90% of
 #: them, sublinear term frequency (long texts do not drown short ones).
 MIN_DF, MAX_DF = 2, 0.9
@@ -287,28 +285,37 @@ class Tuned:
     seconds: float
 
 
-def tune(train: Dataset, validation: Dataset, labels: Sequence[str], objective: Objective) -> Tuned:
-    """Each n-gram range and C of the grid fitted on ``train`` and scored on ``validation`` by
+def tune(
+    train: Dataset,
+    validation: Dataset,
+    labels: Sequence[str],
+    objective: Objective,
+    *,
+    settings: int | None = None,
+) -> Tuned:
+    """Each n-gram range and C of the grid (:func:`~hpo.config.reference.tfidf_grid`: all of
+    it, or the ``settings`` a budget holds) fitted on ``train`` and scored on ``validation`` by
     ``objective``; the best (the first of equals: fewer n-grams, stronger regularization)."""
     start = time.perf_counter()
     _, val_columns = columns_of(validation)
     truth = np.asarray(validation["label"])
     best: tuple[float, TfidfModel, np.ndarray] | None = None
     grid = []
-    for ngram_range in NGRAM_RANGES:
-        fitted = _Fitted(train, ngram_range)
-        features = None  # validation's features: one vectorizing serves every C
-        for c in C_VALUES:
-            model = fitted.model(fitted.regression(c), labels)
-            if features is None:
-                features = model.features(val_columns)
-            probs = model.probabilities_of(features)
-            value = metric_of(probs.argmax(1), truth, objective)
-            grid.append({"ngram_range": list(ngram_range), "C": c, "validation": value})
-            logger.info(
-                "TF-IDF %s-grams, C %g: validation %s %.4f", ngram_range, c, objective.metric, value
-            )
-            if best is None or value > best[0]:
-                best = (value, model, probs)
+    fitted: _Fitted | None = None
+    features = None  # validation's features: one vectorizing serves every C of a range
+    for ngram_range, c in tfidf_grid(settings):
+        if fitted is None or fitted.ngram_range != ngram_range:
+            fitted, features = _Fitted(train, ngram_range), None
+        model = fitted.model(fitted.regression(c), labels)
+        if features is None:
+            features = model.features(val_columns)
+        probs = model.probabilities_of(features)
+        value = metric_of(probs.argmax(1), truth, objective)
+        grid.append({"ngram_range": list(ngram_range), "C": c, "validation": value})
+        logger.info(
+            "TF-IDF %s-grams, C %g: validation %s %.4f", ngram_range, c, objective.metric, value
+        )
+        if best is None or value > best[0]:
+            best = (value, model, probs)
     assert best is not None
     return Tuned(best[1], best[2], best[0], grid, time.perf_counter() - start)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
+from hpo.config.reference import tfidf_grid
 from hpo.plan.constants import FILL, KEEP_WHOLE, MARGIN, PRUNER_STARTUP
 from hpo.plan.costs import Costs, trial_seconds
 from hpo.plan.decision import Choice, Plan, StagePlan, data_notes, unused_budget_note
@@ -47,6 +48,7 @@ def assemble(
     eval_examples: int,
     final_lengths: Sequence[int] = (),
     least_epochs: Sequence[float] = (1.0,),
+    tfidf_settings: int | None = None,
 ) -> Plan:
     """The :class:`Plan` of these decisions (``search`` None: no search, for ``search_why``;
     ``search_by_rates``: whether the machine's speed could change that decision).
@@ -54,7 +56,8 @@ def assemble(
     ``final_lengths``: the lengths a final stage with no search may take when it starts, from
     the time then left (:func:`hpo.plan.replan.final_length`), a longer one than planned only
     for the most of ``least_epochs`` (the recipe's), the planned one down to the fewest; empty
-    where its length is fixed."""
+    where its length is fixed. ``tfidf_settings``: of the TF-IDF grid's settings, those the
+    budget holds (None: all)."""
     cut = profile.share_cut(length)
     choices: list[Choice] = []
 
@@ -163,6 +166,9 @@ def assemble(
     )
 
     c = costs
+    grid = len(tfidf_grid())
+    settings = grid if tfidf_settings is None else min(tfidf_settings, grid)
+    part = f" ({settings} of its {grid} settings)" if settings < grid else ""
     stages = [
         StagePlan("prepare", "profile, measure, tokenize", stage_seconds["prepare"]),
         StagePlan(
@@ -176,7 +182,7 @@ def assemble(
         ),
         StagePlan(
             "baselines",
-            "TF-IDF tuned on validation" + (", the model chosen" if holdout else ""),
+            f"TF-IDF tuned on validation{part}" + (", the model chosen" if holdout else ""),
             stage_seconds["baselines"],
         ),
         StagePlan(
@@ -198,6 +204,11 @@ def assemble(
         s.seconds for s in stages if s.name not in ("prepare", "search")
     )
     notes = data_notes(profile, trials)
+    if settings < grid:
+        notes.append(
+            f"the TF-IDF baseline tries {settings} of its {grid} settings: the final stage at "
+            "its least does not fit beside them all"
+        )
     planned = sum(stage.seconds for stage in stages)
     if planned < FILL * budget_seconds:
         notes.append(
@@ -232,6 +243,8 @@ def assemble(
             "final_epochs": epochs,
             "final_lengths": list(final_lengths),
             "final_least_epochs": list(least_epochs),
+            # The TF-IDF grid's settings the baseline stage tries (the first by priority).
+            "tfidf_settings": settings,
             # Trials the search was planned to run at once (this process and joined workers).
             "workers": workers,
             "search": {

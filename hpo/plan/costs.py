@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.config.reference import TFIDF_C_VALUES, TFIDF_NGRAM_RANGES, final_evaluations
+from hpo.config.reference import final_evaluations, tfidf_grid
 from hpo.plan.constants import (
     EVAL_OVERHEAD_SECONDS,
     PRUNED_SHARE,
@@ -125,15 +125,33 @@ def search_seconds(
     return total / at_once + whole * (1 - 1 / at_once)
 
 
-def baseline_seconds(profile: DataProfile) -> float:
-    """The TF-IDF baseline, from its measured fit on the profile's sample: every setting of its
-    grid fitted on train and scored on validation (a vectorizer per n-gram range, a regression
-    per setting), the chosen one fitted again on all of train, then test scored."""
-    total = profile.tfidf_seconds_per_example
-    vectorize = profile.tfidf_vectorize_seconds_per_example or total / 2
-    regress = max(0.0, total - vectorize)
-    ranges, settings = len(TFIDF_NGRAM_RANGES), len(TFIDF_NGRAM_RANGES) * len(TFIDF_C_VALUES)
-    tuning = profile.n_train * (ranges * vectorize + settings * regress)
-    tuning += profile.n_validation * ranges * vectorize
-    refit = profile.n_final_train * total + profile.n_test * vectorize
+def baseline_seconds(profile: DataProfile, settings: int | None = None) -> float:
+    """The TF-IDF baseline, from its measured fits on the profile's sample: every setting of
+    its grid (all of it, or its first ``settings``: :func:`~hpo.config.reference.tfidf_grid`)
+    fitted on train and scored on validation (a vectorizer per n-gram range, a regression per
+    setting, each at its range's cost), the chosen one fitted again on all of train (at the
+    costlier range's, not yet chosen), then test scored."""
+    pairs = _tfidf_fit(
+        profile.tfidf_seconds_per_example, profile.tfidf_vectorize_seconds_per_example
+    )
+    words = _tfidf_fit(
+        profile.tfidf_unigram_seconds_per_example,
+        profile.tfidf_unigram_vectorize_seconds_per_example,
+    )
+    words = words if sum(words) > 0 else pairs  # not timed: costed as word pairs
+    grid = tfidf_grid(settings)
+    fits = {ngrams: words if ngrams[1] == 1 else pairs for ngrams, _ in grid}
+    tuning = sum(
+        vectorize * (profile.n_train + profile.n_validation) for vectorize, _ in fits.values()
+    )
+    tuning += profile.n_train * sum(fits[ngrams][1] for ngrams, _ in grid)
+    costly = max(fits.values(), key=sum)
+    refit = profile.n_final_train * sum(costly) + profile.n_test * costly[0]
     return TFIDF_FIXED_SECONDS + TFIDF_FACTOR * (tuning + refit)
+
+
+def _tfidf_fit(total: float, vectorize: float) -> tuple[float, float]:
+    """(vectorize, regress) seconds per example of a fit timed at ``total`` seconds, of which
+    ``vectorize`` its vectorizer's (half where that was not timed)."""
+    vectorize = vectorize or total / 2
+    return vectorize, max(0.0, total - vectorize)

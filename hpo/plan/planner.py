@@ -7,6 +7,10 @@ give the same plan. It fills only the keys the config leaves open, the final sta
 34: on a 77-class set a search's share cost seven points against the same minutes spent
 training a strong default on all the data):
 
+0. **The TF-IDF baseline's grid**: all of it, unless the final stage at its least does not fit
+   beside it; then the most settings that leave it room, in the order of
+   :data:`~hpo.config.reference.TFIDF_PRIORITY` (on long texts in many classes a regression can
+   take minutes, and a budget was refused for the baseline's sake).
 1. **Length and epochs of the final stage**: the longest length that keeps 99% of training
    examples whole (short texts need no cut), or the longest at which the strong default's
    :data:`~hpo.config.reference.DEFAULT_EPOCHS` epochs of all of train fit, down to the fewest
@@ -36,7 +40,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpo.config.budget import format_minutes
-from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS, strong_default
+from hpo.config.reference import DEFAULT_EPOCHS, FINAL_EPOCH_STEPS, strong_default, tfidf_grid
 from hpo.plan.assemble import Search, assemble
 from hpo.plan.constants import (
     EVAL_EXAMPLES,
@@ -116,9 +120,6 @@ def make_plan(
         * PREPARE_FACTOR
         * (profile.n_train + profile.n_validation + profile.n_final_train + profile.n_test)
     )
-    baselines = baseline_seconds(profile)
-    fixed = spent_seconds + prepare + baselines + REPORT_SECONDS
-    usable = budget_seconds * (1 - MARGIN) - fixed
     retrains = 2 if with_reference else 1
     # Validation examples scored at each evaluation: the user's, else up to EVAL_EXAMPLES (more
     # for many classes).
@@ -142,9 +143,34 @@ def make_plan(
         )
         return one * retrains
 
+    def twentieths(least: int) -> int:
+        """The fewest twentieths of an epoch that hold ``least`` samples (at least one)."""
+        return max(1, math.ceil(FINAL_EPOCH_STEPS * least / max(1, final_train)))
+
+    # The least the final stage plans: your epochs; else a part of train (a twentieth of an
+    # epoch at your length, MIN_PART_SAMPLES at the planner's); else one epoch; at the shortest
+    # length.
+    target = epochs_fixed[1] if epochs_fixed else DEFAULT_EPOCHS
+    reads = min(MIN_PART_SAMPLES, final_train)
+    if epochs_fixed:
+        fewest = float(target)
+    elif keep_best:
+        fewest = twentieths(1 if fixed_length else reads) / FINAL_EPOCH_STEPS
+    else:
+        fewest = 1.0
+    least_final = final_seconds(costs_at(profile, rates, min(lengths), grouped=grouped), fewest)
+    # 0. The TF-IDF baseline's grid: all of it, or, where the final stage at its least does not
+    # fit beside it, the most settings that leave room (on long texts in many classes its
+    # regressions can cost more than the transformer's least).
+    grid = len(tfidf_grid())
+    room = budget_seconds * (1 - MARGIN) - spent_seconds - prepare - REPORT_SECONDS - least_final
+    settings = next((k for k in range(grid, 0, -1) if baseline_seconds(profile, k) <= room), 1)
+    baselines = baseline_seconds(profile, settings)
+    fixed = spent_seconds + prepare + baselines + REPORT_SECONDS
+    usable = budget_seconds * (1 - MARGIN) - fixed
+
     # 1. The final stage: the longest length at which the recipe's epochs fit, down to the
     # fewest that see MIN_FINAL_SAMPLES samples; failing that, any epochs at all.
-    target = epochs_fixed[1] if epochs_fixed else DEFAULT_EPOCHS
     enough = min(target, math.ceil(MIN_FINAL_SAMPLES / max(1, final_train)))
     chosen: tuple[int, Costs, float] | None = None
     for least in (target,) if epochs_fixed else (enough, 1):
@@ -158,10 +184,6 @@ def make_plan(
                 break
         if chosen:
             break
-
-    def twentieths(least: int) -> int:
-        """The fewest twentieths of an epoch that hold ``least`` samples (at least one)."""
-        return max(1, math.ceil(FINAL_EPOCH_STEPS * least / max(1, final_train)))
 
     def part_of_train(n: int, least: int = 1) -> tuple[int, Costs, float] | None:
         """``n`` tokens and the most twentieths of an epoch that fit (a random part of train,
@@ -184,7 +206,6 @@ def make_plan(
         reach = READ_LENGTH
     else:
         reach = 0
-    reads = min(MIN_PART_SAMPLES, final_train)
     read_past: int | None = None  # the length whole epochs fit at (0: none), a part read instead
     if keep_best and not fixed_length:
         longer = sorted((n for n in lengths if short < n <= reach), reverse=True)
@@ -196,29 +217,18 @@ def make_plan(
         # epoch that do.
         chosen = part_of_train(fixed_length)
     if chosen is None:
-        smallest_length = min(lengths)
-        c = costs_at(profile, rates, smallest_length, grouped=grouped)
-        # The least the final stage plans: your epochs; else a part of train (a twentieth of an
-        # epoch at your length, MIN_PART_SAMPLES at the planner's); else one epoch.
-        if epochs_fixed:
-            least_epochs = float(target)
-        elif keep_best:
-            least_epochs = twentieths(1 if fixed_length else reads) / FINAL_EPOCH_STEPS
-        else:
-            least_epochs = 1.0
-        least = final_seconds(c, least_epochs)
-        need = (fixed + least) / (1 - MARGIN)
-        # What the minimum is made of: on long texts in many classes the TF-IDF baseline's
-        # grid, not the transformer, can be most of it.
+        need = (fixed + least_final) / (1 - MARGIN)
+        # What the minimum is made of: on long texts in many classes the TF-IDF baseline, even
+        # at its one setting, can be most of it.
         parts = {
             "preparing": spent_seconds + prepare,
-            "the TF-IDF baseline": baselines,
-            "the final stage at its least": least,
+            f"the TF-IDF baseline at {settings} setting(s)": baselines,
+            "the final stage at its least": least_final,
         }
         held = ", ".join(f"{name} {format_minutes(sec)}" for name, sec in parts.items())
         raise BudgetTooSmall(
             f"budget {format_minutes(budget_seconds)} is too small for the final stage on this "
-            f"data and machine (at {smallest_length} tokens); the plan needs at least "
+            f"data and machine (at {min(lengths)} tokens); the plan needs at least "
             f"{format_minutes(math.ceil(need))} ({held}). Give a larger --budget "
             "(study.budget)."
         )
@@ -340,6 +350,7 @@ def make_plan(
         eval_examples=search_eval if search is not None else eval_examples,
         final_lengths=final_lengths,
         least_epochs=sorted({float(enough), least_epochs}, reverse=True),
+        tfidf_settings=settings,
     )
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import optuna
 import pytest
 
+from hpo.config.reference import TFIDF_C_VALUES, TFIDF_NGRAM_RANGES, TFIDF_PRIORITY, tfidf_grid
 from hpo.config.schema import ParamSpec
 from hpo.train.settings import with_defaults
 
@@ -57,7 +58,6 @@ def test_reference_retrain_resolves_auto_warmup_as_the_search_does(
 
 def test_reference_warmup_is_a_share_of_the_run(make_config) -> None:
     from hpo.config.reference import REFERENCE_WARMUP_SHARE, resolve_reference
-    from hpo.config.schema import ParamSpec
 
     reference = {"learning_rate": 2e-5, "per_device_train_batch_size": 16, "warmup_steps": "auto"}
     space = {"warmup_steps": ParamSpec("int", 0, 200, step=20)}
@@ -108,3 +108,16 @@ def test_the_strong_default_with_no_search_leaves_fixed_keys_to_the_config() -> 
     # Searched (the search would have chosen it): the default's.
     both = strong_default(searched, {"per_device_train_batch_size": 8})
     assert both["per_device_train_batch_size"] == 32
+
+
+def test_part_of_the_tfidf_grid_keeps_its_first_settings_in_the_grids_order() -> None:
+    whole = tfidf_grid()
+    assert whole == [(n, c) for n in TFIDF_NGRAM_RANGES for c in TFIDF_C_VALUES]
+    assert sorted(TFIDF_PRIORITY) == sorted(whole)  # every setting ranked once
+    assert tfidf_grid(len(whole)) == tfidf_grid(99) == whole
+    for settings in range(1, len(whole)):
+        part = tfidf_grid(settings)
+        assert set(part) == set(TFIDF_PRIORITY[:settings])
+        assert part == [setting for setting in whole if setting in part]  # ties: as the grid
+    with pytest.raises(ValueError, match="at least 1"):
+        tfidf_grid(0)

@@ -180,11 +180,15 @@ def test_a_budget_with_no_search_trains_the_strong_default(
     the final stage trains the strong default for the time left and keeps its best point on
     validation, and the report says why; no study is stored. Where its start chooses a longer
     length than the plan's (here forced: 8 tokens more), it trains, records and hands over that
-    length, and a rerun keeps it."""
-    from hpo.plan import replan
+    length, and a rerun keeps it. Where the TF-IDF grid does not fit whole (here its cost
+    forced), the baselines try the settings the plan holds."""
+    from hpo.plan import planner, replan
 
     chosen = replan.final_length
     monkeypatch.setattr(replan, "final_length", lambda *a, **k: chosen(*a, **k) + 8)
+    monkeypatch.setattr(
+        planner, "baseline_seconds", lambda _, settings=8: 5.0 if settings <= 3 else 1e4
+    )
     monkeypatch.chdir(tmp_path)
     argv = ["run", "--data", str(tiny_data), "--model", str(tiny_models["bert"]), "--quiet"]
     argv += ["--budget", "90s", "--set", f"data.cache_dir={tmp_path / 'cache'}"]
@@ -205,6 +209,9 @@ def test_a_budget_with_no_search_trains_the_strong_default(
     report = (runs / "report.md").read_text()
     assert "## Search\n\nNone: no search: 60 validation examples" in report
     assert "strong default, no search" in report
+    assert plan["tfidf_settings"] == 3
+    baselines = json.loads((runs / "baselines.json").read_text())
+    assert len(baselines["classical"]["grid"]) == 3
     import yaml
 
     saved = yaml.safe_load((runs / "config.yaml").read_text())

@@ -9,9 +9,10 @@ import pytest
 from tiny import build_model
 
 from hpo.api import load_config
-from hpo.final.baselines import classical, head_mapping, zero_shot
+from hpo.config.reference import tfidf_grid
+from hpo.final.baselines import classical, head_mapping, run_baselines, zero_shot
 from hpo.final.choice import PROBABILITIES, load_probabilities
-from hpo.final.classical import C_VALUES, NGRAM_RANGES, TfidfModel
+from hpo.final.classical import TfidfModel
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def test_baselines(make_config, tmp_path: Path) -> None:
     result = classical(config.data, config.study.metric, tmp_path / "classical")
     assert result["accuracy"] > 0.8 and result["n"] == 200
     # Its settings were chosen on validation, among the whole grid.
-    assert len(result["grid"]) == len(NGRAM_RANGES) * len(C_VALUES)
+    assert len(result["grid"]) == len(tfidf_grid()) == 8
     assert result["validation"] == max(row["validation"] for row in result["grid"])
     # The model it scored is the one saved as plain data.
     saved = TfidfModel.load(tmp_path / "classical" / "model")
@@ -43,6 +44,17 @@ def test_baselines(make_config, tmp_path: Path) -> None:
     assert result["applicable"] is True
     assert result["label_map"] == {"POSITIVE": 1, "NEGATIVE": 0}
     assert result["n"] == 200
+
+
+def test_a_budgets_part_of_the_grid_is_a_result_of_its_own(make_config) -> None:
+    config = load_config(make_config())
+    part = run_baselines(config.trainer_setup, config.data, tfidf_settings=2)
+    tried = [(tuple(row["ngram_range"]), row["C"]) for row in part["classical"]["grid"]]
+    assert tried == tfidf_grid(2)
+    # Asked for the whole grid, the part's result is not reused: the whole grid is fitted.
+    whole = run_baselines(config.trainer_setup, config.data)
+    assert len(whole["classical"]["grid"]) == len(tfidf_grid())
+    assert run_baselines(config.trainer_setup, config.data, tfidf_settings=8) == whole
 
 
 @pytest.mark.parametrize(

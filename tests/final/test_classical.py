@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
+from hpo.config.reference import tfidf_grid
 from hpo.errors import ModelError
 from hpo.final.classical import RECORD, VOCABULARY, WEIGHTS, TfidfModel, _Fitted, fit, tune
 from hpo.train.objective import Objective
@@ -120,6 +121,17 @@ def test_tune_picks_the_best_on_validation() -> None:
     assert [tuned.model.c, list(tuned.model.ngram_range)] == [chosen["C"], chosen["ngram_range"]]
     truth = np.asarray(validation["label"])
     assert (tuned.validation_probabilities.argmax(1) == truth).mean() == pytest.approx(best)
+
+
+def test_tune_tries_only_the_settings_a_budget_holds() -> None:
+    train, validation = _split(150, 3, 0), _split(60, 3, 1)
+    for settings in (1, 3, 6):
+        tuned = tune(
+            train, validation, ["c0", "c1", "c2"], Objective("accuracy", 3), settings=settings
+        )
+        tried = [(tuple(row["ngram_range"]), row["C"]) for row in tuned.grid]
+        assert tried == tfidf_grid(settings)
+        assert (tuple(tuned.model.ngram_range), tuned.model.c) in tried
 
 
 def test_two_classes_fitted_of_three_score_the_third_at_nothing() -> None:

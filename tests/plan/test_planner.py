@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 import pytest
 
-from hpo.config.reference import DEFAULT_EPOCHS
+from hpo.config.reference import DEFAULT_EPOCHS, tfidf_grid
 from hpo.config.validate import config_from_dict
 from hpo.plan.constants import FILL, LENGTHS, MIN_PART_SAMPLES, READ_LENGTH, SEARCH_LEAD
 from hpo.plan.costs import baseline_seconds
@@ -170,12 +171,16 @@ def test_a_budget_too_small_names_the_minimum() -> None:
     assert "too small for the final stage" in message
     assert "needs at least" in message and "--budget" in message
     # and what that minimum is made of, each part the plan's own allowance
-    for part in ("preparing", "the TF-IDF baseline", "the final stage at its least"):
+    for part in (
+        "preparing",
+        r"the TF-IDF baseline at 1 setting\(s\)",
+        "the final stage at its least",
+    ):
         assert re.search(rf"{part} [\d.]+ (s|min)", message), message
-    baseline = re.search(r"TF-IDF baseline ([\d.]+) (s|min)", message)
+    baseline = re.search(r"TF-IDF baseline at 1 setting\(s\) ([\d.]+) (s|min)", message)
     assert baseline is not None
     seconds = float(baseline[1]) * (60 if baseline[2] == "min" else 1)
-    assert seconds == pytest.approx(baseline_seconds(long), abs=6)
+    assert seconds == pytest.approx(baseline_seconds(long, 1), abs=6)
     # The minimum named is one that plans: a part of train, where no whole epoch fits.
     made = plan(prof=long, budget=named_minimum(err))
     assert made.facts["final_epochs"] * 22_500 >= MIN_PART_SAMPLES
@@ -184,6 +189,34 @@ def test_a_budget_too_small_names_the_minimum() -> None:
     with pytest.raises(BudgetTooSmall) as err:
         plan(cfg=cfg, prof=long, budget=120)
     assert plan(cfg=cfg, prof=long, budget=named_minimum(err)).facts["final_epochs"] == 0.05
+
+
+def test_a_budget_too_small_for_the_whole_tfidf_grid_holds_the_most_of_it_that_fit() -> None:
+    # Long texts in many classes, where a TF-IDF regression costs more than the transformer's
+    # least: the plan keeps the final stage and tries fewer of the grid's settings.
+    costly = dataclasses.replace(
+        profile(n_train=9000, n_classes=20, lengths=[600] * 2000),
+        tfidf_seconds_per_example=0.02,
+        tfidf_vectorize_seconds_per_example=0.002,
+    )
+    held = {}
+    for budget in range(800, 3000, 100):
+        made = plan(prof=costly, budget=budget)
+        settings = held[budget] = made.facts["tfidf_settings"]
+        stage = next(s for s in made.stages if s.name == "baselines")
+        assert stage.seconds == pytest.approx(baseline_seconds(costly, settings))
+        assert made.total_seconds <= budget
+        if settings < len(tfidf_grid()):
+            assert f"({settings} of its 8 settings)" in stage.what
+            assert any(f"tries {settings} of its 8 settings" in note for note in made.notes)
+            # the most that fit: with the next setting's seconds more, the next one is held
+            more = baseline_seconds(costly, settings + 1) - baseline_seconds(costly, settings)
+            wider = plan(prof=costly, budget=budget + more / (1 - MARGIN) + 1)
+            assert wider.facts["tfidf_settings"] > settings
+        else:
+            assert not any("TF-IDF" in note for note in made.notes), made.notes
+    assert sorted(held.values()) == list(held.values())  # more time, no fewer settings
+    assert held[800] == 1 and held[2900] == 8 and set(held.values()) == set(range(1, 9))
 
 
 def test_long_texts_on_a_slow_machine_read_a_part_of_train_not_all_of_it_cut_short() -> None:

@@ -33,7 +33,7 @@ def test_profile_counts_and_lengths(make_config, tmp_path: Path, monkeypatch) ->
     assert train["p50"] <= train["p90"] <= train["p99"] <= train["max"]
     assert made.percentile(50) == train["p50"]
     assert 0.0 <= made.share_cut(8) <= 1.0 and made.share_cut(10**6) == 0.0
-    assert made.tfidf_seconds_per_example > 0
+    assert made.tfidf_seconds_per_example > 0 and made.tfidf_unigram_seconds_per_example > 0
     json.dumps(made.to_dict())
 
     # The second profile of the same data is read from the cache: nothing is tokenized.
