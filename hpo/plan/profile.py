@@ -147,7 +147,7 @@ def profile_data(cfg: DataSection, tokenizer: PreTrainedTokenizerBase) -> DataPr
     seconds = (time.perf_counter() - start) / max(1, n_tokenized)
     sample = _sample(train, cfg.split_seed)
     tfidf_total, tfidf_vectorize = _time_tfidf(sample, (1, 2))
-    # Single words: on long texts a vocabulary a tenth the size, fitted in a fraction the time.
+    # Single words: on long texts a far smaller vocabulary, fitted in a fraction of the time.
     unigram_total, unigram_vectorize = _time_tfidf(sample, (1, 1))
     profile = DataProfile(
         n_train=len(train),
