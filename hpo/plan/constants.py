@@ -63,6 +63,11 @@ MOSTLY_CUT = 0.5
 #: Fewest samples a part of train must hold: the smallest part the frontier measured at a
 #: length that reads IMDb's reviews (at 256 tokens) scored above all of train at 32.
 MIN_PART_SAMPLES = 2_000
+#: Fewest samples a class such a part must hold where it is read at a longer length than the
+#: shortest: on IMDb the parts that won held over a thousand a class; on long texts in 20
+#: classes (docs/results/equal-budget.md) parts of a few hundred a class lost to all of train
+#: at the shortest length for more epochs. For two classes it is MIN_PART_SAMPLES.
+MIN_PART_PER_CLASS = 1_000
 #: Validation examples scored at each evaluation (at most; all of a smaller split).
 EVAL_EXAMPLES = 1000
 

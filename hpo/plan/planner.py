@@ -18,7 +18,8 @@ training a strong default on all the data):
    keeps its head and its tail (``head+tail``: on IMDb's reviews it beat the head alone at
    every length the frontier benchmark measured). Where whole epochs fit only at a length that
    cuts most texts to half of :data:`READ_LENGTH` or less (or at no length), the final stage
-   reads a random part of train (at least :data:`MIN_PART_SAMPLES`) at up to
+   reads a random part of train (at least :data:`MIN_PART_SAMPLES`, and
+   :data:`MIN_PART_PER_CLASS` a class at a longer length than the shortest) at up to
    :data:`READ_LENGTH` instead (at equal minutes on IMDb's reviews, reading more of each text
    beat reading all of train cut short: ``bench/frontier.py``).
 2. **The search's share is a decision**: what is left beside that final stage holds a search
@@ -48,6 +49,7 @@ from hpo.plan.constants import (
     LENGTHS,
     MARGIN,
     MIN_FINAL_SAMPLES,
+    MIN_PART_PER_CLASS,
     MIN_PART_SAMPLES,
     MIN_SEARCH_EXAMPLES,
     MIN_TRIALS,
@@ -197,8 +199,10 @@ def make_plan(
         return None if part is None else (n, c, part / FINAL_EPOCH_STEPS)
 
     # Whole epochs that fit only at half of READ_LENGTH or less, a length that cuts most texts:
-    # a part of train read at the longest length up to READ_LENGTH that holds MIN_PART_SAMPLES.
-    # Where they fit at no length, the same (texts mostly short: at the shortest length).
+    # a part of train read at the longest length up to READ_LENGTH that holds MIN_PART_SAMPLES,
+    # and a longer length than the shortest only for MIN_PART_PER_CLASS a class (a part of a
+    # few hundred texts a class lost to short texts for more epochs). Where they fit at no
+    # length, the same (texts mostly short: at the shortest length).
     short = chosen[0] if chosen else 0
     if chosen is None:
         reach = READ_LENGTH if profile.share_cut(min(lengths)) > MOSTLY_CUT else min(lengths)
@@ -209,7 +213,15 @@ def make_plan(
     read_past: int | None = None  # the length whole epochs fit at (0: none), a part read instead
     if keep_best and not fixed_length:
         longer = sorted((n for n in lengths if short < n <= reach), reverse=True)
-        part = next((p for n in longer if (p := part_of_train(n, reads))), None)
+        per_class = min(final_train, max(reads, MIN_PART_PER_CLASS * profile.n_classes))
+        part = next(
+            (
+                p
+                for n in longer
+                if (p := part_of_train(n, reads if n == min(lengths) else per_class))
+            ),
+            None,
+        )
         if part is not None:
             chosen, read_past = part, short
     if chosen is None and fixed_length and keep_best:

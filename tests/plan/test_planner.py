@@ -10,7 +10,14 @@ import pytest
 
 from hpo.config.reference import DEFAULT_EPOCHS, tfidf_grid
 from hpo.config.validate import config_from_dict
-from hpo.plan.constants import FILL, LENGTHS, MIN_PART_SAMPLES, READ_LENGTH, SEARCH_LEAD
+from hpo.plan.constants import (
+    FILL,
+    LENGTHS,
+    MIN_PART_PER_CLASS,
+    MIN_PART_SAMPLES,
+    READ_LENGTH,
+    SEARCH_LEAD,
+)
 from hpo.plan.costs import baseline_seconds
 from hpo.plan.decision import BudgetTooSmall
 from hpo.plan.planner import MARGIN, make_plan
@@ -234,6 +241,24 @@ def test_long_texts_on_a_slow_machine_read_a_part_of_train_not_all_of_it_cut_sho
     # Where whole epochs fit at more than half of READ_LENGTH, they are trained.
     roomy = plan(prof=long, budget=1800)
     assert roomy.value("data.max_length") > READ_LENGTH // 2 and roomy.facts["final_epochs"] >= 1
+
+
+def test_in_many_classes_a_part_read_longer_must_hold_enough_a_class() -> None:
+    # The same long texts and machines in 20 classes: a part of 2,000-odd at 128 tokens would
+    # hold about a hundred a class; the plan reads longer only where MIN_PART_PER_CLASS a class
+    # fit, else it trains all of train at the length whole epochs fit at.
+    many = profile(n_train=22_500, n_classes=20, lengths=[600] * 2000)
+    for machine, budget in ((rates(), 900), (rates(2), 1800)):
+        made = plan(prof=many, budget=budget, machine=machine)
+        length, epochs = made.value("data.max_length"), made.facts["final_epochs"]
+        # MIN_PART_PER_CLASS a class is most of an epoch here, which fits only where whole
+        # epochs do: at the shortest length.
+        assert MIN_PART_PER_CLASS * 20 > 0.8 * 22_500
+        assert length == LENGTHS[0] and epochs >= 1, (length, epochs)
+        assert made.total_seconds <= budget
+    # Where whole epochs fit at no length, a part at the shortest length, as for two classes.
+    tight = plan(prof=many, budget=600, machine=rates(2))
+    assert tight.value("data.max_length") == LENGTHS[0] and tight.facts["final_epochs"] < 1
 
 
 def test_mostly_short_texts_keep_all_of_train_at_a_short_length() -> None:
