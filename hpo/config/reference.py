@@ -66,6 +66,9 @@ DEFAULT_KEPT = "strong default (the search's best within noise of it)"
 #: practitioner tries first; the planner costs every fit.
 TFIDF_NGRAM_RANGES: tuple[tuple[int, int], ...] = ((1, 1), (1, 2))
 TFIDF_C_VALUES: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
+#: Vectorizer settings that are not searched: terms in at least two texts and at most 90% of
+#: them (the model fits them, and the profile times its fit with them).
+TFIDF_MIN_DF, TFIDF_MAX_DF = 2, 0.9
 #: The grid's settings in the order a budget too small for all of them keeps them (the plan
 #: drops from the end): the middle strengths before the ends, and at each single words before
 #: word pairs, since on the long texts where a budget cuts the grid single words hold a far

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpo.config.reference import tfidf_grid
+from hpo.config.reference import TFIDF_MAX_DF, TFIDF_MIN_DF, tfidf_grid
 from hpo.errors import ModelError
 from hpo.final.scoring import metric_of
 from hpo.runs import sha256_of, write_atomically
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Vectorizer settings that are not searched: terms in at least two texts and at most 90% of
-#: them, sublinear term frequency (long texts do not drown short ones).
-MIN_DF, MAX_DF = 2, 0.9
+#: Vectorizer settings that are not searched (:data:`~hpo.config.reference.TFIDF_MIN_DF`,
+#: ``TFIDF_MAX_DF``), with sublinear term frequency (long texts do not drown short ones).
+MIN_DF, MAX_DF = TFIDF_MIN_DF, TFIDF_MAX_DF
 
 #: The record's file inside a classical model's folder, and the files it names.
 RECORD = "classical.json"

@@ -160,7 +160,8 @@ def make_plan(
         fewest = twentieths(1 if fixed_length else reads) / FINAL_EPOCH_STEPS
     else:
         fewest = 1.0
-    least_final = final_seconds(costs_at(profile, rates, min(lengths), grouped=grouped), fewest)
+    shortest = min(lengths)
+    least_final = final_seconds(costs_at(profile, rates, shortest, grouped=grouped), fewest)
     # 0. The TF-IDF baseline's grid: all of it, or, where the final stage at its least does not
     # fit beside it, the most settings that leave room (on long texts in many classes its
     # regressions can cost more than the transformer's least).
@@ -205,7 +206,7 @@ def make_plan(
     # length, the same (texts mostly short: at the shortest length).
     short = chosen[0] if chosen else 0
     if chosen is None:
-        reach = READ_LENGTH if profile.share_cut(min(lengths)) > MOSTLY_CUT else min(lengths)
+        reach = READ_LENGTH if profile.share_cut(shortest) > MOSTLY_CUT else shortest
     elif short <= READ_LENGTH // 2 and profile.share_cut(short) > MOSTLY_CUT:
         reach = READ_LENGTH
     else:
@@ -214,14 +215,8 @@ def make_plan(
     if keep_best and not fixed_length:
         longer = sorted((n for n in lengths if short < n <= reach), reverse=True)
         per_class = min(final_train, max(reads, MIN_PART_PER_CLASS * profile.n_classes))
-        part = next(
-            (
-                p
-                for n in longer
-                if (p := part_of_train(n, reads if n == min(lengths) else per_class))
-            ),
-            None,
-        )
+        floors = {n: reads if n == shortest else per_class for n in longer}
+        part = next((p for n in longer if (p := part_of_train(n, floors[n]))), None)
         if part is not None:
             chosen, read_past = part, short
     if chosen is None and fixed_length and keep_best:
@@ -240,7 +235,7 @@ def make_plan(
         held = ", ".join(f"{name} {format_minutes(sec)}" for name, sec in parts.items())
         raise BudgetTooSmall(
             f"budget {format_minutes(budget_seconds)} is too small for the final stage on this "
-            f"data and machine (at {min(lengths)} tokens); the plan needs at least "
+            f"data and machine (at {shortest} tokens); the plan needs at least "
             f"{format_minutes(math.ceil(need))} ({held}). Give a larger --budget "
             "(study.budget)."
         )

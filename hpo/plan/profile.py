@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpo.config.reference import TFIDF_MAX_DF, TFIDF_MIN_DF
 from hpo.data.labels import class_counts, names_of
 from hpo.data.sources import load_raw, locate
 from hpo.data.splits import carve_test, stage_splits
@@ -207,7 +208,9 @@ def _time_tfidf(sample: Dataset, ngram_range: tuple[int, int]) -> tuple[float, f
     if len(sample) < 2 or len(set(labels.tolist())) < 2:
         return 0.0, 0.0
     start = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=ngram_range, min_df=2, max_df=0.9, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(
+        ngram_range=ngram_range, min_df=TFIDF_MIN_DF, max_df=TFIDF_MAX_DF, sublinear_tf=True
+    )
     try:
         features = vectorizer.fit_transform(list(sample["text"]))
     except ValueError:  # no term in two documents: nothing to fit on a sample this small
